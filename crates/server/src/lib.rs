@@ -1,0 +1,1 @@
+//! `server`: the tsdbd process (skeleton).

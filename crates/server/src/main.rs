@@ -1,0 +1,3 @@
+//! The `tsdbd` binary (skeleton).
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! Prometheus's chunk-cutting rules for head chunks.

@@ -1,0 +1,135 @@
+//! The crate's error type and the API-level error classification shared by every crate.
+
+use std::io;
+use std::path::PathBuf;
+
+/// How an error is reported to API clients; mirrors Prometheus's `errorType` values.
+///
+/// Defined once here, in the bottom crate, and reused by `promql`, `ingest` and `server`.
+/// Only `server` maps a kind to an HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The request itself is wrong (bad matcher, sample rejected by validation).
+    BadData,
+    /// The request was valid but evaluating it failed.
+    Execution,
+    /// A deadline passed.
+    Timeout,
+    /// The caller cancelled the work.
+    Canceled,
+    /// A bug or a broken invariant on our side, or an I/O failure.
+    Internal,
+    /// The storage is closed or overloaded; retrying later may help.
+    Unavailable,
+    /// The requested object does not exist.
+    NotFound,
+}
+
+/// Why the head refused one sample.
+///
+/// Matches Prometheus's storage errors (`ErrOutOfBounds`, `ErrOutOfOrderSample`,
+/// `ErrDuplicateSampleForTimestamp`, `ErrTooOldSample`) so `ingest` can report them the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppendError {
+    /// The sample is older than the head's lower bound (in Prometheus: `out of bounds`).
+    #[error("out of bounds")]
+    OutOfBounds,
+    /// The sample is older than the newest sample of its series.
+    #[error("out of order sample")]
+    OutOfOrder,
+    /// A sample with the same timestamp but a different value already exists.
+    #[error("duplicate sample for timestamp")]
+    DuplicateSampleForTimestamp,
+    /// The series has an empty or invalid label set.
+    #[error("invalid label set")]
+    InvalidLabels,
+}
+
+/// Errors of the storage engine.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An I/O operation on a file or directory failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What was being done (`"open"`, `"write"`, `"fsync"`, ...).
+        op: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// Bytes on disk do not decode; drives repair and the corruption metrics.
+    #[error("corruption in {path} at offset {offset}: {reason}")]
+    Corruption {
+        /// The damaged file.
+        path: PathBuf,
+        /// Byte offset of the first bad byte (or the start of the bad record).
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The WAL could not be read past a point; `wal::repair` can truncate there.
+    #[error(transparent)]
+    WalCorruption(#[from] crate::wal::CorruptionError),
+    /// Bytes that are not a valid encoded chunk, record or other structure.
+    #[error("invalid {what}: {reason}")]
+    Decode {
+        /// What was being decoded (`"xor chunk"`, `"series record"`, ...).
+        what: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A sample was refused by the head.
+    #[error("{0}")]
+    Append(#[from] AppendError),
+    /// A regular expression in a matcher does not compile.
+    #[error("invalid regular expression {pattern:?}: {source}")]
+    InvalidRegex {
+        /// The pattern as given.
+        pattern: String,
+        /// Why it does not compile.
+        source: Box<regex::Error>,
+    },
+    /// An option is out of range.
+    #[error("invalid option {name}: {reason}")]
+    InvalidOptions {
+        /// The option's field name.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The database (or its WAL writer) is closed.
+    #[error("storage is closed")]
+    Closed,
+}
+
+impl Error {
+    /// Builds an [`Error::Io`] from an operation name, a path and the error.
+    pub fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::Io { op, path: path.into(), source }
+    }
+
+    /// Builds an [`Error::Decode`].
+    pub fn decode(what: &'static str, reason: impl Into<String>) -> Self {
+        Error::Decode { what, reason: reason.into() }
+    }
+
+    /// Classifies the error for API clients.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Append(_) | Error::InvalidRegex { .. } => ErrorKind::BadData,
+            Error::Closed => ErrorKind::Unavailable,
+            Error::Io { .. }
+            | Error::Corruption { .. }
+            | Error::WalCorruption(_)
+            | Error::Decode { .. }
+            | Error::InvalidOptions { .. } => ErrorKind::Internal,
+        }
+    }
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,3 @@
+//! Index structures: postings lists and their set algebra.
+
+pub mod postings;

@@ -1,0 +1,1 @@
+//! Postings: sets of series ids per label pair, as roaring bitmaps.

@@ -1,0 +1,392 @@
+//! Label sets: sorted, unique-named `name="value"` pairs whose strings are interned.
+//!
+//! [`Symbol`] is a cheaply clonable, reference-counted string. The head interns every
+//! label name and value through a [`SymbolTable`], so a value such as `namespace="kube-system"`
+//! is stored once however many series carry it. [`Labels`] is a sorted boxed slice of
+//! [`Label`]s and orders like Prometheus's `labels.Compare`.
+
+use std::borrow::Borrow;
+use std::collections::HashSet;
+use std::fmt;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::ops::Deref;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+pub mod matcher;
+
+pub use matcher::{MatchType, Matcher};
+
+/// The name of the label that holds the metric name.
+pub const METRIC_NAME: &str = "__name__";
+
+/// An interned (or merely shared) immutable string.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Symbol(Arc<str>);
+
+impl Symbol {
+    /// A symbol that is not interned anywhere.
+    pub fn new(s: &str) -> Self {
+        Symbol(Arc::from(s))
+    }
+    /// The string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// Whether two symbols share one allocation (both came from the same table).
+    pub fn ptr_eq(a: &Symbol, b: &Symbol) -> bool {
+        Arc::ptr_eq(&a.0, &b.0)
+    }
+}
+
+impl Deref for Symbol {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for Symbol {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Symbol {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Symbol {
+    fn from(s: &str) -> Self {
+        Symbol::new(s)
+    }
+}
+
+impl From<String> for Symbol {
+    fn from(s: String) -> Self {
+        Symbol(Arc::from(s))
+    }
+}
+
+impl fmt::Debug for Symbol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for Symbol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+const SYMBOL_SHARDS: usize = 64;
+
+/// A concurrent string interner. Symbols no longer used outside the table are dropped
+/// by [`SymbolTable::purge`], which the head calls after garbage-collecting series.
+#[derive(Debug)]
+pub struct SymbolTable {
+    shards: Box<[Mutex<HashSet<Symbol>>]>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl Default for SymbolTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SymbolTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self {
+            shards: (0..SYMBOL_SHARDS).map(|_| Mutex::new(HashSet::new())).collect(),
+            hasher: Default::default(),
+        }
+    }
+
+    fn shard(&self, s: &str) -> &Mutex<HashSet<Symbol>> {
+        let mut h = self.hasher.build_hasher();
+        s.hash(&mut h);
+        &self.shards[(h.finish() as usize) % SYMBOL_SHARDS]
+    }
+
+    /// Returns the table's symbol for `s`, adding it if new.
+    pub fn intern(&self, s: &str) -> Symbol {
+        let mut shard = self.shard(s).lock();
+        if let Some(sym) = shard.get(s) {
+            return sym.clone();
+        }
+        let sym = Symbol::new(s);
+        shard.insert(sym.clone());
+        sym
+    }
+
+    /// Returns the table's copy of `sym`, adding `sym` itself if new (no new allocation).
+    pub fn intern_symbol(&self, sym: &Symbol) -> Symbol {
+        let mut shard = self.shard(sym).lock();
+        if let Some(s) = shard.get(sym.as_str()) {
+            return s.clone();
+        }
+        shard.insert(sym.clone());
+        sym.clone()
+    }
+
+    /// Number of distinct strings held.
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().len()).sum()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops the strings nobody else references; returns how many were dropped.
+    pub fn purge(&self) -> usize {
+        let mut dropped = 0;
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock();
+            let before = shard.len();
+            shard.retain(|s| Arc::strong_count(&s.0) > 1);
+            dropped += before - shard.len();
+        }
+        dropped
+    }
+}
+
+/// One `name="value"` pair.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Label {
+    /// The label name.
+    pub name: Symbol,
+    /// The label value; never empty inside a [`Labels`].
+    pub value: Symbol,
+}
+
+impl Label {
+    /// A label from two strings (not interned).
+    pub fn new(name: &str, value: &str) -> Self {
+        Label { name: Symbol::new(name), value: Symbol::new(value) }
+    }
+}
+
+impl fmt::Debug for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={:?}", self.name, self.value.as_str())
+    }
+}
+
+/// A label set sorted by name, with unique names and no empty values.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Labels(Box<[Label]>);
+
+impl Labels {
+    /// The empty label set.
+    pub fn empty() -> Self {
+        Labels(Box::new([]))
+    }
+
+    /// Builds a label set: sorts by name, drops empty values, keeps the last of duplicate names.
+    pub fn new(mut labels: Vec<Label>) -> Self {
+        labels.retain(|l| !l.value.is_empty());
+        labels.sort_by(|a, b| a.name.cmp(&b.name));
+        // Keep the last occurrence of a repeated name, as a builder's `set` would.
+        let mut out: Vec<Label> = Vec::with_capacity(labels.len());
+        for l in labels {
+            match out.last_mut() {
+                Some(last) if last.name == l.name => *last = l,
+                _ => out.push(l),
+            }
+        }
+        Labels(out.into_boxed_slice())
+    }
+
+    /// Builds a label set from string pairs.
+    pub fn from_pairs<N: AsRef<str>, V: AsRef<str>>(pairs: &[(N, V)]) -> Self {
+        Labels::new(pairs.iter().map(|(n, v)| Label::new(n.as_ref(), v.as_ref())).collect())
+    }
+
+    /// Wraps labels the caller guarantees to be sorted by name, unique and non-empty.
+    pub fn from_sorted(labels: Vec<Label>) -> Self {
+        debug_assert!(labels.windows(2).all(|w| w[0].name < w[1].name));
+        Labels(labels.into_boxed_slice())
+    }
+
+    /// Whether the set is sorted by name with unique names and non-empty values.
+    pub fn is_valid(&self) -> bool {
+        self.0.windows(2).all(|w| w[0].name < w[1].name) && self.0.iter().all(|l| !l.value.is_empty())
+    }
+
+    /// The value of label `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|l| l.name.as_str().cmp(name))
+            .ok()
+            .map(|i| self.0[i].value.as_str())
+    }
+
+    /// Whether the set has label `name`.
+    pub fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// The labels in name order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Label> {
+        self.0.iter()
+    }
+
+    /// The labels as a slice.
+    pub fn as_slice(&self) -> &[Label] {
+        &self.0
+    }
+
+    /// Number of labels.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no labels.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// A copy whose strings all come from `table`.
+    pub fn interned(&self, table: &SymbolTable) -> Labels {
+        Labels(
+            self.0
+                .iter()
+                .map(|l| Label {
+                    name: table.intern_symbol(&l.name),
+                    value: table.intern_symbol(&l.value),
+                })
+                .collect(),
+        )
+    }
+
+    /// A 64-bit hash of the names and values, stable within one process.
+    pub fn hash_value(&self) -> u64 {
+        let mut h = FxHasher64::default();
+        for l in self.0.iter() {
+            h.write(l.name.as_bytes());
+            h.write_u8(0xff);
+            h.write(l.value.as_bytes());
+            h.write_u8(0xff);
+        }
+        h.finish()
+    }
+}
+
+impl PartialOrd for Labels {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Labels {
+    /// Prometheus's `labels.Compare`: pairwise by name, then value; a prefix sorts first.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        for (a, b) in self.0.iter().zip(other.0.iter()) {
+            let c = a.name.as_str().cmp(b.name.as_str());
+            if c.is_ne() {
+                return c;
+            }
+            let c = a.value.as_str().cmp(b.value.as_str());
+            if c.is_ne() {
+                return c;
+            }
+        }
+        self.0.len().cmp(&other.0.len())
+    }
+}
+
+impl<'a> IntoIterator for &'a Labels {
+    type Item = &'a Label;
+    type IntoIter = std::slice::Iter<'a, Label>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl fmt::Debug for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for Labels {
+    /// Formats as Prometheus does: `{__name__="up", job="node"}`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("{")?;
+        for (i, l) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{}={:?}", l.name, l.value.as_str())?;
+        }
+        f.write_str("}")
+    }
+}
+
+/// A small, fast, non-cryptographic hasher (the Fx hash used by rustc) for label hashing.
+#[derive(Debug, Default, Clone, Copy)]
+struct FxHasher64 {
+    hash: u64,
+}
+
+impl Hasher for FxHasher64 {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().expect("chunk of 8"));
+            self.hash = (self.hash.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.hash = (self.hash.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_sorts_dedups_and_drops_empty() {
+        let l = Labels::from_pairs(&[("b", "2"), ("a", "1"), ("c", ""), ("a", "3")]);
+        assert_eq!(l.to_string(), r#"{a="3", b="2"}"#);
+        assert!(l.is_valid());
+        assert_eq!(l.get("b"), Some("2"));
+        assert_eq!(l.get("c"), None);
+    }
+
+    #[test]
+    fn compare_like_prometheus() {
+        let a = Labels::from_pairs(&[("a", "1")]);
+        let ab = Labels::from_pairs(&[("a", "1"), ("b", "1")]);
+        let b = Labels::from_pairs(&[("b", "0")]);
+        assert!(a < ab);
+        assert!(ab < b);
+    }
+
+    #[test]
+    fn interning_shares_and_purges() {
+        let t = SymbolTable::new();
+        let l1 = Labels::from_pairs(&[("job", "node")]).interned(&t);
+        let l2 = Labels::from_pairs(&[("job", "node")]).interned(&t);
+        assert!(Symbol::ptr_eq(&l1.0[0].value, &l2.0[0].value));
+        assert_eq!(t.len(), 2);
+        drop(l1);
+        assert_eq!(t.purge(), 0);
+        drop(l2);
+        assert_eq!(t.purge(), 2);
+        assert!(t.is_empty());
+    }
+}

@@ -1,0 +1,28 @@
+//! `tsdb`: the storage engine of tsdbd, writing Prometheus's own on-disk formats.
+//!
+//! Data flows like this:
+//!
+//! ```text
+//! storage::Appender ──commit──► record (encode) ──► wal (group commit, fsync) ──► head (memory)
+//!                                                                                  │
+//! storage::Querier ◄── head::HeadQuerier ◄── postings (roaring) + series chunks ◄──┘
+//! ```
+//!
+//! * [`labels`]: interned, sorted label sets and matchers.
+//! * [`chunkenc`]: XOR chunks (bit-exact with Prometheus) and the chunk-cutting rules.
+//! * [`record`] and [`wal`]: WAL records and segments in Prometheus's format.
+//! * [`index::postings`]: postings lists as roaring bitmaps.
+//! * [`head`]: the in-memory block: series, chunks, postings, appender, WAL replay.
+//! * [`storage`]: the traits `promql` and `ingest` use.
+//! * [`db`]: opens a data directory: WAL replay, head, WAL writer.
+
+pub mod chunkenc;
+pub mod encoding;
+pub mod error;
+pub mod index;
+pub mod labels;
+pub mod record;
+pub mod storage;
+pub mod wal;
+
+pub use error::{AppendError, Error, ErrorKind, Result};

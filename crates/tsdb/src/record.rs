@@ -1,0 +1,1 @@
+//! WAL record types and their codecs: series, samples, tombstones, metadata.

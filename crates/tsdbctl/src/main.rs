@@ -1,0 +1,3 @@
+//! `tsdbctl`: the operator CLI (skeleton).
+
+fn main() {}
