@@ -101,6 +101,12 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// The head has handed out every series reference it can index.
+    #[error("too many series: the head can create at most {limit} series in its life")]
+    TooManySeries {
+        /// The limit.
+        limit: u64,
+    },
     /// The database (or its WAL writer) is closed.
     #[error("storage is closed")]
     Closed,
@@ -121,7 +127,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Append(_) | Error::InvalidRegex { .. } => ErrorKind::BadData,
-            Error::Closed => ErrorKind::Unavailable,
+            Error::Closed | Error::TooManySeries { .. } => ErrorKind::Unavailable,
             Error::Io { .. }
             | Error::Corruption { .. }
             | Error::WalCorruption(_)

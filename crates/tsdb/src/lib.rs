@@ -17,12 +17,20 @@
 //! * [`db`]: opens a data directory: WAL replay, head, WAL writer.
 
 pub mod chunkenc;
+pub mod db;
 pub mod encoding;
 pub mod error;
+pub mod fileutil;
+pub mod head;
 pub mod index;
 pub mod labels;
+pub mod metrics;
+pub mod options;
 pub mod record;
 pub mod storage;
 pub mod wal;
 
+pub use db::Db;
 pub use error::{AppendError, Error, ErrorKind, Result};
+pub use head::Head;
+pub use options::Options;

@@ -1,1 +1,10 @@
-//! Integration tests of the storage engine.
+//! Integration tests of the storage engine (one binary, house style rule 16).
+
+/// SIGKILL a writing child process and check every acknowledged sample survives.
+mod crash;
+/// Head behaviour across restarts, truncation and the storage traits.
+mod head;
+/// WAL interoperability with the reference Prometheus, both directions.
+mod prometheus_interop;
+/// Shared helpers: reference binaries, Prometheus on loopback, sample dumps.
+mod util;

@@ -1,0 +1,297 @@
+//! The head: the in-memory block holding the most recent data.
+//!
+//! * [`series`]: every series with its open chunk and sealed (compressed) chunks,
+//!   found through striped maps by reference or by label hash.
+//! * postings: a [`MemPostings`] inverted index (roaring bitmaps of series ids).
+//! * [`append`]: [`HeadAppender`] batches samples; commit writes the WAL first, then
+//!   makes the samples visible.
+//! * [`read`]: [`HeadQuerier`], the head's implementation of the storage traits.
+//! * [`replay`]: rebuilding the head from a WAL checkpoint and segments on open.
+//!
+//! Sealed chunks stay in memory, compressed (about 1.4 bytes per sample); see
+//! `docs/ARCHITECTURE.md` for why they are not m-mapped to `chunks_head/` yet.
+//!
+//! Series ids in postings are the low 32 bits of the series reference; references start
+//! at 1 and are never reused, so a head can create 2³² − 1 series in its life.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use parking_lot::RwLock;
+use prometheus_client::registry::Registry;
+
+use crate::chunkenc::cut::CutOptions;
+use crate::error::{Error, Result};
+use crate::index::postings::MemPostings;
+use crate::labels::{Labels, SymbolTable};
+use crate::metrics::HeadMetrics;
+use crate::options::Options;
+use crate::record::{HeadSeriesRef, RefMetadata};
+use crate::wal::{self, Wal, WalMetrics, WalOptions, WalWriter};
+
+pub mod append;
+pub mod read;
+mod replay;
+pub mod series;
+
+pub use append::HeadAppender;
+pub use read::HeadQuerier;
+pub use series::MemSeries;
+
+use series::StripeSeries;
+
+/// Closed time intervals `[mint, maxt]` deleted from one series.
+pub(crate) type Intervals = Vec<(i64, i64)>;
+
+/// The in-memory block: series, chunks, postings and (optionally) the WAL writer.
+#[derive(Debug)]
+pub struct Head {
+    cut: CutOptions,
+    pub(crate) symbols: SymbolTable,
+    pub(crate) series: StripeSeries,
+    pub(crate) postings: RwLock<MemPostings>,
+    /// Tombstones read from the WAL, applied when reading.
+    pub(crate) tombstones: RwLock<std::collections::HashMap<HeadSeriesRef, Intervals>>,
+    /// The latest metadata record per series.
+    pub(crate) metadata: RwLock<std::collections::HashMap<HeadSeriesRef, RefMetadata>>,
+    min_time: AtomicI64,
+    max_time: AtomicI64,
+    /// Samples older than this are out of bounds (raised by truncation).
+    min_valid_time: AtomicI64,
+    last_series_ref: AtomicU64,
+    wal: Option<WalWriter>,
+    wal_dir: Option<PathBuf>,
+    pub(crate) metrics: HeadMetrics,
+    pub(crate) wal_metrics: WalMetrics,
+}
+
+impl Head {
+    /// Creates an empty head without a WAL (nothing it holds survives the process).
+    pub fn new(opts: &Options, registry: &mut Registry) -> Result<Head> {
+        opts.validate()?;
+        Ok(Head::empty(opts, HeadMetrics::register(registry), WalMetrics::register(registry)))
+    }
+
+    fn empty(opts: &Options, metrics: HeadMetrics, wal_metrics: WalMetrics) -> Head {
+        Head {
+            cut: opts.cut_options(),
+            symbols: SymbolTable::new(),
+            series: StripeSeries::new(),
+            postings: RwLock::new(MemPostings::new()),
+            tombstones: RwLock::default(),
+            metadata: RwLock::default(),
+            min_time: AtomicI64::new(i64::MAX),
+            max_time: AtomicI64::new(i64::MIN),
+            min_valid_time: AtomicI64::new(i64::MIN),
+            last_series_ref: AtomicU64::new(0),
+            wal: None,
+            wal_dir: None,
+            metrics,
+            wal_metrics,
+        }
+    }
+
+    /// Opens a head whose WAL lives in `wal_dir`: replays the latest checkpoint and the
+    /// segments after it (repairing a torn or corrupt tail), then starts the WAL writer.
+    pub fn open(wal_dir: &Path, opts: &Options, registry: &mut Registry) -> Result<Head> {
+        opts.validate()?;
+        let mut head = Head::empty(opts, HeadMetrics::register(registry), WalMetrics::register(registry));
+        head.replay(wal_dir)?;
+        let wal = Wal::open(
+            wal_dir,
+            WalOptions { segment_size: opts.wal_segment_size, compression: opts.wal_compression },
+            head.wal_metrics.clone(),
+        )?;
+        head.wal = Some(WalWriter::spawn(wal, opts.wal_sync));
+        head.wal_dir = Some(wal_dir.to_path_buf());
+        Ok(head)
+    }
+
+    /// A new, empty batch of samples.
+    pub fn appender(&self) -> HeadAppender<'_> {
+        HeadAppender::new(self)
+    }
+
+    /// A querier over samples in `[mint, maxt]`.
+    pub fn querier(&self, mint: i64, maxt: i64) -> HeadQuerier<'_> {
+        HeadQuerier::new(self, mint, maxt)
+    }
+
+    /// Timestamp of the oldest sample (`i64::MAX` when empty).
+    pub fn min_time(&self) -> i64 {
+        self.min_time.load(Ordering::Acquire)
+    }
+
+    /// Timestamp of the newest sample (`i64::MIN` when empty).
+    pub fn max_time(&self) -> i64 {
+        self.max_time.load(Ordering::Acquire)
+    }
+
+    /// Number of series in the head.
+    pub fn num_series(&self) -> u64 {
+        self.metrics.series.get().max(0) as u64
+    }
+
+    /// The head's metrics.
+    pub fn metrics(&self) -> &HeadMetrics {
+        &self.metrics
+    }
+
+    /// The WAL's metrics.
+    pub fn wal_metrics(&self) -> &WalMetrics {
+        &self.wal_metrics
+    }
+
+    /// The string interner shared by every series' labels.
+    pub fn symbols(&self) -> &SymbolTable {
+        &self.symbols
+    }
+
+    /// The oldest timestamp an appender created now accepts (Prometheus's
+    /// `appendableMinValidTime`): nothing below the truncation point, nor more than half a
+    /// chunk range behind the newest sample, so appends never race a head compaction.
+    pub(crate) fn appendable_min_valid_time(&self) -> i64 {
+        let min_valid = self.min_valid_time.load(Ordering::Acquire);
+        let max_t = self.max_time();
+        if max_t == i64::MIN {
+            return min_valid;
+        }
+        min_valid.max(max_t.saturating_sub(self.cut.chunk_range / 2))
+    }
+
+    pub(crate) fn cut_options(&self) -> &CutOptions {
+        &self.cut
+    }
+
+    pub(crate) fn wal(&self) -> Option<&WalWriter> {
+        self.wal.as_ref()
+    }
+
+    pub(crate) fn next_series_ref(&self) -> HeadSeriesRef {
+        self.last_series_ref.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    /// Moves `last_series_ref` up to at least `r` (WAL replay).
+    pub(crate) fn observe_series_ref(&self, r: HeadSeriesRef) {
+        self.last_series_ref.fetch_max(r, Ordering::AcqRel);
+    }
+
+    /// Widens the head's time range to cover `[mint, maxt]`.
+    pub(crate) fn update_time_range(&self, mint: i64, maxt: i64) {
+        let lo = self.min_time.fetch_min(mint, Ordering::AcqRel).min(mint);
+        let hi = self.max_time.fetch_max(maxt, Ordering::AcqRel).max(maxt);
+        self.metrics.min_time.set(lo);
+        self.metrics.max_time.set(hi);
+    }
+
+    /// Returns the series with `labels`, creating (and indexing) it if absent. `labels` must
+    /// be valid. `series_ref` forces the reference of a new series (WAL replay).
+    pub(crate) fn get_or_create(
+        &self,
+        labels: &Labels,
+        series_ref: Option<HeadSeriesRef>,
+        logged: bool,
+    ) -> Result<(Arc<MemSeries>, bool)> {
+        let hash = labels.hash_value();
+        let mut new_ref = None;
+        let (s, created) = self.series.get_or_create(hash, labels, || {
+            let r = series_ref.unwrap_or_else(|| self.next_series_ref());
+            new_ref = Some(r);
+            MemSeries::new(r, labels.interned(&self.symbols), logged)
+        });
+        if created {
+            let id = postings_id(s.series_ref)?;
+            self.postings.write().add(id, &s.labels);
+            self.metrics.series.inc();
+            self.metrics.series_created.inc();
+        }
+        Ok((s, created))
+    }
+
+    /// Drops all data older than `mint`: chunks, then series left without chunks, then
+    /// (with a WAL) folds the oldest two thirds of the segments into a checkpoint that keeps
+    /// only live series and samples at or after `mint`, and deletes those segments.
+    ///
+    /// Call it once the data before `mint` is persisted elsewhere (in a block).
+    pub fn truncate(&self, mint: i64) -> Result<()> {
+        self.metrics.truncations.inc();
+        self.min_valid_time.fetch_max(mint, Ordering::AcqRel);
+        let lo = self.min_time.fetch_max(mint, Ordering::AcqRel).max(mint);
+        self.metrics.min_time.set(lo);
+        self.gc(mint);
+        if let (Some(w), Some(dir)) = (&self.wal, &self.wal_dir) {
+            self.truncate_wal(w, dir, mint)?;
+        }
+        Ok(())
+    }
+
+    /// Removes chunks older than `mint` and the series left empty; returns how many series
+    /// were removed.
+    fn gc(&self, mint: i64) -> usize {
+        let mut removed_chunks = 0usize;
+        let mut dead = Vec::new();
+        for s in self.series.all() {
+            let mut st = s.state.lock();
+            removed_chunks += st.truncate_before(mint);
+            if st.pending == 0 && st.num_chunks() == 0 {
+                st.deleted = true;
+                drop(st);
+                dead.push(s);
+            }
+        }
+        if !dead.is_empty() {
+            let mut ids = roaring::RoaringBitmap::new();
+            for s in &dead {
+                self.series.remove(s);
+                ids.insert(s.series_ref as u32);
+            }
+            self.postings.write().delete(&ids, dead.iter().map(|s| &s.labels));
+            let mut tomb = self.tombstones.write();
+            let mut meta = self.metadata.write();
+            for s in &dead {
+                tomb.remove(&s.series_ref);
+                meta.remove(&s.series_ref);
+            }
+        }
+        self.metrics.chunks.dec_by(removed_chunks as i64);
+        self.metrics.chunks_removed.inc_by(removed_chunks as u64);
+        self.metrics.series.dec_by(dead.len() as i64);
+        self.metrics.series_removed.inc_by(dead.len() as u64);
+        let n = dead.len();
+        drop(dead);
+        self.symbols.purge();
+        n
+    }
+
+    fn truncate_wal(&self, w: &WalWriter, dir: &Path, mint: i64) -> Result<()> {
+        // A fresh segment first, so that little traffic still lets old segments go.
+        w.with_wal(|wal| wal.next_segment())??;
+        let segs = wal::segments(dir)?;
+        let (Some(&first), Some(&last)) = (segs.first(), segs.last()) else {
+            return Ok(());
+        };
+        let upto = first + (last - first) * 2 / 3;
+        if upto <= first {
+            return Ok(());
+        }
+        let keep = |r: HeadSeriesRef| self.series.get_by_ref(r).is_some();
+        wal::checkpoint(dir, first, upto, &keep, mint, &self.symbols)?;
+        w.with_wal(move |wal| wal.truncate(upto + 1))??;
+        wal::delete_checkpoints(dir, upto)?;
+        Ok(())
+    }
+
+    /// Flushes and stops the WAL writer. Further commits fail with [`Error::Closed`].
+    pub fn close(&self) -> Result<()> {
+        match &self.wal {
+            Some(w) => w.close(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The postings id of a series reference.
+pub(crate) fn postings_id(r: HeadSeriesRef) -> Result<u32> {
+    u32::try_from(r).map_err(|_| Error::TooManySeries { limit: u64::from(u32::MAX) })
+}

@@ -1,0 +1,217 @@
+//! [`HeadAppender`]: a batch of samples that is written to the WAL and then made visible.
+//!
+//! `append` classifies each sample against its series' newest committed sample the way
+//! Prometheus does (out of bounds, out of order, duplicate timestamp with another value;
+//! the same timestamp with the same value is accepted and ignored). `commit` encodes one
+//! Series record (for series not yet in the WAL) and one Samples record, hands them to the
+//! group-committing WAL writer and waits until they are durable; only then are the samples
+//! appended to their series' chunks. A sample that a concurrent commit made out of order in
+//! the meantime is dropped and counted, as in Prometheus (replay drops it the same way).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crate::error::{AppendError, Result};
+use crate::head::Head;
+use crate::head::series::{Appendable, MemSeries};
+use crate::labels::Labels;
+use crate::record::{self, RefSample, RefSeries};
+use crate::storage::{Appender, SeriesRef};
+
+/// A batch of samples for the head. Dropping it without `commit` rolls it back.
+#[derive(Debug)]
+pub struct HeadAppender<'a> {
+    head: &'a Head,
+    min_valid_time: i64,
+    /// Series to log in this batch's Series record.
+    new_series: Vec<Arc<MemSeries>>,
+    /// Refs in `new_series` that this batch found (not created) unlogged.
+    found_unlogged: HashSet<u64>,
+    samples: Vec<RefSample>,
+    sample_series: Vec<Arc<MemSeries>>,
+    done: bool,
+}
+
+impl<'a> HeadAppender<'a> {
+    pub(crate) fn new(head: &'a Head) -> Self {
+        Self {
+            head,
+            min_valid_time: head.appendable_min_valid_time(),
+            new_series: Vec::new(),
+            found_unlogged: HashSet::new(),
+            samples: Vec::new(),
+            sample_series: Vec::new(),
+            done: false,
+        }
+    }
+
+    /// Number of samples in the batch.
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    fn lookup(&mut self, series_ref: SeriesRef, labels: &Labels) -> Result<Arc<MemSeries>> {
+        if series_ref != 0 {
+            if let Some(s) = self.head.series.get_by_ref(series_ref) {
+                return Ok(s);
+            }
+        }
+        if labels.is_empty() || !labels.is_valid() {
+            return Err(AppendError::InvalidLabels.into());
+        }
+        let (s, created) = self.head.get_or_create(labels, None, false)?;
+        if created {
+            self.new_series.push(Arc::clone(&s));
+        }
+        Ok(s)
+    }
+
+    /// Adds a float sample; see [`Appender::append`].
+    pub fn add(&mut self, series_ref: SeriesRef, labels: &Labels, t: i64, v: f64) -> Result<SeriesRef> {
+        if t < self.min_valid_time {
+            self.head.metrics.out_of_bound_samples.inc();
+            return Err(AppendError::OutOfBounds.into());
+        }
+        let mut series_ref = series_ref;
+        loop {
+            let s = self.lookup(series_ref, labels)?;
+            let mut st = s.state.lock();
+            if st.deleted {
+                // Garbage collection removed it between lookup and lock: look it up afresh.
+                drop(st);
+                series_ref = 0;
+                continue;
+            }
+            match st.appendable(t, v) {
+                Ok(Appendable::Duplicate) => return Ok(s.series_ref),
+                Ok(Appendable::Append) => {}
+                Err(e) => {
+                    if e == AppendError::OutOfOrder {
+                        self.head.metrics.out_of_order_samples.inc();
+                    }
+                    return Err(e.into());
+                }
+            }
+            st.pending += 1;
+            let unlogged = !st.logged;
+            drop(st);
+            if unlogged
+                && !self.new_series.iter().any(|n| Arc::ptr_eq(n, &s))
+                && self.found_unlogged.insert(s.series_ref)
+            {
+                // Created by another batch that has not committed (or rolled back): log it
+                // here too, so this batch's samples never precede their Series record.
+                self.new_series.push(Arc::clone(&s));
+            }
+            let r = s.series_ref;
+            self.samples.push(RefSample { series_ref: r, t, v });
+            self.sample_series.push(s);
+            return Ok(r);
+        }
+    }
+
+    /// Writes the batch to the WAL, waits until it is durable, then applies it.
+    pub fn commit_batch(mut self) -> Result<()> {
+        self.done = true;
+        if let Some(wal) = self.head.wal() {
+            let mut records = Vec::with_capacity(2);
+            if !self.new_series.is_empty() {
+                let series: Vec<RefSeries> = self
+                    .new_series
+                    .iter()
+                    .map(|s| RefSeries { series_ref: s.series_ref, labels: s.labels.clone() })
+                    .collect();
+                let mut buf = Vec::new();
+                record::encode_series(&series, &mut buf);
+                records.push(buf);
+            }
+            if !self.samples.is_empty() {
+                let mut buf = Vec::with_capacity(16 + self.samples.len() * 12);
+                record::encode_samples(&self.samples, &mut buf);
+                records.push(buf);
+            }
+            if !records.is_empty() {
+                if let Err(e) = wal.commit(records) {
+                    self.release_pending();
+                    return Err(e);
+                }
+            }
+            for s in &self.new_series {
+                s.state.lock().logged = true;
+            }
+        }
+        self.apply();
+        Ok(())
+    }
+
+    fn apply(&mut self) {
+        let cut = self.head.cut_options();
+        let (mut appended, mut chunks) = (0u64, 0i64);
+        let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
+        for (sample, s) in self.samples.iter().zip(&self.sample_series) {
+            let mut st = s.state.lock();
+            st.pending -= 1;
+            match st.appendable(sample.t, sample.v) {
+                Ok(Appendable::Append) => {
+                    if st.append(sample.t, sample.v, cut) {
+                        chunks += 1;
+                    }
+                    appended += 1;
+                    mint = mint.min(sample.t);
+                    maxt = maxt.max(sample.t);
+                }
+                Ok(Appendable::Duplicate) => {}
+                Err(_) => self.head.metrics.out_of_order_samples.inc(),
+            }
+        }
+        if appended > 0 {
+            self.head.update_time_range(mint, maxt);
+        }
+        self.head.metrics.samples_appended.inc_by(appended);
+        self.head.metrics.chunks.inc_by(chunks);
+        self.head.metrics.chunks_created.inc_by(chunks as u64);
+        self.samples.clear();
+        self.sample_series.clear();
+    }
+
+    fn release_pending(&mut self) {
+        for s in self.sample_series.drain(..) {
+            s.state.lock().pending -= 1;
+        }
+        self.samples.clear();
+    }
+
+    /// Discards the batch. Series it created stay (empty) until garbage collection.
+    pub fn rollback_batch(mut self) {
+        self.done = true;
+        self.release_pending();
+    }
+}
+
+impl Drop for HeadAppender<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.release_pending();
+        }
+    }
+}
+
+impl Appender for HeadAppender<'_> {
+    fn append(&mut self, series: SeriesRef, labels: &Labels, t: i64, v: f64) -> Result<SeriesRef> {
+        self.add(series, labels, t, v)
+    }
+
+    fn commit(self: Box<Self>) -> Result<()> {
+        (*self).commit_batch()
+    }
+
+    fn rollback(self: Box<Self>) -> Result<()> {
+        (*self).rollback_batch();
+        Ok(())
+    }
+}

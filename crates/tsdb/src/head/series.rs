@@ -1,0 +1,314 @@
+//! The head's series: [`MemSeries`] with its chunks, and [`StripeSeries`], the striped
+//! maps that find a series by reference or by label hash (with collision handling).
+//!
+//! Lock order: a hash stripe, then a ref stripe, then a series' state. Nobody takes a
+//! stripe lock while holding a series' state lock.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::chunkenc::XorAppender;
+use crate::chunkenc::cut::{ChunkCutter, CutOptions, OpenChunkInfo};
+use crate::error::AppendError;
+use crate::labels::Labels;
+use crate::record::HeadSeriesRef;
+
+/// A sealed, immutable head chunk, shared with readers by reference count.
+#[derive(Debug, Clone)]
+pub(crate) struct SealedChunk {
+    pub(crate) min_t: i64,
+    pub(crate) max_t: i64,
+    pub(crate) data: Arc<[u8]>,
+}
+
+/// The chunk a series is appending to.
+#[derive(Debug)]
+pub(crate) struct OpenChunk {
+    pub(crate) min_t: i64,
+    pub(crate) max_t: i64,
+    pub(crate) app: XorAppender,
+}
+
+/// What an append to a series would do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Appendable {
+    /// The sample is newer than everything in the series.
+    Append,
+    /// Same timestamp and same value bits as the newest sample: accepted, nothing to store.
+    Duplicate,
+}
+
+/// The mutable part of a series, behind its mutex.
+#[derive(Debug)]
+pub(crate) struct SeriesState {
+    pub(crate) sealed: Vec<SealedChunk>,
+    pub(crate) open: Option<OpenChunk>,
+    cutter: ChunkCutter,
+    last_v: f64,
+    /// Whether a Series record for this series is durable in the WAL.
+    pub(crate) logged: bool,
+    /// Samples appended to uncommitted appenders; garbage collection skips the series while > 0.
+    pub(crate) pending: u32,
+    /// Set by garbage collection once the series left the maps; appenders must look it up again.
+    pub(crate) deleted: bool,
+}
+
+impl SeriesState {
+    fn new(logged: bool) -> Self {
+        Self {
+            sealed: Vec::new(),
+            open: None,
+            cutter: ChunkCutter::default(),
+            last_v: 0.0,
+            logged,
+            pending: 0,
+            deleted: false,
+        }
+    }
+
+    /// Timestamp of the newest sample.
+    pub(crate) fn max_t(&self) -> Option<i64> {
+        match &self.open {
+            Some(o) => Some(o.max_t),
+            None => self.sealed.last().map(|c| c.max_t),
+        }
+    }
+
+    /// Timestamp of the oldest sample.
+    pub(crate) fn min_t(&self) -> Option<i64> {
+        match self.sealed.first() {
+            Some(c) => Some(c.min_t),
+            None => self.open.as_ref().map(|o| o.min_t),
+        }
+    }
+
+    /// Number of chunks, open one included.
+    pub(crate) fn num_chunks(&self) -> usize {
+        self.sealed.len() + usize::from(self.open.is_some())
+    }
+
+    /// Prometheus's classification of a new sample against the series' newest one.
+    pub(crate) fn appendable(&self, t: i64, v: f64) -> Result<Appendable, AppendError> {
+        match self.max_t() {
+            None => Ok(Appendable::Append),
+            Some(max_t) if t > max_t => Ok(Appendable::Append),
+            Some(max_t) if t == max_t => {
+                if v.to_bits() == self.last_v.to_bits() {
+                    Ok(Appendable::Duplicate)
+                } else {
+                    Err(AppendError::DuplicateSampleForTimestamp)
+                }
+            }
+            Some(_) => Err(AppendError::OutOfOrder),
+        }
+    }
+
+    /// Appends a sample [`SeriesState::appendable`] accepted; returns whether a chunk was cut.
+    pub(crate) fn append(&mut self, t: i64, v: f64, opts: &CutOptions) -> bool {
+        let info = self.open.as_ref().map(|o| OpenChunkInfo {
+            min_t: o.min_t,
+            max_t: o.max_t,
+            num_samples: o.app.num_samples(),
+            bytes_len: o.app.bytes().len(),
+        });
+        let cut = self.cutter.cut_before(info.as_ref(), t, opts);
+        if cut {
+            if let Some(o) = self.open.take() {
+                self.sealed.push(SealedChunk { min_t: o.min_t, max_t: o.max_t, data: Arc::from(o.app.into_bytes()) });
+            }
+            self.open = Some(OpenChunk { min_t: t, max_t: t, app: XorAppender::new() });
+        }
+        let open = self.open.as_mut().expect("cut_before asks for a chunk when there is none");
+        open.app.append(t, v);
+        open.max_t = t;
+        self.last_v = v;
+        cut
+    }
+
+    /// Drops chunks whose samples are all older than `mint`; returns how many were dropped.
+    pub(crate) fn truncate_before(&mut self, mint: i64) -> usize {
+        let keep_from = self.sealed.partition_point(|c| c.max_t < mint);
+        self.sealed.drain(..keep_from);
+        let mut removed = keep_from;
+        if self.sealed.is_empty() && self.open.as_ref().is_some_and(|o| o.max_t < mint) {
+            self.open = None;
+            removed += 1;
+        }
+        removed
+    }
+}
+
+/// One series of the head.
+#[derive(Debug)]
+pub struct MemSeries {
+    pub(crate) series_ref: HeadSeriesRef,
+    pub(crate) labels: Labels,
+    pub(crate) state: Mutex<SeriesState>,
+}
+
+impl MemSeries {
+    pub(crate) fn new(series_ref: HeadSeriesRef, labels: Labels, logged: bool) -> Self {
+        Self { series_ref, labels, state: Mutex::new(SeriesState::new(logged)) }
+    }
+
+    /// The series' labels.
+    pub fn labels(&self) -> &Labels {
+        &self.labels
+    }
+
+    /// The series' reference (its id in WAL records).
+    pub fn series_ref(&self) -> HeadSeriesRef {
+        self.series_ref
+    }
+}
+
+/// A hasher for keys that are already well-mixed 64-bit numbers (label hashes, refs).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct U64Hasher(u64);
+
+impl Hasher for U64Hasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        // Fibonacci hashing spreads sequential refs over the high bits the table uses.
+        self.0 = v.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type U64Map<V> = HashMap<u64, V, BuildHasherDefault<U64Hasher>>;
+
+#[derive(Debug, Default)]
+struct HashStripe {
+    /// The first series seen for each hash.
+    by_hash: U64Map<Arc<MemSeries>>,
+    /// Further series whose labels hash to an already used value (rare).
+    conflicts: U64Map<Vec<Arc<MemSeries>>>,
+}
+
+impl HashStripe {
+    fn get(&self, hash: u64, labels: &Labels) -> Option<&Arc<MemSeries>> {
+        if let Some(s) = self.by_hash.get(&hash) {
+            if s.labels == *labels {
+                return Some(s);
+            }
+            return self.conflicts.get(&hash)?.iter().find(|s| s.labels == *labels);
+        }
+        None
+    }
+
+    fn insert(&mut self, hash: u64, s: Arc<MemSeries>) {
+        if self.by_hash.contains_key(&hash) {
+            self.conflicts.entry(hash).or_default().push(s);
+        } else {
+            self.by_hash.insert(hash, s);
+        }
+    }
+
+    fn remove(&mut self, hash: u64, series_ref: HeadSeriesRef) {
+        if self.by_hash.get(&hash).is_some_and(|s| s.series_ref == series_ref) {
+            self.by_hash.remove(&hash);
+            // Promote a conflicting series, if any, to the primary map.
+            if let Some(list) = self.conflicts.get_mut(&hash) {
+                if let Some(s) = list.pop() {
+                    self.by_hash.insert(hash, s);
+                }
+                if list.is_empty() {
+                    self.conflicts.remove(&hash);
+                }
+            }
+        } else if let Some(list) = self.conflicts.get_mut(&hash) {
+            list.retain(|s| s.series_ref != series_ref);
+            if list.is_empty() {
+                self.conflicts.remove(&hash);
+            }
+        }
+    }
+}
+
+const STRIPES: usize = 1 << 10;
+
+/// The head's series, striped by reference and by label hash to spread lock contention.
+#[derive(Debug)]
+pub(crate) struct StripeSeries {
+    refs: Box<[RwLock<U64Map<Arc<MemSeries>>>]>,
+    hashes: Box<[RwLock<HashStripe>]>,
+}
+
+impl StripeSeries {
+    pub(crate) fn new() -> Self {
+        Self {
+            refs: (0..STRIPES).map(|_| RwLock::new(U64Map::default())).collect(),
+            hashes: (0..STRIPES).map(|_| RwLock::new(HashStripe::default())).collect(),
+        }
+    }
+
+    fn ref_stripe(&self, r: HeadSeriesRef) -> &RwLock<U64Map<Arc<MemSeries>>> {
+        &self.refs[(r as usize) & (STRIPES - 1)]
+    }
+
+    fn hash_stripe(&self, hash: u64) -> &RwLock<HashStripe> {
+        &self.hashes[(hash as usize) & (STRIPES - 1)]
+    }
+
+    pub(crate) fn get_by_ref(&self, r: HeadSeriesRef) -> Option<Arc<MemSeries>> {
+        self.ref_stripe(r).read().get(&r).cloned()
+    }
+
+    pub(crate) fn get_by_labels(&self, hash: u64, labels: &Labels) -> Option<Arc<MemSeries>> {
+        self.hash_stripe(hash).read().get(hash, labels).cloned()
+    }
+
+    /// Returns the series with `labels`, creating it with `create` if absent.
+    /// The bool says whether it was created.
+    pub(crate) fn get_or_create(
+        &self,
+        hash: u64,
+        labels: &Labels,
+        create: impl FnOnce() -> MemSeries,
+    ) -> (Arc<MemSeries>, bool) {
+        if let Some(s) = self.get_by_labels(hash, labels) {
+            return (s, false);
+        }
+        let mut stripe = self.hash_stripe(hash).write();
+        if let Some(s) = stripe.get(hash, labels) {
+            return (Arc::clone(s), false);
+        }
+        let s = Arc::new(create());
+        stripe.insert(hash, Arc::clone(&s));
+        self.ref_stripe(s.series_ref).write().insert(s.series_ref, Arc::clone(&s));
+        (s, true)
+    }
+
+    /// Removes a series from both maps.
+    pub(crate) fn remove(&self, s: &MemSeries) {
+        let hash = s.labels.hash_value();
+        let mut stripe = self.hash_stripe(hash).write();
+        stripe.remove(hash, s.series_ref);
+        self.ref_stripe(s.series_ref).write().remove(&s.series_ref);
+    }
+
+    /// Calls `f` on every series, one ref stripe at a time (under its read lock).
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&Arc<MemSeries>)) {
+        for stripe in self.refs.iter() {
+            for s in stripe.read().values() {
+                f(s);
+            }
+        }
+    }
+
+    /// Snapshot of every series, for work that must not hold stripe locks.
+    pub(crate) fn all(&self) -> Vec<Arc<MemSeries>> {
+        let mut out = Vec::new();
+        self.for_each(|s| out.push(Arc::clone(s)));
+        out
+    }
+}

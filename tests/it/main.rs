@@ -1,0 +1,4 @@
+//! End-to-end and workspace-wide tests (one binary, house style rule 16).
+
+/// Workspace hygiene rules that CI enforces (house style rules 11 and 23).
+mod tidy;
