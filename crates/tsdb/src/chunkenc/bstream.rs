@@ -99,7 +99,8 @@ impl BitWriter {
         // Now byte aligned: left-align the rest and append the bytes it touches at once.
         let aligned = u << (64 - remaining);
         let nbytes = remaining.div_ceil(8) as usize;
-        self.stream.extend_from_slice(&aligned.to_be_bytes()[..nbytes]);
+        self.stream
+            .extend_from_slice(&aligned.to_be_bytes()[..nbytes]);
         self.count = (nbytes * 8 - remaining as usize) as u8;
     }
 }
@@ -129,7 +130,10 @@ pub struct BitReaderState {
 impl<'a> BitReader<'a> {
     /// A reader at the first bit of `stream`.
     pub fn new(stream: &'a [u8]) -> Self {
-        Self { stream, state: BitReaderState::default() }
+        Self {
+            stream,
+            state: BitReaderState::default(),
+        }
     }
 
     /// A reader over `stream` at a position saved with [`BitReader::state`].
@@ -357,9 +361,15 @@ mod tests {
         let mut r = BitReader::new(&bytes);
         assert_eq!(r.read_bit(), Some(true));
         assert_eq!(r.read_uvarint(), Ok(300));
-        assert_eq!(BitReader::new(&[0x80]).read_uvarint(), Err(VarintError::Eof));
+        assert_eq!(
+            BitReader::new(&[0x80]).read_uvarint(),
+            Err(VarintError::Eof)
+        );
         let over = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02];
-        assert_eq!(BitReader::new(&over).read_uvarint(), Err(VarintError::Overflow));
+        assert_eq!(
+            BitReader::new(&over).read_uvarint(),
+            Err(VarintError::Overflow)
+        );
         let max = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
         assert_eq!(BitReader::new(&max).read_uvarint(), Ok(u64::MAX));
         assert_eq!(BitReader::new(&[0x01]).read_varint(), Ok(-1));

@@ -46,7 +46,10 @@ pub struct CutOptions {
 
 impl Default for CutOptions {
     fn default() -> Self {
-        Self { chunk_range: DEFAULT_CHUNK_RANGE, samples_per_chunk: DEFAULT_SAMPLES_PER_CHUNK }
+        Self {
+            chunk_range: DEFAULT_CHUNK_RANGE,
+            samples_per_chunk: DEFAULT_SAMPLES_PER_CHUNK,
+        }
     }
 }
 
@@ -60,7 +63,10 @@ impl CutOptions {
             });
         }
         if self.samples_per_chunk == 0 {
-            return Err(Error::InvalidOptions { name: "samples_per_chunk", reason: "must be positive".into() });
+            return Err(Error::InvalidOptions {
+                name: "samples_per_chunk",
+                reason: "must be positive".into(),
+            });
         }
         Ok(())
     }
@@ -148,7 +154,9 @@ impl ChunkCutter {
 ///
 /// If `width` is 0 ([`CutOptions::validate`] rejects that).
 pub fn range_for_timestamp(t: i64, width: i64) -> i64 {
-    t.wrapping_div(width).wrapping_mul(width).wrapping_add(width)
+    t.wrapping_div(width)
+        .wrapping_mul(width)
+        .wrapping_add(width)
 }
 
 /// Predicts the end time of a chunk that started at `start`, has its last sample at `cur`
@@ -170,7 +178,11 @@ pub fn compute_chunk_end_time(start: i64, cur: i64, max_t: i64, ratio_to_full: f
 fn go_f64_to_i64(f: f64) -> i64 {
     // 2^63 is exactly representable; everything in [-2^63, 2^63) converts exactly.
     const LIMIT: f64 = 9_223_372_036_854_775_808.0;
-    if f.is_nan() || f >= LIMIT || f < -LIMIT { i64::MIN } else { f as i64 }
+    if f.is_nan() || f >= LIMIT || f < -LIMIT {
+        i64::MIN
+    } else {
+        f as i64
+    }
 }
 
 #[cfg(test)]
@@ -190,7 +202,12 @@ mod tests {
                 if let Some(c) = open.take() {
                     out.push((c.min_t, c.max_t, c.num_samples));
                 }
-                open = Some(OpenChunkInfo { min_t: t, max_t: i64::MIN, num_samples: 0, bytes_len: 2 });
+                open = Some(OpenChunkInfo {
+                    min_t: t,
+                    max_t: i64::MIN,
+                    num_samples: 0,
+                    bytes_len: 2,
+                });
             }
             let c = open.as_mut().expect("a chunk is open after cut_before");
             if c.num_samples == 0 {
@@ -240,7 +257,10 @@ mod tests {
         assert_eq!(go_f64_to_i64(-1.9), -1);
         assert_eq!(go_f64_to_i64(1e300), i64::MIN);
         assert_eq!(go_f64_to_i64(-9_223_372_036_854_775_808.0), i64::MIN);
-        assert_eq!(go_f64_to_i64(9_223_372_036_854_774_784.0), 9_223_372_036_854_774_784);
+        assert_eq!(
+            go_f64_to_i64(9_223_372_036_854_774_784.0),
+            9_223_372_036_854_774_784
+        );
     }
 
     #[test]
@@ -249,7 +269,10 @@ mod tests {
         // of 30 min, i.e. 120 samples each.
         let ts: Vec<i64> = (0..480).map(|i| i * 15_000).collect();
         let got = chunks(&ts, &CutOptions::default(), 2);
-        assert_eq!(got.iter().map(|c| c.2).collect::<Vec<_>>(), [120, 120, 120, 120]);
+        assert_eq!(
+            got.iter().map(|c| c.2).collect::<Vec<_>>(),
+            [120, 120, 120, 120]
+        );
         assert_eq!(got[1].0, 1_800_000);
         // The next range starts a new chunk at its boundary.
         let ts: Vec<i64> = (0..500).map(|i| i * 15_000).collect();
@@ -272,7 +295,10 @@ mod tests {
     fn byte_cap_cuts_before_the_append_that_could_overflow() {
         // 10 bytes per sample: the chunk is cut once it is longer than 1005 bytes.
         let ts: Vec<i64> = (0..300).map(|i| i * 1000).collect();
-        let opts = CutOptions { chunk_range: i64::MAX / 4, samples_per_chunk: 1000 };
+        let opts = CutOptions {
+            chunk_range: i64::MAX / 4,
+            samples_per_chunk: 1000,
+        };
         let got = chunks(&ts, &opts, 10);
         // 2 + 10 * 100 = 1002 <= 1005 → append the 101st; 1012 > 1005 → cut.
         assert_eq!(got[0].2, 101);
@@ -285,12 +311,22 @@ mod tests {
         assert!(c.cut_before(None, 10, &opts));
         assert_eq!(c.next_at(), H2);
         // An empty restored chunk is reused, with the range of the new sample.
-        let empty = OpenChunkInfo { min_t: 0, max_t: i64::MIN, num_samples: 0, bytes_len: 2 };
+        let empty = OpenChunkInfo {
+            min_t: 0,
+            max_t: i64::MIN,
+            num_samples: 0,
+            bytes_len: 2,
+        };
         let mut c = ChunkCutter::with_next_at(-5);
         assert!(!c.cut_before(Some(&empty), 3 * H2 + 1, &opts));
         assert_eq!(c.next_at(), 4 * H2);
         // After a snapshot, next_at = max time forces a cut on the next sample.
-        let full = OpenChunkInfo { min_t: 0, max_t: 100, num_samples: 7, bytes_len: 50 };
+        let full = OpenChunkInfo {
+            min_t: 0,
+            max_t: 100,
+            num_samples: 7,
+            bytes_len: 50,
+        };
         let mut c = ChunkCutter::with_next_at(100);
         assert!(c.cut_before(Some(&full), 101, &opts));
         assert_eq!(c.next_at(), H2);
@@ -305,17 +341,42 @@ mod tests {
         }
         // With truncating division a chunk starting in (-4h, -2h] gets the bound 0, so it
         // may run past -2h: Prometheus does not floor-align negative ranges.
-        assert!(got.iter().any(|&(min_t, max_t, _)| min_t <= -H2 && max_t > -H2), "{got:?}");
+        assert!(
+            got.iter()
+                .any(|&(min_t, max_t, _)| min_t <= -H2 && max_t > -H2),
+            "{got:?}"
+        );
         // (-2h, 2h) is a single range, so chunks may cross 0 too, but none crosses 2 h.
-        assert!(got.iter().any(|&(min_t, max_t, _)| min_t < 0 && max_t >= 0), "{got:?}");
-        assert!(got.iter().all(|&(min_t, max_t, _)| !(min_t < H2 && max_t >= H2)), "{got:?}");
+        assert!(
+            got.iter().any(|&(min_t, max_t, _)| min_t < 0 && max_t >= 0),
+            "{got:?}"
+        );
+        assert!(
+            got.iter()
+                .all(|&(min_t, max_t, _)| !(min_t < H2 && max_t >= H2)),
+            "{got:?}"
+        );
     }
 
     #[test]
     fn options_validate() {
         assert!(CutOptions::default().validate().is_ok());
-        assert!(CutOptions { chunk_range: 0, ..CutOptions::default() }.validate().is_err());
-        assert!(CutOptions { samples_per_chunk: 0, ..CutOptions::default() }.validate().is_err());
+        assert!(
+            CutOptions {
+                chunk_range: 0,
+                ..CutOptions::default()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            CutOptions {
+                samples_per_chunk: 0,
+                ..CutOptions::default()
+            }
+            .validate()
+            .is_err()
+        );
     }
 
     #[test]

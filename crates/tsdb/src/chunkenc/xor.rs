@@ -87,7 +87,15 @@ impl XorAppender {
     pub fn new() -> Self {
         let mut stream = Vec::with_capacity(128);
         stream.extend_from_slice(&[0, 0]);
-        Self { stream, t: 0, v: 0, t_delta: 0, count: 0, leading: NO_WINDOW, trailing: 0 }
+        Self {
+            stream,
+            t: 0,
+            v: 0,
+            t_delta: 0,
+            count: 0,
+            leading: NO_WINDOW,
+            trailing: 0,
+        }
     }
 
     /// Reopens an existing chunk for appending.
@@ -113,7 +121,8 @@ impl XorAppender {
         let bits = it.reader_state_bits();
         let end = HEADER_LEN + bits.div_ceil(8);
         let count = (end - HEADER_LEN) * 8 - bits;
-        let (t, v, t_delta, mut leading, trailing) = (it.t, it.v, it.t_delta, it.leading, it.trailing);
+        let (t, v, t_delta, mut leading, trailing) =
+            (it.t, it.v, it.t_delta, it.leading, it.trailing);
         if it.num_total == 0 {
             leading = NO_WINDOW;
         }
@@ -124,7 +133,15 @@ impl XorAppender {
                 *last &= !((1u8 << count) - 1);
             }
         }
-        Ok(Self { stream: b, t, v, t_delta, count: count as u8, leading, trailing })
+        Ok(Self {
+            stream: b,
+            t,
+            v,
+            t_delta,
+            count: count as u8,
+            leading,
+            trailing,
+        })
     }
 
     /// Appends a sample. The caller guarantees timestamps are in order.
@@ -246,7 +263,13 @@ impl<B: AsRef<[u8]>> XorIterator<B> {
         let bytes = b.as_ref();
         let (num_total, err) = match bytes.first_chunk::<HEADER_LEN>() {
             Some(h) => (u16::from_be_bytes(*h), None),
-            None => (0, Some(Error::decode(WHAT, format!("{} bytes, shorter than the header", bytes.len())))),
+            None => (
+                0,
+                Some(Error::decode(
+                    WHAT,
+                    format!("{} bytes, shorter than the header", bytes.len()),
+                )),
+            ),
         };
         Self {
             b,
@@ -277,7 +300,10 @@ impl<B: AsRef<[u8]>> XorIterator<B> {
     /// Records a decode error and ends iteration.
     #[cold]
     fn fail(&mut self, reason: String) -> ValueType {
-        self.err = Some(Error::decode(WHAT, format!("sample {}: {reason}", self.num_read)));
+        self.err = Some(Error::decode(
+            WHAT,
+            format!("sample {}: {reason}", self.num_read),
+        ));
         ValueType::None
     }
 
@@ -312,7 +338,11 @@ impl<B: AsRef<[u8]>> XorIterator<B> {
                         let sz = [14u8, 17, 20][usize::from(prefix - 1)];
                         let bits = br.read_bits(sz).ok_or_else(eof)?;
                         // Negative numbers come back as large unsigned ones.
-                        if bits > 1 << (sz - 1) { bits as i64 - (1i64 << sz) } else { bits as i64 }
+                        if bits > 1 << (sz - 1) {
+                            bits as i64 - (1i64 << sz)
+                        } else {
+                            bits as i64
+                        }
                     }
                 };
                 self.t_delta = self.t_delta.wrapping_add(dod as u64);
@@ -328,7 +358,12 @@ impl<B: AsRef<[u8]>> XorIterator<B> {
 
 /// Reads one XOR-encoded value into `v`, updating the window.
 #[inline]
-fn read_value(br: &mut BitReader<'_>, v: &mut u64, leading: &mut u8, trailing: &mut u8) -> Result<(), String> {
+fn read_value(
+    br: &mut BitReader<'_>,
+    v: &mut u64,
+    leading: &mut u8,
+    trailing: &mut u8,
+) -> Result<(), String> {
     let eof = || "unexpected end of data".to_string();
     if !br.read_bit().ok_or_else(eof)? {
         return Ok(());
@@ -343,7 +378,9 @@ fn read_value(br: &mut BitReader<'_>, v: &mut u64, leading: &mut u8, trailing: &
             m => m,
         };
         if lead + mbits > 64 {
-            return Err(format!("xor window of {lead} leading zeros and {mbits} bits exceeds 64 bits"));
+            return Err(format!(
+                "xor window of {lead} leading zeros and {mbits} bits exceeds 64 bits"
+            ));
         }
         *leading = lead;
         *trailing = 64 - lead - mbits;

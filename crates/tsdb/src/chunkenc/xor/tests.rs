@@ -48,18 +48,35 @@ fn golden_bytes() {
     // Worked by hand from the format: t0 = 1000 is zig-zag 2000 = uvarint d0 0f; 1.0 is
     // 3ff0…; Δ = 1000 is e8 07; an equal value is one 0 bit; then dod 0 (`0`) and 2.0,
     // whose XOR with 1.0 is 0x7ff0… (lz 1, tz 52, 11 bits): `11 00001 001011 11111111111`.
-    let app = encode(&[(1000, 1f64.to_bits()), (2000, 1f64.to_bits()), (3000, 2f64.to_bits())]);
+    let app = encode(&[
+        (1000, 1f64.to_bits()),
+        (2000, 1f64.to_bits()),
+        (3000, 2f64.to_bits()),
+    ]);
     assert_eq!(
         app.bytes(),
-        [0, 3, 0xd0, 0x0f, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0xe8, 0x07, 0x30, 0x97, 0xff, 0xc0]
+        [
+            0, 3, 0xd0, 0x0f, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0xe8, 0x07, 0x30, 0x97, 0xff, 0xc0
+        ]
     );
     assert_eq!(xor_num_samples(app.bytes()), 3);
 }
 
 #[test]
 fn first_sample_timestamps_at_the_extremes() {
-    for t in [0, -1, 1, -1_700_000_000_000, i64::MAX, i64::MIN, i64::MIN + 1] {
-        let samples = [(t, 42f64.to_bits()), (t.wrapping_add(15_000), 43f64.to_bits())];
+    for t in [
+        0,
+        -1,
+        1,
+        -1_700_000_000_000,
+        i64::MAX,
+        i64::MIN,
+        i64::MIN + 1,
+    ] {
+        let samples = [
+            (t, 42f64.to_bits()),
+            (t.wrapping_add(15_000), 43f64.to_bits()),
+        ];
         let app = encode(&samples);
         assert_eq!(decode(app.bytes()), (samples.to_vec(), None), "t0 = {t}");
     }
@@ -69,7 +86,14 @@ fn first_sample_timestamps_at_the_extremes() {
 
 #[test]
 fn wrapping_timestamp_deltas() {
-    let samples = [(i64::MAX, 1), (i64::MIN, 2), (i64::MAX, 3), (0, 4), (i64::MIN, 5), (-7, 6)];
+    let samples = [
+        (i64::MAX, 1),
+        (i64::MIN, 2),
+        (i64::MAX, 3),
+        (0, 4),
+        (i64::MIN, 5),
+        (-7, 6),
+    ];
     let app = encode(&samples);
     assert_eq!(decode(app.bytes()), (samples.to_vec(), None));
 }
@@ -93,13 +117,20 @@ fn dod_bucket_boundaries() {
         (-524_287, 24),
         (-524_288, 68),
     ];
-    for (dod, bits) in cases.into_iter().chain([(524_289, 68), (i64::MAX, 68), (i64::MIN, 68)]) {
+    for (dod, bits) in cases
+        .into_iter()
+        .chain([(524_289, 68), (i64::MAX, 68), (i64::MIN, 68)])
+    {
         let t2 = 2_000i64.wrapping_add(dod);
         let samples = [(0, 7), (1000, 7), (t2, 7)];
         let two = encode(&samples[..2]);
         let three = encode(&samples);
         // The equal value costs one more bit.
-        assert_eq!(payload_bits(&three) - payload_bits(&two), bits + 1, "dod {dod}");
+        assert_eq!(
+            payload_bits(&three) - payload_bits(&two),
+            bits + 1,
+            "dod {dod}"
+        );
         assert_eq!(decode(three.bytes()), (samples.to_vec(), None), "dod {dod}");
     }
 }
@@ -165,7 +196,11 @@ fn special_values_keep_their_bits() {
         1, // subnormal
         f64::MAX.to_bits(),
     ];
-    let samples: Vec<(i64, u64)> = values.iter().enumerate().map(|(i, &v)| (i as i64 * 15_000, v)).collect();
+    let samples: Vec<(i64, u64)> = values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (i as i64 * 15_000, v))
+        .collect();
     let app = encode(&samples);
     assert_eq!(decode(app.bytes()), (samples, None));
 }
@@ -196,7 +231,9 @@ fn short_and_corrupt_input_is_an_error() {
         assert_eq!(it.next(), ValueType::None);
         assert_eq!(it.seek(0), ValueType::None);
     }
-    let samples: Vec<(i64, u64)> = (0..50).map(|i| (i * 15_013 + i * i, (i as f64).sqrt().to_bits())).collect();
+    let samples: Vec<(i64, u64)> = (0..50)
+        .map(|i| (i * 15_013 + i * i, (i as f64).sqrt().to_bits()))
+        .collect();
     let b = encode(&samples).into_bytes();
     for cut in HEADER_LEN..b.len() - 1 {
         let (got, err) = decode(&b[..cut]);
@@ -220,7 +257,9 @@ fn short_and_corrupt_input_is_an_error() {
     let (_, err) = decode(w.bytes());
     assert!(err.expect("error").contains("exceeds 64 bits"));
     // A varint that overflows.
-    let (_, err) = decode(&[0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]);
+    let (_, err) = decode(&[
+        0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+    ]);
     assert!(err.expect("error").contains("overflows"));
 }
 
@@ -249,11 +288,18 @@ fn seek_moves_forward_only() {
 
 #[test]
 fn reopen_continues_bit_exactly_once_a_window_exists() {
-    let samples: Vec<(i64, u64)> =
-        (0..60).map(|i| (i * 15_000 + (i % 7) * 3, (100.0 + (i as f64) * 0.25).to_bits())).collect();
+    let samples: Vec<(i64, u64)> = (0..60)
+        .map(|i| {
+            (
+                i * 15_000 + (i % 7) * 3,
+                (100.0 + (i as f64) * 0.25).to_bits(),
+            )
+        })
+        .collect();
     let full = encode(&samples);
     for split in 2..samples.len() {
-        let mut app = XorAppender::from_bytes(encode(&samples[..split]).into_bytes()).expect("valid chunk");
+        let mut app =
+            XorAppender::from_bytes(encode(&samples[..split]).into_bytes()).expect("valid chunk");
         for &(t, v) in &samples[split..] {
             app.append(t, f64::from_bits(v));
         }
@@ -271,7 +317,8 @@ fn reopen_reproduces_prometheus_window_quirk() {
     // a reopened one starts from the reader's (0, 0) window and writes `10` + 64 bits.
     let samples = [(0, 1f64.to_bits()), (15_000, 2f64.to_bits())];
     let fresh = encode(&samples);
-    let mut reopened = XorAppender::from_bytes(encode(&samples[..1]).into_bytes()).expect("valid chunk");
+    let mut reopened =
+        XorAppender::from_bytes(encode(&samples[..1]).into_bytes()).expect("valid chunk");
     reopened.append(15_000, 2.0);
     let base = 72 + 16;
     assert_eq!(payload_bits(&fresh), base + 13 + 11);
@@ -279,15 +326,23 @@ fn reopen_reproduces_prometheus_window_quirk() {
     assert_eq!(decode(reopened.bytes()), (samples.to_vec(), None));
     // Same with all values equal so far.
     let same = [(0, 5), (1, 5), (2, 5), (3, 6)];
-    let mut reopened = XorAppender::from_bytes(encode(&same[..3]).into_bytes()).expect("valid chunk");
+    let mut reopened =
+        XorAppender::from_bytes(encode(&same[..3]).into_bytes()).expect("valid chunk");
     reopened.append(3, f64::from_bits(6));
-    assert_eq!(payload_bits(&reopened), payload_bits(&encode(&same[..3])) + 1 + 2 + 64);
+    assert_eq!(
+        payload_bits(&reopened),
+        payload_bits(&encode(&same[..3])) + 1 + 2 + 64
+    );
     assert_eq!(decode(reopened.bytes()), (same.to_vec(), None));
 }
 
 #[test]
 fn reopen_drops_trailing_garbage_and_rejects_corruption() {
-    let samples = [(0, 1f64.to_bits()), (15_000, 2f64.to_bits()), (30_000, 3f64.to_bits())];
+    let samples = [
+        (0, 1f64.to_bits()),
+        (15_000, 2f64.to_bits()),
+        (30_000, 3f64.to_bits()),
+    ];
     let clean = encode(&samples);
     let mut dirty = clean.bytes().to_vec();
     let last = dirty.len() - 1;
@@ -306,7 +361,11 @@ fn reopen_drops_trailing_garbage_and_rejects_corruption() {
 
 #[test]
 fn appender_stays_small() {
-    assert!(std::mem::size_of::<XorAppender>() <= 56, "{}", std::mem::size_of::<XorAppender>());
+    assert!(
+        std::mem::size_of::<XorAppender>() <= 56,
+        "{}",
+        std::mem::size_of::<XorAppender>()
+    );
 }
 
 /// Value generator: raw bits, or a repeat of the previous value (`None`).
@@ -328,26 +387,40 @@ fn value_strategy() -> impl Strategy<Value = Option<u64>> {
 fn timestamps_strategy(n: usize) -> impl Strategy<Value = Vec<i64>> {
     prop_oneof![
         proptest::collection::vec(any::<i64>(), n),
-        (any::<i64>(), proptest::collection::vec(
-            prop_oneof![
-                4 => Just(15_000i64),
-                4 => 14_000i64..16_000,
-                2 => 0i64..600_000,
-                1 => 0i64..(1 << 40),
-                1 => (-(1i64 << 40))..(1 << 40),
-            ],
-            n,
-        ))
+        (
+            any::<i64>(),
+            proptest::collection::vec(
+                prop_oneof![
+                    4 => Just(15_000i64),
+                    4 => 14_000i64..16_000,
+                    2 => 0i64..600_000,
+                    1 => 0i64..(1 << 40),
+                    1 => (-(1i64 << 40))..(1 << 40),
+                ],
+                n,
+            )
+        )
             .prop_map(|(start, deltas)| {
                 let mut t = start;
-                deltas.into_iter().map(|d| { t = t.wrapping_add(d); t }).collect()
+                deltas
+                    .into_iter()
+                    .map(|d| {
+                        t = t.wrapping_add(d);
+                        t
+                    })
+                    .collect()
             }),
     ]
 }
 
 fn samples_strategy() -> impl Strategy<Value = Vec<(i64, u64)>> {
     (0usize..300)
-        .prop_flat_map(|n| (timestamps_strategy(n), proptest::collection::vec(value_strategy(), n)))
+        .prop_flat_map(|n| {
+            (
+                timestamps_strategy(n),
+                proptest::collection::vec(value_strategy(), n),
+            )
+        })
         .prop_map(|(ts, vs)| {
             let mut prev = 0u64;
             ts.into_iter()
@@ -362,8 +435,11 @@ fn samples_strategy() -> impl Strategy<Value = Vec<(i64, u64)>> {
 
 /// Sorted samples with distinct timestamps, for seek tests.
 fn sorted_samples_strategy() -> impl Strategy<Value = Vec<(i64, u64)>> {
-    (-(1i64 << 50)..(1i64 << 50), proptest::collection::vec((1i64..100_000, value_strategy()), 0..200)).prop_map(
-        |(start, deltas)| {
+    (
+        -(1i64 << 50)..(1i64 << 50),
+        proptest::collection::vec((1i64..100_000, value_strategy()), 0..200),
+    )
+        .prop_map(|(start, deltas)| {
             let (mut t, mut prev) = (start, 0u64);
             deltas
                 .into_iter()
@@ -373,8 +449,7 @@ fn sorted_samples_strategy() -> impl Strategy<Value = Vec<(i64, u64)>> {
                     (t, prev)
                 })
                 .collect()
-        },
-    )
+        })
 }
 
 #[derive(Debug, Clone, Copy)]
