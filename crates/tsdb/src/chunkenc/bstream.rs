@@ -7,12 +7,6 @@
 //! decodes from a borrowed slice through a 64-bit buffer that it refills eight bytes at a
 //! time, so most reads are a shift and a mask.
 
-/// A mask of the low `n` bits (`n` may be 64).
-#[inline]
-fn low_mask(n: u32) -> u64 {
-    if n >= 64 { u64::MAX } else { (1u64 << n) - 1 }
-}
-
 /// Appends bits to a byte vector it owns, MSB first.
 ///
 /// The state is the bytes plus how many low-order bits of the last byte are still free,
@@ -76,36 +70,57 @@ impl BitWriter {
     /// Writes the `nbits` right-most bits of `u` (`nbits <= 64`), most significant first.
     #[inline]
     pub fn write_bits(&mut self, u: u64, nbits: u32) {
-        debug_assert!(nbits <= 64, "write_bits: {nbits} > 64 bits");
-        let mut remaining = nbits.min(64);
-        if remaining == 0 {
-            return;
-        }
-        let u = u & low_mask(remaining);
-        // Complete the partially filled last byte first.
-        if self.count > 0 {
-            let free = u32::from(self.count);
-            let take = free.min(remaining);
-            let top = (u >> (remaining - take)) & low_mask(take);
-            if let Some(last) = self.stream.last_mut() {
-                *last |= (top << (free - take)) as u8;
-            }
-            self.count -= take as u8;
-            remaining -= take;
-            if remaining == 0 {
-                return;
-            }
-        }
-        // Now byte aligned: left-align the rest and append the bytes it touches at once.
-        let aligned = u << (64 - remaining);
-        let nbytes = remaining.div_ceil(8) as usize;
-        self.stream
-            .extend_from_slice(&aligned.to_be_bytes()[..nbytes]);
-        self.count = (nbytes * 8 - remaining as usize) as u8;
+        write_bits(&mut self.stream, &mut self.count, u, nbits);
     }
 }
 
+/// The most bits [`write_bits_wide`] takes at once.
+pub const MAX_WIDE_BITS: u32 = 120;
+
+/// Writes the `nbits` right-most bits of `u` (`nbits <= 64`, more are clamped) to a
+/// stream whose last byte has `count` free low-order bits, MSB first; updates `count`.
+///
+/// This is [`BitWriter::write_bits`] on borrowed parts, for owners that keep the bytes
+/// and the count in their own fields (an XOR appender lives in every series).
+#[inline]
+pub fn write_bits(stream: &mut Vec<u8>, count: &mut u8, u: u64, nbits: u32) {
+    write_bits_wide(stream, count, u128::from(u), nbits.min(64));
+}
+
+/// Like [`write_bits`] for up to [`MAX_WIDE_BITS`] bits of a `u128` (more are clamped),
+/// so a whole encoded sample usually costs one store.
+#[inline]
+pub fn write_bits_wide(stream: &mut Vec<u8>, count: &mut u8, u: u128, nbits: u32) {
+    let n = nbits.min(MAX_WIDE_BITS);
+    if n == 0 {
+        return;
+    }
+    let mut acc = u & ((1u128 << n) - 1);
+    let mut total = n;
+    let mut len = stream.len();
+    // Re-emit the used bits of a partial last byte in front of the new ones.
+    if *count > 0
+        && *count < 8
+        && let Some(&last) = stream.last()
+    {
+        acc |= u128::from(last >> *count) << n;
+        total += 8 - u32::from(*count);
+        len -= 1;
+    }
+    // Left-align, store 16 bytes at once, keep the ones that hold bits.
+    let aligned = acc << (128 - total);
+    let nbytes = total.div_ceil(8);
+    stream.truncate(len);
+    stream.extend_from_slice(&aligned.to_be_bytes());
+    stream.truncate(len + nbytes as usize);
+    *count = (nbytes * 8 - total) as u8;
+}
+
 /// Reads bits MSB first from a borrowed slice through a 64-bit buffer.
+///
+/// The buffer holds the next unread bits left-aligned and is topped up eight bytes at a
+/// time, so after a refill at least 56 bits are buffered (fewer only at the end of the
+/// stream): a prefix code plus its payload usually costs one refill check.
 ///
 /// Reads past the end return `None` and leave the reader in an unspecified (but safe)
 /// position: callers treat that as a sticky error.
@@ -119,12 +134,13 @@ pub struct BitReader<'a> {
 /// chunk iterator generic over its byte container) can store it and resume later.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BitReaderState {
-    /// Offset of the next byte to load into `buffer`.
+    /// Offset of the next byte not yet counted in `valid`.
     pos: usize,
-    /// Loaded bits; the low `valid` bits are unread, the next one is bit `valid - 1`.
+    /// Unread bits, left-aligned: the next bit is bit 63. Bits after the first `valid`
+    /// are either zero or the stream's next bits, so topping up with `|` is idempotent.
     buffer: u64,
-    /// Number of unread bits in `buffer`.
-    valid: u8,
+    /// Number of unread bits in `buffer` (0..=63).
+    valid: u32,
 }
 
 impl<'a> BitReader<'a> {
@@ -138,7 +154,7 @@ impl<'a> BitReader<'a> {
 
     /// A reader over `stream` at a position saved with [`BitReader::state`].
     ///
-    /// `stream` must be the slice the state was taken from (or one that starts with it).
+    /// `stream` must be the slice the state was taken from.
     #[inline]
     pub fn resume(stream: &'a [u8], state: BitReaderState) -> Self {
         Self { stream, state }
@@ -152,46 +168,70 @@ impl<'a> BitReader<'a> {
 
     /// The number of bits consumed so far.
     pub fn bits_read(&self) -> usize {
-        self.state.pos.min(self.stream.len()) * 8 - usize::from(self.state.valid)
+        self.state.pos * 8 - self.state.valid as usize
     }
 
     /// The number of bits left to read.
     pub fn bits_left(&self) -> usize {
-        self.stream.len().saturating_sub(self.state.pos) * 8 + usize::from(self.state.valid)
+        self.stream.len().saturating_sub(self.state.pos) * 8 + self.state.valid as usize
     }
 
-    /// Loads the next up to eight bytes into the (empty) buffer; false at the end.
+    /// Tops the buffer up to at least 56 bits, or to the end of the stream.
     #[inline]
-    fn refill(&mut self) -> bool {
+    fn refill(&mut self) {
         let st = &mut self.state;
         let rest = self.stream.get(st.pos..).unwrap_or(&[]);
-        if let Some(chunk) = rest.first_chunk::<8>() {
-            st.buffer = u64::from_be_bytes(*chunk);
-            st.pos += 8;
-            st.valid = 64;
-            return true;
+        let (word, avail) = match rest.first_chunk::<8>() {
+            Some(w) => (u64::from_be_bytes(*w), 8),
+            None => {
+                let mut w = [0u8; 8];
+                w[..rest.len()].copy_from_slice(rest);
+                (u64::from_be_bytes(w), rest.len())
+            }
+        };
+        // `valid <= 63`, so the shift is in range; whole bytes only.
+        st.buffer |= word >> st.valid;
+        let take = (((63 - st.valid) >> 3) as usize).min(avail);
+        st.pos += take;
+        st.valid += take as u32 * 8;
+    }
+
+    /// Makes at least `n` bits (`n <= 56`) available to [`BitReader::peek`]; false if the
+    /// stream has fewer left.
+    #[inline]
+    pub fn ensure(&mut self, n: u32) -> bool {
+        if self.state.valid < n {
+            self.refill();
         }
-        if rest.is_empty() {
-            return false;
-        }
-        let mut buffer = 0u64;
-        for &b in rest {
-            buffer = (buffer << 8) | u64::from(b);
-        }
-        st.buffer = buffer;
-        st.valid = (rest.len() * 8) as u8;
-        st.pos += rest.len();
-        true
+        self.state.valid >= n
+    }
+
+    /// The next `n` bits (`1 <= n <= 56`) without consuming them. Only meaningful after
+    /// [`BitReader::ensure`] returned true for at least `n`.
+    #[inline]
+    pub fn peek(&self, n: u32) -> u64 {
+        debug_assert!((1..=56).contains(&n));
+        self.state.buffer.wrapping_shr(64u32.wrapping_sub(n))
+    }
+
+    /// Drops `n` bits (`n <=` what [`BitReader::ensure`] guaranteed).
+    #[inline]
+    pub fn consume(&mut self, n: u32) {
+        // `valid <= 63`, so the shift is in range.
+        let n = n.min(self.state.valid);
+        self.state.buffer <<= n;
+        self.state.valid -= n;
     }
 
     /// Reads one bit.
     #[inline]
     pub fn read_bit(&mut self) -> Option<bool> {
-        if self.state.valid == 0 && !self.refill() {
+        if !self.ensure(1) {
             return None;
         }
-        self.state.valid -= 1;
-        Some((self.state.buffer >> self.state.valid) & 1 == 1)
+        let bit = self.state.buffer >> 63 == 1;
+        self.consume(1);
+        Some(bit)
     }
 
     /// Reads eight bits.
@@ -203,34 +243,39 @@ impl<'a> BitReader<'a> {
     /// Reads `nbits` bits (`nbits <= 64`) into the low bits of the result.
     #[inline]
     pub fn read_bits(&mut self, nbits: u8) -> Option<u64> {
-        let st = &mut self.state;
-        if nbits <= st.valid {
-            if nbits == 0 {
-                return Some(0);
+        let n = u32::from(nbits);
+        if n.wrapping_sub(1) < 56 {
+            if !self.ensure(n) {
+                return None;
             }
-            st.valid -= nbits;
-            return Some((st.buffer >> st.valid) & low_mask(u32::from(nbits)));
+            let v = self.peek(n);
+            self.consume(n);
+            return Some(v);
         }
-        self.read_bits_slow(nbits)
+        self.read_bits_wide(n)
     }
 
-    /// [`BitReader::read_bits`] when the buffer holds fewer than `nbits` bits.
-    #[cold]
-    fn read_bits_slow(&mut self, nbits: u8) -> Option<u64> {
-        if nbits > 64 {
+    /// [`BitReader::read_bits`] for 0 or more than 56 bits: two reads for 57..=64.
+    #[inline(never)]
+    fn read_bits_wide(&mut self, n: u32) -> Option<u64> {
+        if n == 0 {
+            return Some(0);
+        }
+        if n > 64 {
             return None;
         }
-        let have = u32::from(self.state.valid);
-        let high = self.state.buffer & low_mask(have);
-        let need = u32::from(nbits) - have;
-        self.state.valid = 0;
-        if !self.refill() || need > u32::from(self.state.valid) {
+        let high_n = n - 32;
+        if !self.ensure(high_n) {
             return None;
         }
-        self.state.valid -= need as u8;
-        let low = (self.state.buffer >> self.state.valid) & low_mask(need);
-        // `need == 64` implies `have == 0` and `high == 0`.
-        Some(high.checked_shl(need).unwrap_or(0) | low)
+        let high = self.peek(high_n);
+        self.consume(high_n);
+        if !self.ensure(32) {
+            return None;
+        }
+        let low = self.peek(32);
+        self.consume(32);
+        Some((high << 32) | low)
     }
 
     /// Reads a Go uvarint (LEB128) from the next whole bytes' worth of bits.
@@ -284,6 +329,11 @@ impl std::fmt::Display for VarintError {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// A mask of the low `n` bits (`n` may be 64).
+    fn low_mask(n: u32) -> u64 {
+        if n >= 64 { u64::MAX } else { (1u64 << n) - 1 }
+    }
 
     #[test]
     fn writes_msb_first_and_pads_with_zeros() {

@@ -174,11 +174,11 @@ pub fn compute_chunk_end_time(start: i64, cur: i64, max_t: i64, ratio_to_full: f
 
 /// Converts like Go's `int64(f)` on amd64 (Prometheus's release platform): truncation
 /// toward zero, and `i64::MIN` for NaN or values out of range (where Rust's `as` would
-/// saturate instead).
+/// saturate instead). NaN is not in any range, so it takes the `i64::MIN` branch.
 fn go_f64_to_i64(f: f64) -> i64 {
     // 2^63 is exactly representable; everything in [-2^63, 2^63) converts exactly.
     const LIMIT: f64 = 9_223_372_036_854_775_808.0;
-    if f.is_nan() || f >= LIMIT || f < -LIMIT {
+    if !(-LIMIT..LIMIT).contains(&f) {
         i64::MIN
     } else {
         f as i64

@@ -16,7 +16,9 @@
 //! [`XorAppender`] writes chunks, [`XorIterator`] reads them without ever panicking on
 //! corrupt bytes.
 
-use crate::chunkenc::bstream::{BitReader, BitReaderState, BitWriter};
+use crate::chunkenc::bstream::{
+    BitReader, BitReaderState, MAX_WIDE_BITS, VarintError, write_bits, write_bits_wide,
+};
 use crate::chunkenc::{SampleIterator, ValueType};
 use crate::error::{Error, Result};
 
@@ -42,16 +44,6 @@ pub fn xor_num_samples(b: &[u8]) -> usize {
 fn bit_range(x: i64, nbits: u32) -> bool {
     let half = 1i64 << (nbits - 1);
     -(half - 1) <= x && x <= half
-}
-
-/// Writes `v` as a Go uvarint (LEB128), one byte at a time.
-#[inline]
-fn write_uvarint(w: &mut BitWriter, mut v: u64) {
-    while v >= 0x80 {
-        w.write_byte(v as u8 | 0x80);
-        v >>= 7;
-    }
-    w.write_byte(v as u8);
 }
 
 /// Appends float samples to an XOR chunk it owns.
@@ -128,10 +120,10 @@ impl XorAppender {
         }
         drop(it);
         b.truncate(end);
-        if count > 0 {
-            if let Some(last) = b.last_mut() {
-                *last &= !((1u8 << count) - 1);
-            }
+        if count > 0
+            && let Some(last) = b.last_mut()
+        {
+            *last &= !((1u8 << count) - 1);
         }
         Ok(Self {
             stream: b,
@@ -153,53 +145,71 @@ impl XorAppender {
     pub fn append(&mut self, t: i64, v: f64) {
         let num = u16::try_from(self.num_samples()).unwrap_or(u16::MAX);
         assert!(num < u16::MAX, "xor chunk already holds {num} samples");
-        let mut w = BitWriter::from_parts(std::mem::take(&mut self.stream), self.count);
         let v = v.to_bits();
         let mut t_delta = 0u64;
         match num {
             0 => {
-                write_uvarint(&mut w, ((t << 1) ^ (t >> 63)) as u64);
-                w.write_bits(v, 64);
+                // Byte aligned here: the varint then the raw value bits.
+                self.write_uvarint(((t << 1) ^ (t >> 63)) as u64);
+                write_bits(&mut self.stream, &mut self.count, v, 64);
             }
             1 => {
                 t_delta = t.wrapping_sub(self.t) as u64;
-                write_uvarint(&mut w, t_delta);
-                self.write_value(&mut w, v);
+                self.write_uvarint(t_delta);
+                let (bits, n) = self.value_bits(v);
+                write_bits_wide(&mut self.stream, &mut self.count, bits, n);
             }
             _ => {
                 t_delta = t.wrapping_sub(self.t) as u64;
                 let dod = t_delta.wrapping_sub(self.t_delta) as i64;
-                if dod == 0 {
-                    w.write_bit(false);
+                let (dod_bits, dod_n): (u128, u32) = if dod == 0 {
+                    (0, 1)
                 } else if bit_range(dod, 14) {
-                    w.write_bits((0b10 << 14) | (dod as u64 & 0x3fff), 16);
+                    ((0b10 << 14) | (dod as u128 & 0x3fff), 16)
                 } else if bit_range(dod, 17) {
-                    w.write_bits((0b110 << 17) | (dod as u64 & 0x1_ffff), 20);
+                    ((0b110 << 17) | (dod as u128 & 0x1_ffff), 20)
                 } else if bit_range(dod, 20) {
-                    w.write_bits((0b1110 << 20) | (dod as u64 & 0xf_ffff), 24);
+                    ((0b1110 << 20) | (dod as u128 & 0xf_ffff), 24)
                 } else {
-                    w.write_bits(0b1111, 4);
-                    w.write_bits(dod as u64, 64);
+                    ((0b1111 << 64) | u128::from(dod as u64), 68)
+                };
+                let (bits, n) = self.value_bits(v);
+                if dod_n + n <= MAX_WIDE_BITS {
+                    write_bits_wide(
+                        &mut self.stream,
+                        &mut self.count,
+                        (dod_bits << n) | bits,
+                        dod_n + n,
+                    );
+                } else {
+                    write_bits_wide(&mut self.stream, &mut self.count, dod_bits, dod_n);
+                    write_bits_wide(&mut self.stream, &mut self.count, bits, n);
                 }
-                self.write_value(&mut w, v);
             }
         }
-        let (mut stream, count) = w.into_parts();
-        stream[..HEADER_LEN].copy_from_slice(&(num + 1).to_be_bytes());
-        self.stream = stream;
-        self.count = count;
+        self.stream[..HEADER_LEN].copy_from_slice(&(num + 1).to_be_bytes());
         self.t = t;
         self.v = v;
         self.t_delta = t_delta;
     }
 
-    /// Writes the XOR of `v` with the previous value, updating the window.
+    /// Writes `v` as a Go uvarint (LEB128).
     #[inline]
-    fn write_value(&mut self, w: &mut BitWriter, v: u64) {
+    fn write_uvarint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            write_bits(&mut self.stream, &mut self.count, (v & 0x7f) | 0x80, 8);
+            v >>= 7;
+        }
+        write_bits(&mut self.stream, &mut self.count, v, 8);
+    }
+
+    /// Encodes the XOR of `v` with the previous value (at most 2 + 11 + 64 bits),
+    /// updating the window.
+    #[inline]
+    fn value_bits(&mut self, v: u64) -> (u128, u32) {
         let delta = v ^ self.v;
         if delta == 0 {
-            w.write_bit(false);
-            return;
+            return (0, 1);
         }
         // Clamped so it fits the 5-bit field.
         let leading = (delta.leading_zeros() as u8).min(31);
@@ -207,17 +217,14 @@ impl XorAppender {
         if self.leading != NO_WINDOW && leading >= self.leading && trailing >= self.trailing {
             // Reuse the window: `10` then the bits inside it.
             let sig = 64 - u32::from(self.leading) - u32::from(self.trailing);
-            w.write_bits(0b10, 2);
-            w.write_bits(delta >> self.trailing, sig);
-            return;
+            return ((0b10 << sig) | u128::from(delta >> self.trailing), 2 + sig);
         }
         self.leading = leading;
         self.trailing = trailing;
         let sig = 64 - u32::from(leading) - u32::from(trailing);
-        // `11`, leading (5 bits), sig (6 bits; 64 is written as 0).
-        let head = (0b11 << 11) | (u64::from(leading) << 6) | u64::from(sig & 0x3f);
-        w.write_bits(head, 13);
-        w.write_bits(delta >> trailing, sig);
+        // `11`, leading (5 bits), sig (6 bits; 64 is written as 0), the bits.
+        let head = (0b11 << 11) | (u128::from(leading) << 6) | u128::from(sig & 0x3f);
+        ((head << sig) | u128::from(delta >> trailing), 13 + sig)
     }
 
     /// The number of samples in the chunk.
@@ -299,7 +306,14 @@ impl<B: AsRef<[u8]>> XorIterator<B> {
 
     /// Records a decode error and ends iteration.
     #[cold]
-    fn fail(&mut self, reason: String) -> ValueType {
+    fn fail(&mut self, failure: Failure) -> ValueType {
+        let reason = match failure {
+            Failure::Eof => "unexpected end of data".to_string(),
+            Failure::Varint(e) => e.to_string(),
+            Failure::Window { lead, mbits } => {
+                format!("xor window of {lead} leading zeros and {mbits} bits exceeds 64 bits")
+            }
+        };
         self.err = Some(Error::decode(
             WHAT,
             format!("sample {}: {reason}", self.num_read),
@@ -307,36 +321,40 @@ impl<B: AsRef<[u8]>> XorIterator<B> {
         ValueType::None
     }
 
-    /// Decodes the next sample into `self`; `Err` carries the reason for a decode error.
+    /// Decodes the next sample into `self`.
     #[inline]
-    fn decode_next(&mut self) -> Result<(), String> {
+    fn decode_next(&mut self) -> Result<(), Failure> {
         let payload = self.b.as_ref().get(HEADER_LEN..).unwrap_or(&[]);
         let mut br = BitReader::resume(payload, self.br);
-        let eof = || "unexpected end of data".to_string();
         match self.num_read {
             0 => {
-                self.t = br.read_varint().map_err(|e| e.to_string())?;
-                self.v = br.read_bits(64).ok_or_else(eof)?;
+                self.t = br.read_varint().map_err(Failure::Varint)?;
+                self.v = br.read_bits(64).ok_or(Failure::Eof)?;
             }
             1 => {
-                self.t_delta = br.read_uvarint().map_err(|e| e.to_string())?;
+                self.t_delta = br.read_uvarint().map_err(Failure::Varint)?;
                 self.t = self.t.wrapping_add(self.t_delta as i64);
                 read_value(&mut br, &mut self.v, &mut self.leading, &mut self.trailing)?;
             }
             _ => {
-                let mut prefix = 0u8;
-                for _ in 0..4 {
-                    if !br.read_bit().ok_or_else(eof)? {
-                        break;
+                // The dod prefix: 0 to 4 one bits, ended by a zero unless there are 4.
+                let prefix = if br.ensure(4) {
+                    let ones = ((br.peek(4) as u8) << 4).leading_ones();
+                    br.consume((ones + 1).min(4));
+                    ones
+                } else {
+                    let mut ones = 0;
+                    while ones < 4 && br.read_bit().ok_or(Failure::Eof)? {
+                        ones += 1;
                     }
-                    prefix += 1;
-                }
+                    ones
+                };
                 let dod = match prefix {
                     0 => 0,
-                    4 => br.read_bits(64).ok_or_else(eof)? as i64,
+                    4 => br.read_bits(64).ok_or(Failure::Eof)? as i64,
                     _ => {
-                        let sz = [14u8, 17, 20][usize::from(prefix - 1)];
-                        let bits = br.read_bits(sz).ok_or_else(eof)?;
+                        let sz = [14u8, 17, 20][prefix as usize - 1];
+                        let bits = br.read_bits(sz).ok_or(Failure::Eof)?;
                         // Negative numbers come back as large unsigned ones.
                         if bits > 1 << (sz - 1) {
                             bits as i64 - (1i64 << sz)
@@ -356,37 +374,55 @@ impl<B: AsRef<[u8]>> XorIterator<B> {
     }
 }
 
+/// Why decoding a sample failed; turned into an [`Error::Decode`] off the hot path.
+#[derive(Debug, Clone, Copy)]
+enum Failure {
+    /// The bit stream ended early.
+    Eof,
+    /// A timestamp varint is malformed.
+    Varint(VarintError),
+    /// A new XOR window claims more than 64 bits.
+    Window { lead: u8, mbits: u8 },
+}
+
 /// Reads one XOR-encoded value into `v`, updating the window.
-#[inline]
+#[inline(always)]
 fn read_value(
     br: &mut BitReader<'_>,
     v: &mut u64,
     leading: &mut u8,
     trailing: &mut u8,
-) -> Result<(), String> {
-    let eof = || "unexpected end of data".to_string();
-    if !br.read_bit().ok_or_else(eof)? {
+) -> Result<(), Failure> {
+    // Control bits: `0` same value, `10` reuse the window, `11` new window.
+    let control = if br.ensure(2) {
+        let c = br.peek(2);
+        br.consume(if c < 0b10 { 1 } else { 2 });
+        c
+    } else if br.read_bit().ok_or(Failure::Eof)? {
+        0b10 | u64::from(br.read_bit().ok_or(Failure::Eof)?)
+    } else {
+        0
+    };
+    if control < 0b10 {
         return Ok(());
     }
-    let (lead, mbits) = if !br.read_bit().ok_or_else(eof)? {
+    let (lead, mbits) = if control == 0b10 {
         (*leading, 64 - *leading - *trailing)
     } else {
-        let head = br.read_bits(11).ok_or_else(eof)?;
+        let head = br.read_bits(11).ok_or(Failure::Eof)?;
         let lead = (head >> 6) as u8;
         let mbits = match (head & 0x3f) as u8 {
             0 => 64,
             m => m,
         };
         if lead + mbits > 64 {
-            return Err(format!(
-                "xor window of {lead} leading zeros and {mbits} bits exceeds 64 bits"
-            ));
+            return Err(Failure::Window { lead, mbits });
         }
         *leading = lead;
         *trailing = 64 - lead - mbits;
         (lead, mbits)
     };
-    let bits = br.read_bits(mbits).ok_or_else(eof)?;
+    let bits = br.read_bits(mbits).ok_or(Failure::Eof)?;
     let trail = 64 - lead - mbits;
     *v ^= bits.checked_shl(u32::from(trail)).unwrap_or(0);
     Ok(())

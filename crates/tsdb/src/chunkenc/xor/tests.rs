@@ -1,6 +1,7 @@
 //! Tests of the XOR chunk: hand-checked bytes, edge cases, and property tests.
 
 use super::*;
+use crate::chunkenc::bstream::BitWriter;
 use proptest::prelude::*;
 
 const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
@@ -498,10 +499,10 @@ proptest! {
             let _ = it.seek(t);
             let _ = it.at();
         }
-        if let Ok(mut app) = XorAppender::from_bytes(b) {
-            if app.num_samples() < usize::from(u16::MAX) {
-                app.append(0, 1.0);
-            }
+        if let Ok(mut app) = XorAppender::from_bytes(b)
+            && app.num_samples() < usize::from(u16::MAX)
+        {
+            app.append(0, 1.0);
         }
     }
 
