@@ -42,14 +42,6 @@ impl BitWriter {
         &self.stream
     }
 
-    /// Mutable access to the bytes, for patching fixed-width headers in place.
-    ///
-    /// Only bytes already fully written may be changed meaningfully; the free bits of the
-    /// last byte must stay zero.
-    pub fn bytes_mut(&mut self) -> &mut [u8] {
-        &mut self.stream
-    }
-
     /// The number of bits written so far.
     pub fn bit_len(&self) -> usize {
         self.stream.len() * 8 - usize::from(self.count)

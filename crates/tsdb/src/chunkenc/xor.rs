@@ -103,8 +103,16 @@ impl XorAppender {
     /// to such a chunk (after loading a snapshot it cuts a new one), so nothing observable
     /// differs.
     ///
-    /// Fails with [`Error::Decode`] when `b` does not decode.
+    /// Fails with [`Error::Decode`] when `b` does not decode, or already holds the
+    /// maximum of 65535 samples (so [`XorAppender::append`] can never panic on a chunk
+    /// read from outside).
     pub fn from_bytes(mut b: Vec<u8>) -> Result<Self> {
+        if xor_num_samples(&b) == usize::from(u16::MAX) {
+            return Err(Error::decode(
+                WHAT,
+                "chunk already holds 65535 samples, cannot append",
+            ));
+        }
         let mut it = XorIterator::new(b.as_slice());
         while it.next() != ValueType::None {}
         if let Some(e) = it.err.take() {

@@ -358,6 +358,15 @@ fn reopen_drops_trailing_garbage_and_rejects_corruption() {
 
     assert!(XorAppender::from_bytes(vec![]).is_err());
     assert!(XorAppender::from_bytes(vec![0, 9, 1]).is_err());
+    // A full chunk cannot take another sample.
+    let mut full = XorAppender::new();
+    for i in 0..u16::MAX {
+        full.append(i64::from(i), 1.0);
+    }
+    assert!(XorAppender::from_bytes(full.bytes().to_vec()).is_err());
+    let mut almost = full.into_bytes();
+    almost[..2].copy_from_slice(&(u16::MAX - 1).to_be_bytes());
+    assert!(XorAppender::from_bytes(almost).is_ok());
 }
 
 #[test]
@@ -499,9 +508,7 @@ proptest! {
             let _ = it.seek(t);
             let _ = it.at();
         }
-        if let Ok(mut app) = XorAppender::from_bytes(b)
-            && app.num_samples() < usize::from(u16::MAX)
-        {
+        if let Ok(mut app) = XorAppender::from_bytes(b) {
             app.append(0, 1.0);
         }
     }
