@@ -1,5 +1,7 @@
 //! Integration tests of the storage engine (one binary, house style rule 16).
 
+/// XOR chunks bit-exact with chunks written by Prometheus 3.5.3's promtool.
+mod chunk_compat;
 /// SIGKILL a writing child process and check every acknowledged sample survives.
 mod crash;
 /// Head behaviour across restarts, truncation and the storage traits.
