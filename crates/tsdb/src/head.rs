@@ -50,7 +50,7 @@ pub struct Head {
     cut: CutOptions,
     pub(crate) symbols: SymbolTable,
     pub(crate) series: StripeSeries,
-    pub(crate) postings: RwLock<MemPostings>,
+    pub(crate) postings: MemPostings,
     /// Tombstones read from the WAL, applied when reading.
     pub(crate) tombstones: RwLock<std::collections::HashMap<HeadSeriesRef, Intervals>>,
     /// The latest metadata record per series.
@@ -62,6 +62,7 @@ pub struct Head {
     last_series_ref: AtomicU64,
     wal: Option<WalWriter>,
     wal_dir: Option<PathBuf>,
+    wal_options: WalOptions,
     pub(crate) metrics: HeadMetrics,
     pub(crate) wal_metrics: WalMetrics,
 }
@@ -70,7 +71,7 @@ impl Head {
     /// Creates an empty head without a WAL (nothing it holds survives the process).
     pub fn new(opts: &Options, registry: &mut Registry) -> Result<Head> {
         opts.validate()?;
-        Ok(Head::empty(opts, HeadMetrics::register(registry), WalMetrics::register(registry)))
+        Ok(Head::empty(opts, HeadMetrics::register(registry), WalMetrics::new(registry)))
     }
 
     fn empty(opts: &Options, metrics: HeadMetrics, wal_metrics: WalMetrics) -> Head {
@@ -78,7 +79,7 @@ impl Head {
             cut: opts.cut_options(),
             symbols: SymbolTable::new(),
             series: StripeSeries::new(),
-            postings: RwLock::new(MemPostings::new()),
+            postings: MemPostings::new(),
             tombstones: RwLock::default(),
             metadata: RwLock::default(),
             min_time: AtomicI64::new(i64::MAX),
@@ -87,6 +88,7 @@ impl Head {
             last_series_ref: AtomicU64::new(0),
             wal: None,
             wal_dir: None,
+            wal_options: WalOptions { segment_size: opts.wal_segment_size, compression: opts.wal_compression },
             metrics,
             wal_metrics,
         }
@@ -96,13 +98,9 @@ impl Head {
     /// segments after it (repairing a torn or corrupt tail), then starts the WAL writer.
     pub fn open(wal_dir: &Path, opts: &Options, registry: &mut Registry) -> Result<Head> {
         opts.validate()?;
-        let mut head = Head::empty(opts, HeadMetrics::register(registry), WalMetrics::register(registry));
+        let mut head = Head::empty(opts, HeadMetrics::register(registry), WalMetrics::new(registry));
         head.replay(wal_dir)?;
-        let wal = Wal::open(
-            wal_dir,
-            WalOptions { segment_size: opts.wal_segment_size, compression: opts.wal_compression },
-            head.wal_metrics.clone(),
-        )?;
+        let wal = Wal::open(wal_dir, head.wal_options.clone(), head.wal_metrics.clone())?;
         head.wal = Some(WalWriter::spawn(wal, opts.wal_sync));
         head.wal_dir = Some(wal_dir.to_path_buf());
         Ok(head)
@@ -202,7 +200,7 @@ impl Head {
         });
         if created {
             let id = postings_id(s.series_ref)?;
-            self.postings.write().add(id, &s.labels);
+            self.postings.add(id, &s.labels);
             self.metrics.series.inc();
             self.metrics.series_created.inc();
         }
@@ -246,7 +244,7 @@ impl Head {
                 self.series.remove(s);
                 ids.insert(s.series_ref as u32);
             }
-            self.postings.write().delete(&ids, dead.iter().map(|s| &s.labels));
+            self.postings.delete(&ids, dead.iter().flat_map(|s| s.labels.iter()));
             let mut tomb = self.tombstones.write();
             let mut meta = self.metadata.write();
             for s in &dead {
@@ -276,7 +274,7 @@ impl Head {
             return Ok(());
         }
         let keep = |r: HeadSeriesRef| self.series.get_by_ref(r).is_some();
-        wal::checkpoint(dir, first, upto, &keep, mint, &self.symbols)?;
+        wal::checkpoint(dir, first, upto, &keep, mint, &self.symbols, &self.wal_options)?;
         w.with_wal(move |wal| wal.truncate(upto + 1))??;
         wal::delete_checkpoints(dir, upto)?;
         Ok(())

@@ -166,7 +166,9 @@ impl<'a> HeadAppender<'a> {
                     maxt = maxt.max(sample.t);
                 }
                 Ok(Appendable::Duplicate) => {}
-                Err(_) => self.head.metrics.out_of_order_samples.inc(),
+                Err(_) => {
+                    self.head.metrics.out_of_order_samples.inc();
+                }
             }
         }
         if appended > 0 {

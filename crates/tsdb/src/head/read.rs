@@ -9,7 +9,6 @@ use roaring::RoaringBitmap;
 use crate::chunkenc::{SampleIterator, ValueType, XorIterator};
 use crate::error::{Error, Result};
 use crate::head::{Head, Intervals};
-use crate::index::postings::postings_for_matchers;
 use crate::labels::{Labels, Matcher, Symbol};
 use crate::storage::{LabelHints, Querier, Queryable, SelectHints, Series, SeriesSet};
 
@@ -32,8 +31,7 @@ impl<'a> HeadQuerier<'a> {
     }
 
     fn postings(&self, matchers: &[Matcher]) -> Result<RoaringBitmap> {
-        let p = self.head.postings.read();
-        postings_for_matchers(&*p, matchers)
+        self.head.postings.postings_for_matchers(matchers)
     }
 
     /// The series for `matchers` with their chunks in range, sorted by labels.
@@ -92,22 +90,7 @@ impl Querier for HeadQuerier<'_> {
         if !self.overlaps() {
             return Ok(Vec::new());
         }
-        let mut values = if matchers.is_empty() {
-            self.head.postings.read().label_values(name)
-        } else {
-            let ids = self.postings(matchers)?;
-            let mut vals = Vec::new();
-            for id in ids {
-                if let Some(s) = self.head.series.get_by_ref(u64::from(id)) {
-                    if let Some(l) = s.labels.iter().find(|l| l.name.as_str() == name) {
-                        vals.push(l.value.clone());
-                    }
-                }
-            }
-            vals.sort_unstable();
-            vals.dedup();
-            vals
-        };
+        let mut values = self.head.postings.label_values_for_matchers(name, matchers)?;
         if hints.limit > 0 {
             values.truncate(hints.limit);
         }
@@ -118,20 +101,7 @@ impl Querier for HeadQuerier<'_> {
         if !self.overlaps() {
             return Ok(Vec::new());
         }
-        let mut names = if matchers.is_empty() {
-            self.head.postings.read().label_names()
-        } else {
-            let ids = self.postings(matchers)?;
-            let mut names = Vec::new();
-            for id in ids {
-                if let Some(s) = self.head.series.get_by_ref(u64::from(id)) {
-                    names.extend(s.labels.iter().map(|l| l.name.clone()));
-                }
-            }
-            names.sort_unstable();
-            names.dedup();
-            names
-        };
+        let mut names = self.head.postings.label_names_for_matchers(matchers)?;
         names.retain(|n| !n.is_empty());
         if hints.limit > 0 {
             names.truncate(hints.limit);

@@ -30,26 +30,22 @@ struct Replay {
     maxt: i64,
     chunks: i64,
     appended: u64,
-    records: u64,
 }
 
 impl Head {
     pub(super) fn replay(&mut self, dir: &Path) -> Result<()> {
         let started = std::time::Instant::now();
         let mut r = Replay { mint: i64::MAX, maxt: i64::MIN, ..Default::default() };
-        let mut first_segment = None;
-        if let Some((cp_dir, n)) = wal::last_checkpoint(dir)? {
-            wal::read_checkpoint(&cp_dir, |rec| self.replay_record(rec, &mut r))?;
-            first_segment = Some(n + 1);
-        }
-        wal::replay(dir, first_segment, |rec| self.replay_record(rec, &mut r), &self.wal_metrics)?;
+        let stats = wal::replay_with_checkpoint(dir, |rec| self.replay_record(rec, &mut r), &self.wal_metrics)?;
         if r.appended > 0 {
             self.update_time_range(r.mint, r.maxt);
         }
         self.metrics.chunks.inc_by(r.chunks);
         self.metrics.chunks_created.inc_by(r.chunks as u64);
         info!(
-            records = r.records,
+            records = stats.records,
+            checkpoint = ?stats.checkpoint,
+            corruption = ?stats.corruption,
             series = self.num_series(),
             samples = r.appended,
             duration_ms = started.elapsed().as_millis() as u64,
@@ -63,7 +59,6 @@ impl Head {
     }
 
     fn replay_record(&self, rec: &[u8], r: &mut Replay) -> Result<()> {
-        r.records += 1;
         match record::record_type(rec) {
             RecordType::Series => {
                 r.series.clear();
@@ -99,7 +94,9 @@ impl Head {
                             r.maxt = r.maxt.max(smp.t);
                         }
                         Ok(Appendable::Duplicate) => {}
-                        Err(_) => self.metrics.out_of_order_samples.inc(),
+                        Err(_) => {
+                            self.metrics.out_of_order_samples.inc();
+                        }
                     }
                 }
                 r.samples = samples;
@@ -108,16 +105,18 @@ impl Head {
                 r.tombstones.clear();
                 record::decode_tombstones(rec, &mut r.tombstones)?;
                 let mut tomb = self.tombstones.write();
-                for t in r.tombstones.drain(..) {
+                let tombstones = std::mem::take(&mut r.tombstones);
+                for t in &tombstones {
                     let Some(s) = self.resolve(r, t.series_ref) else { continue };
                     tomb.entry(s.series_ref).or_default().push((t.mint, t.maxt));
                 }
+                r.tombstones = tombstones;
             }
             RecordType::Metadata => {
                 r.metadata.clear();
                 record::decode_metadata(rec, &mut r.metadata)?;
                 let mut meta = self.metadata.write();
-                for mut m in r.metadata.drain(..) {
+                for mut m in std::mem::take(&mut r.metadata) {
                     let Some(s) = self.resolve(r, m.series_ref) else { continue };
                     m.series_ref = s.series_ref;
                     meta.insert(s.series_ref, m);

@@ -77,14 +77,6 @@ impl SeriesState {
         }
     }
 
-    /// Timestamp of the oldest sample.
-    pub(crate) fn min_t(&self) -> Option<i64> {
-        match self.sealed.first() {
-            Some(c) => Some(c.min_t),
-            None => self.open.as_ref().map(|o| o.min_t),
-        }
-    }
-
     /// Number of chunks, open one included.
     pub(crate) fn num_chunks(&self) -> usize {
         self.sealed.len() + usize::from(self.open.is_some())

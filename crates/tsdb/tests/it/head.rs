@@ -9,7 +9,7 @@ use tsdb::storage::LabelHints;
 use tsdb::wal::SyncPolicy;
 use tsdb::{AppendError, Db, Error, Head, Options};
 
-use crate::util::all_samples;
+use crate::util::{all_samples, assert_same_samples};
 
 fn lbl(name: &str, pairs: &[(&str, &str)]) -> Labels {
     let mut v = vec![("__name__", name)];
@@ -69,7 +69,7 @@ fn rollback_discards_and_nothing_is_visible_before_commit() {
 #[test]
 fn restart_replays_everything_and_new_segment_is_started() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let opts = Options { wal_segment_size: 64 * 1024, ..Options::default() };
+    let opts = Options { wal_segment_size: 32 * 1024, ..Options::default() };
     let written;
     {
         let db = Db::open(dir.path(), opts.clone(), &mut Registry::default()).expect("open");
@@ -87,7 +87,7 @@ fn restart_replays_everything_and_new_segment_is_started() {
     let segs_before = tsdb::wal::segments(&dir.path().join("wal")).expect("segments");
     assert!(segs_before.len() > 2, "small segments should have rolled over: {segs_before:?}");
     let db = Db::open(dir.path(), opts, &mut Registry::default()).expect("reopen");
-    assert_eq!(all_samples(&db), written);
+    assert_same_samples(&all_samples(&db), &written, "after restart");
     assert_eq!(db.head().num_series(), 30);
     // Appending continues after replay, with fresh refs that do not collide.
     let mut app = db.appender();
@@ -142,7 +142,7 @@ fn truncation_drops_old_data_checkpoints_and_removes_segments() {
     assert_eq!(db.head().num_series(), 10);
     let want: Vec<_> = in_head.iter().filter(|s| s.1 >= mint).cloned().collect();
     let got: Vec<_> = replayed.iter().filter(|s| s.1 >= mint).cloned().collect();
-    assert_eq!(got, want);
+    assert_same_samples(&got, &want, "after checkpoint replay");
     assert!(replayed.iter().all(|s| s.0.contains("live")));
 }
 
@@ -182,7 +182,7 @@ fn concurrent_appenders_sharing_new_series_survive_replay() {
     Arc::try_unwrap(db).expect("sole owner").close().expect("close");
     let db = Db::open(dir.path(), opts, &mut Registry::default()).expect("reopen");
     assert_eq!(db.head().metrics().wal_replay_unknown_refs.get(), 0, "a sample preceded its series record");
-    assert_eq!(all_samples(&db), before);
+    assert_same_samples(&all_samples(&db), &before, "after replay");
 }
 
 #[test]

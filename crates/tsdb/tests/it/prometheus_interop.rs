@@ -68,19 +68,20 @@ fn prometheus_serves_a_wal_we_wrote() {
 
     // promtool reads our WAL sample for sample.
     let dumped = nan_normalized(util::promtool_dump(&bin, &data));
-    assert_eq!(dumped, ours, "promtool tsdb dump of our WAL differs from what we wrote");
+    util::assert_same_samples(&dumped, &ours, "promtool tsdb dump of our WAL");
 
     // Prometheus itself opens the directory and serves the samples over its HTTP API.
     let prom = Prometheus::start(&bin, &data, "global: {}\n", &[]);
     let end = start + 300 * 10_000;
-    let resp: serde_json::Value = ureq::get(&format!("{}/api/v1/query", prom.url))
+    let body = ureq::get(&format!("{}/api/v1/query", prom.url))
         .query("query", "interop_metric[1h]")
         .query("time", (end as f64 / 1000.0).to_string())
         .call()
         .expect("query")
         .body_mut()
-        .read_json()
-        .expect("json");
+        .read_to_string()
+        .expect("body");
+    let resp: serde_json::Value = serde_json::from_str(&body).expect("json");
     assert_eq!(resp["status"], "success", "{resp}");
     let result = resp["data"]["result"].as_array().expect("matrix");
     assert_eq!(result.len(), 20);
@@ -174,6 +175,6 @@ fn we_replay_a_wal_prometheus_wrote() {
     // Stale markers keep their exact bits through Prometheus's WAL and our replay.
     let stale = ours.iter().filter(|s| s.0.contains("rw_metric") && s.2 == STALE_NAN).count();
     assert_eq!(stale, 5);
-    assert_eq!(nan_normalized(ours), nan_normalized(expected));
+    util::assert_same_samples(&nan_normalized(ours), &nan_normalized(expected), "our replay of the Prometheus WAL");
     head.close().expect("close");
 }

@@ -11,13 +11,13 @@ use tsdb::labels::{MatchType, Matcher};
 use tsdb::storage::Queryable;
 
 /// Whether this run is CI, where a missing external program is a failure.
-pub fn is_ci() -> bool {
+pub(crate) fn is_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
 /// The directory holding `prometheus` and `promtool` 3.5.3, or `None` (outside CI) when it
 /// cannot be found or installed. Under `CI=true` a missing binary panics.
-pub fn reference_bin_dir() -> Option<PathBuf> {
+pub(crate) fn reference_bin_dir() -> Option<PathBuf> {
     if let Ok(d) = std::env::var("REFERENCE_PROMETHEUS_BIN") {
         return Some(PathBuf::from(d));
     }
@@ -45,20 +45,20 @@ fn missing(why: &str) -> Option<PathBuf> {
 }
 
 /// A free loopback port.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind loopback").local_addr().expect("addr").port()
 }
 
 /// A Prometheus server on loopback, killed on drop.
-pub struct Prometheus {
+pub(crate) struct Prometheus {
     child: Child,
     /// `http://127.0.0.1:PORT`.
-    pub url: String,
+    pub(crate) url: String,
 }
 
 impl Prometheus {
     /// Starts `prometheus` on `data_dir` with the given config text, waits until ready.
-    pub fn start(bin: &Path, data_dir: &Path, config: &str, extra: &[&str]) -> Prometheus {
+    pub(crate) fn start(bin: &Path, data_dir: &Path, config: &str, extra: &[&str]) -> Prometheus {
         let port = free_port();
         let cfg = data_dir.with_extension("yml");
         std::fs::write(&cfg, config.replace("PORT", &port.to_string())).expect("write config");
@@ -84,7 +84,7 @@ impl Prometheus {
     }
 
     /// Stops the server with SIGTERM and waits for it to exit.
-    pub fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         // SAFETY: kill(2) with a pid we own; no memory is involved.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let _ = self.child.wait();
@@ -99,10 +99,10 @@ impl Drop for Prometheus {
 }
 
 /// One sample with its value as raw bits, so NaN payloads compare exactly.
-pub type Sample = (String, i64, u64);
+pub(crate) type Sample = (String, i64, u64);
 
 /// Every sample of a queryable, as `(labels, t, value bits)` sorted by labels then time.
-pub fn all_samples(q: &dyn Queryable) -> Vec<Sample> {
+pub(crate) fn all_samples(q: &dyn Queryable) -> Vec<Sample> {
     let querier = q.querier(i64::MIN, i64::MAX).expect("querier");
     let all = Matcher::new(MatchType::RegexMatch, "__name__", ".+").expect("matcher");
     let mut out = Vec::new();
@@ -119,8 +119,24 @@ pub fn all_samples(q: &dyn Queryable) -> Vec<Sample> {
     out
 }
 
+/// Asserts two sample lists are equal, reporting sizes and the first difference only.
+#[track_caller]
+pub(crate) fn assert_same_samples(got: &[Sample], want: &[Sample], what: &str) {
+    if got == want {
+        return;
+    }
+    let first = got.iter().zip(want).position(|(a, b)| a != b).unwrap_or(got.len().min(want.len()));
+    panic!(
+        "{what}: {} samples vs {} expected; first difference at index {first}: got {:?}, expected {:?}",
+        got.len(),
+        want.len(),
+        got.get(first),
+        want.get(first)
+    );
+}
+
 /// Every sample of a Prometheus data directory as `promtool tsdb dump` prints it.
-pub fn promtool_dump(bin: &Path, data_dir: &Path) -> Vec<Sample> {
+pub(crate) fn promtool_dump(bin: &Path, data_dir: &Path) -> Vec<Sample> {
     let out = Command::new(bin.join("promtool"))
         .args(["tsdb", "dump", "--min-time=-9223372036854775808", "--max-time=9223372036854775807"])
         .arg(data_dir)
