@@ -451,6 +451,18 @@ fn label_values_and_names_for_matchers() {
     );
     let none = [m(MatchType::Equal, "job", "nope")];
     assert!(mp.label_names_for_matchers(&none).unwrap().is_empty());
+
+    // The generic helpers also take a trait object.
+    let reader = mp.reader();
+    let dyn_reader: &dyn IndexReader = &reader;
+    assert_eq!(
+        to_set(&postings_for_matchers(dyn_reader, &up).unwrap()),
+        BTreeSet::from([1, 2])
+    );
+    assert_eq!(
+        strs(label_values_for_matchers(dyn_reader, "job", &up).unwrap()),
+        ["api", "node"]
+    );
 }
 
 #[test]
