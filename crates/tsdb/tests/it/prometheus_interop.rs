@@ -160,13 +160,30 @@ fn we_replay_a_wal_prometheus_wrote() {
         .send(&remote_write_body(&series[..]))
         .expect("remote write");
     assert_eq!(resp.status(), 204);
-    // Let Prometheus scrape itself a few times too: real series churn, real label sets.
-    std::thread::sleep(Duration::from_secs(4));
+    // Let Prometheus scrape itself a few times too: real label sets, real values. Its
+    // discovery hands out targets after about 5 s, so wait for the first scrape.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let body = ureq::get(&format!("{}/api/v1/query", prom.url))
+            .query("query", "up")
+            .call()
+            .expect("query")
+            .body_mut()
+            .read_to_string()
+            .expect("body");
+        if body.contains("\"job\":\"self\"") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "Prometheus never scraped itself");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(3));
     prom.stop();
 
     let expected = util::promtool_dump(&bin, &data);
     assert!(expected.iter().filter(|s| s.0.contains("rw_metric")).count() == 2000);
-    assert!(expected.len() > 2000 + 500, "self-scrape produced too few samples: {}", expected.len());
+    let log = std::fs::read_to_string(data.with_extension("log")).unwrap_or_default();
+    assert!(expected.len() > 2000 + 100, "self-scrape produced too few samples: {}; log:\n{log}", expected.len());
 
     let mut reg = Registry::default();
     let head = Head::open(&data.join("wal"), &Options::default(), &mut reg).expect("replay Prometheus WAL");
