@@ -63,8 +63,44 @@ pub struct Head {
     wal: Option<WalWriter>,
     wal_dir: Option<PathBuf>,
     wal_options: WalOptions,
+    /// Commits apply to memory in WAL order (see [`ApplyOrder`]).
+    pub(crate) apply_order: ApplyOrder,
     pub(crate) metrics: HeadMetrics,
     pub(crate) wal_metrics: WalMetrics,
+}
+
+/// Makes commits apply to memory in the order their records reached the WAL, so that
+/// replaying the WAL rebuilds exactly the head that was visible (two commits racing on
+/// one series would otherwise keep different samples in memory and after a restart).
+#[derive(Debug, Default)]
+pub(crate) struct ApplyOrder {
+    next: parking_lot::Mutex<u64>,
+    turn: parking_lot::Condvar,
+}
+
+/// The right to apply commit `seq`; passes the turn on when dropped (even on panic).
+#[derive(Debug)]
+pub(crate) struct ApplyTurn<'a> {
+    order: &'a ApplyOrder,
+    seq: u64,
+}
+
+impl ApplyOrder {
+    /// Blocks until every commit before `seq` has applied.
+    pub(crate) fn wait(&self, seq: u64) -> ApplyTurn<'_> {
+        let mut next = self.next.lock();
+        while *next != seq {
+            self.turn.wait(&mut next);
+        }
+        ApplyTurn { order: self, seq }
+    }
+}
+
+impl Drop for ApplyTurn<'_> {
+    fn drop(&mut self) {
+        *self.order.next.lock() = self.seq + 1;
+        self.order.turn.notify_all();
+    }
 }
 
 impl Head {
@@ -89,6 +125,7 @@ impl Head {
             wal: None,
             wal_dir: None,
             wal_options: WalOptions { segment_size: opts.wal_segment_size, compression: opts.wal_compression },
+            apply_order: ApplyOrder::default(),
             metrics,
             wal_metrics,
         }

@@ -56,7 +56,7 @@ pub mod repair;
 pub mod writer;
 
 pub use checkpoint::{CheckpointStats, checkpoint, delete_checkpoints, last_checkpoint};
-pub use commit::{SyncPolicy, WalWriter};
+pub use commit::{PendingCommit, SyncPolicy, WalWriter};
 pub use metrics::WalMetrics;
 pub use reader::{RecordPosition, WalReader};
 pub use repair::{ReplayStats, repair, replay, replay_with_checkpoint};

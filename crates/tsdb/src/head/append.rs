@@ -136,13 +136,26 @@ impl<'a> HeadAppender<'a> {
                 records.push(buf);
             }
             if !records.is_empty() {
-                if let Err(e) = wal.commit(records) {
+                let pending = match wal.submit(records) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        self.release_pending();
+                        return Err(e);
+                    }
+                };
+                let seq = pending.seq();
+                let durable = pending.wait();
+                // Take our turn even on failure, so later commits are not held up.
+                let _turn = self.head.apply_order.wait(seq);
+                if let Err(e) = durable {
                     self.release_pending();
                     return Err(e);
                 }
-            }
-            for s in &self.new_series {
-                s.state.lock().logged = true;
+                for s in &self.new_series {
+                    s.state.lock().logged = true;
+                }
+                self.apply();
+                return Ok(());
             }
         }
         self.apply();

@@ -67,6 +67,29 @@ enum Request {
 struct Queue {
     requests: VecDeque<Request>,
     closing: bool,
+    /// Sequence number of the next commit; assigned under this lock, so it is the
+    /// order in which commits reach the WAL.
+    next_seq: u64,
+}
+
+/// A commit handed to the writer thread, not yet known to be durable.
+#[derive(Debug)]
+pub struct PendingCommit {
+    seq: u64,
+    rx: Receiver<Result<()>>,
+}
+
+impl PendingCommit {
+    /// The commit's position in the WAL: commits with smaller numbers were written first.
+    /// Numbers start at 0 and have no gaps.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Waits until the records are written and, per the policy, fsynced.
+    pub fn wait(self) -> Result<()> {
+        self.rx.recv().unwrap_or(Err(Error::Closed))
+    }
 }
 
 struct Shared {
@@ -127,9 +150,16 @@ impl WalWriter {
     /// per the policy, fsynced. Concurrent calls are grouped into one write and fsync and
     /// served in arrival order. After [`WalWriter::close`], returns [`Error::Closed`].
     pub fn commit(&self, records: Vec<Vec<u8>>) -> Result<()> {
+        self.submit(records)?.wait()
+    }
+
+    /// Queues `records` like [`WalWriter::commit`] without waiting; the returned
+    /// [`PendingCommit`] tells the commit's position in the WAL, so callers can apply
+    /// commits to memory in exactly the order a replay will.
+    pub fn submit(&self, records: Vec<Vec<u8>>) -> Result<PendingCommit> {
         let (reply, rx) = sync_channel(1);
-        self.enqueue(Request::Commit { records, reply })?;
-        rx.recv().unwrap_or(Err(Error::Closed))
+        let seq = self.enqueue(Request::Commit { records, reply })?;
+        Ok(PendingCommit { seq, rx })
     }
 
     /// Runs `f` on the WAL between groups (for `next_segment`, `truncate`, ...), on the
@@ -178,15 +208,20 @@ impl WalWriter {
         }
     }
 
-    fn enqueue(&self, req: Request) -> Result<()> {
+    /// Queues a request; returns the commit sequence number it was given (commits only).
+    fn enqueue(&self, req: Request) -> Result<u64> {
         let mut q = self.inner.shared.queue.lock();
         if q.closing {
             return Err(Error::Closed);
         }
+        let seq = q.next_seq;
+        if matches!(req, Request::Commit { .. }) {
+            q.next_seq += 1;
+        }
         q.requests.push_back(req);
         drop(q);
         self.inner.shared.wake.notify_one();
-        Ok(())
+        Ok(seq)
     }
 }
 
