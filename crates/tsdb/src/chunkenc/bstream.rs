@@ -2,10 +2,10 @@
 //!
 //! Bits fill each byte from its most significant bit down; "write n bits of u" writes the
 //! low `n` bits of `u`, most significant first, and the last byte is zero-padded on the
-//! right. [`BitWriter`] owns its bytes so an appender can keep appending to a chunk whose
-//! bytes are visible (partial last byte included) after every sample. [`BitReader`]
-//! decodes from a borrowed slice through a 64-bit buffer that it refills eight bytes at a
-//! time, so most reads are a shift and a mask.
+//! right. [`BitWriter`] (or [`write_bits`] on borrowed parts) appends to bytes that stay
+//! a complete stream after every call, partial last byte included, with one 16-byte store
+//! per call. [`BitReader`] decodes from a borrowed slice through a 64-bit buffer that it
+//! refills eight bytes at a time, so most reads are a shift and a mask.
 
 /// Appends bits to a byte vector it owns, MSB first.
 ///
@@ -110,12 +110,12 @@ pub fn write_bits_wide(stream: &mut Vec<u8>, count: &mut u8, u: u128, nbits: u32
 
 /// Reads bits MSB first from a borrowed slice through a 64-bit buffer.
 ///
-/// The buffer holds the next unread bits left-aligned and is topped up eight bytes at a
-/// time, so after a refill at least 56 bits are buffered (fewer only at the end of the
-/// stream): a prefix code plus its payload usually costs one refill check.
+/// The buffer is loaded eight bytes at a time once it is empty; a read that fits in the
+/// buffered bits is a shift and a mask, one that straddles a refill joins two parts.
+/// (A reader that tops the buffer up before every read was measured slower: shifting the
+/// buffer on each read lengthens the dependency chain.)
 ///
-/// Reads past the end return `None` and leave the reader in an unspecified (but safe)
-/// position: callers treat that as a sticky error.
+/// Reads past the end return `None`; callers treat that as a sticky error.
 #[derive(Debug, Clone)]
 pub struct BitReader<'a> {
     stream: &'a [u8],
@@ -126,13 +126,18 @@ pub struct BitReader<'a> {
 /// chunk iterator generic over its byte container) can store it and resume later.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BitReaderState {
-    /// Offset of the next byte not yet counted in `valid`.
+    /// Offset of the next byte to load into `buffer`.
     pos: usize,
-    /// Unread bits, left-aligned: the next bit is bit 63. Bits after the first `valid`
-    /// are either zero or the stream's next bits, so topping up with `|` is idempotent.
+    /// Loaded bits, right-aligned: the low `valid` bits are unread, the next is bit `valid - 1`.
     buffer: u64,
-    /// Number of unread bits in `buffer` (0..=63).
+    /// Number of unread bits in `buffer` (0..=64).
     valid: u32,
+}
+
+/// The low `n` bits set, for `1 <= n <= 64`.
+#[inline]
+fn mask(n: u32) -> u64 {
+    u64::MAX >> (64 - n)
 }
 
 impl<'a> BitReader<'a> {
@@ -168,62 +173,38 @@ impl<'a> BitReader<'a> {
         self.stream.len().saturating_sub(self.state.pos) * 8 + self.state.valid as usize
     }
 
-    /// Tops the buffer up to at least 56 bits, or to the end of the stream.
+    /// Loads the next up to eight bytes into the (empty) buffer; false at the end.
     #[inline]
-    fn refill(&mut self) {
+    fn refill(&mut self) -> bool {
         let st = &mut self.state;
         let rest = self.stream.get(st.pos..).unwrap_or(&[]);
-        let (word, avail) = match rest.first_chunk::<8>() {
-            Some(w) => (u64::from_be_bytes(*w), 8),
-            None => {
-                let mut w = [0u8; 8];
-                w[..rest.len()].copy_from_slice(rest);
-                (u64::from_be_bytes(w), rest.len())
-            }
-        };
-        // `valid <= 63`, so the shift is in range; whole bytes only.
-        st.buffer |= word >> st.valid;
-        let take = (((63 - st.valid) >> 3) as usize).min(avail);
-        st.pos += take;
-        st.valid += take as u32 * 8;
-    }
-
-    /// Makes at least `n` bits (`n <= 56`) available to [`BitReader::peek`]; false if the
-    /// stream has fewer left.
-    #[inline]
-    pub fn ensure(&mut self, n: u32) -> bool {
-        if self.state.valid < n {
-            self.refill();
+        if let Some(word) = rest.first_chunk::<8>() {
+            st.buffer = u64::from_be_bytes(*word);
+            st.pos += 8;
+            st.valid = 64;
+            return true;
         }
-        self.state.valid >= n
-    }
-
-    /// The next `n` bits (`1 <= n <= 56`) without consuming them. Only meaningful after
-    /// [`BitReader::ensure`] returned true for at least `n`.
-    #[inline]
-    pub fn peek(&self, n: u32) -> u64 {
-        debug_assert!((1..=56).contains(&n));
-        self.state.buffer.wrapping_shr(64u32.wrapping_sub(n))
-    }
-
-    /// Drops `n` bits (`n <=` what [`BitReader::ensure`] guaranteed).
-    #[inline]
-    pub fn consume(&mut self, n: u32) {
-        // `valid <= 63`, so the shift is in range.
-        let n = n.min(self.state.valid);
-        self.state.buffer <<= n;
-        self.state.valid -= n;
+        if rest.is_empty() {
+            return false;
+        }
+        let mut buffer = 0u64;
+        for &b in rest {
+            buffer = (buffer << 8) | u64::from(b);
+        }
+        st.buffer = buffer;
+        st.valid = rest.len() as u32 * 8;
+        st.pos += rest.len();
+        true
     }
 
     /// Reads one bit.
     #[inline]
     pub fn read_bit(&mut self) -> Option<bool> {
-        if !self.ensure(1) {
+        if self.state.valid == 0 && !self.refill() {
             return None;
         }
-        let bit = self.state.buffer >> 63 == 1;
-        self.consume(1);
-        Some(bit)
+        self.state.valid -= 1;
+        Some((self.state.buffer >> self.state.valid) & 1 == 1)
     }
 
     /// Reads eight bits.
@@ -236,38 +217,39 @@ impl<'a> BitReader<'a> {
     #[inline]
     pub fn read_bits(&mut self, nbits: u8) -> Option<u64> {
         let n = u32::from(nbits);
-        if n.wrapping_sub(1) < 56 {
-            if !self.ensure(n) {
-                return None;
-            }
-            let v = self.peek(n);
-            self.consume(n);
-            return Some(v);
+        let st = &mut self.state;
+        if n <= st.valid && n != 0 {
+            st.valid -= n;
+            return Some((st.buffer >> st.valid) & mask(n));
         }
-        self.read_bits_wide(n)
+        self.read_bits_slow(n)
     }
 
-    /// [`BitReader::read_bits`] for 0 or more than 56 bits: two reads for 57..=64.
+    /// [`BitReader::read_bits`] when the buffer holds fewer than `n` bits (or `n` is 0).
     #[inline(never)]
-    fn read_bits_wide(&mut self, n: u32) -> Option<u64> {
+    fn read_bits_slow(&mut self, n: u32) -> Option<u64> {
         if n == 0 {
             return Some(0);
         }
         if n > 64 {
             return None;
         }
-        let high_n = n - 32;
-        if !self.ensure(high_n) {
+        // The rest of the buffer, then the head of the next load.
+        let have = self.state.valid;
+        let high = if have == 0 {
+            0
+        } else {
+            self.state.buffer & mask(have)
+        };
+        let need = n - have;
+        self.state.valid = 0;
+        if !self.refill() || need > self.state.valid {
             return None;
         }
-        let high = self.peek(high_n);
-        self.consume(high_n);
-        if !self.ensure(32) {
-            return None;
-        }
-        let low = self.peek(32);
-        self.consume(32);
-        Some((high << 32) | low)
+        self.state.valid -= need;
+        let low = (self.state.buffer >> self.state.valid) & mask(need);
+        // `need == 64` implies `have == 0` and `high == 0`.
+        Some(high.checked_shl(need).unwrap_or(0) | low)
     }
 
     /// Reads a Go uvarint (LEB128) from the next whole bytes' worth of bits.

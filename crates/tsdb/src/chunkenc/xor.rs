@@ -345,18 +345,12 @@ impl<B: AsRef<[u8]>> XorIterator<B> {
                 read_value(&mut br, &mut self.v, &mut self.leading, &mut self.trailing)?;
             }
             _ => {
-                // The dod prefix: 0 to 4 one bits, ended by a zero unless there are 4.
-                let prefix = if br.ensure(4) {
-                    let ones = ((br.peek(4) as u8) << 4).leading_ones();
-                    br.consume((ones + 1).min(4));
-                    ones
-                } else {
-                    let mut ones = 0;
-                    while ones < 4 && br.read_bit().ok_or(Failure::Eof)? {
-                        ones += 1;
-                    }
-                    ones
-                };
+                // The dod prefix: up to 4 one bits, ended by a zero unless there are 4.
+                // (Bit by bit measured faster than peeking 4 bits and counting ones.)
+                let mut prefix = 0u32;
+                while prefix < 4 && br.read_bit().ok_or(Failure::Eof)? {
+                    prefix += 1;
+                }
                 let dod = match prefix {
                     0 => 0,
                     4 => br.read_bits(64).ok_or(Failure::Eof)? as i64,
@@ -402,14 +396,10 @@ fn read_value(
     trailing: &mut u8,
 ) -> Result<(), Failure> {
     // Control bits: `0` same value, `10` reuse the window, `11` new window.
-    let control = if br.ensure(2) {
-        let c = br.peek(2);
-        br.consume(if c < 0b10 { 1 } else { 2 });
-        c
-    } else if br.read_bit().ok_or(Failure::Eof)? {
-        0b10 | u64::from(br.read_bit().ok_or(Failure::Eof)?)
-    } else {
+    let control = if !br.read_bit().ok_or(Failure::Eof)? {
         0
+    } else {
+        0b10 | u64::from(br.read_bit().ok_or(Failure::Eof)?)
     };
     if control < 0b10 {
         return Ok(());
