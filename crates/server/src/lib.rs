@@ -21,7 +21,10 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self { data_dir: PathBuf::from("data"), tsdb: tsdb::Options::default() }
+        Self {
+            data_dir: PathBuf::from("data"),
+            tsdb: tsdb::Options::default(),
+        }
     }
 }
 

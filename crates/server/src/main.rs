@@ -45,7 +45,10 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let config = server::Config {
         data_dir: args.data_dir,
-        tsdb: tsdb::Options { wal_sync: parse_sync(&args.wal_sync)?, ..Default::default() },
+        tsdb: tsdb::Options {
+            wal_sync: parse_sync(&args.wal_sync)?,
+            ..Default::default()
+        },
     };
     let mut signals = Signals::new([SIGINT, SIGTERM]).context("install signal handlers")?;
     let server = server::Server::start(config).context("start tsdbd")?;

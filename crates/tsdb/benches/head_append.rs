@@ -27,7 +27,11 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(SERIES as u64));
     for (name, wal) in [("no_wal", false), ("wal_sync_never", true)] {
         let dir = tempfile::tempdir().expect("tempdir");
-        let opts = Options { wal_enabled: wal, wal_sync: SyncPolicy::Never, ..Options::default() };
+        let opts = Options {
+            wal_enabled: wal,
+            wal_sync: SyncPolicy::Never,
+            ..Options::default()
+        };
         let db = Db::open(dir.path(), opts, &mut Registry::default()).expect("open");
         let ls = labels();
         let mut refs = vec![0u64; SERIES];

@@ -10,20 +10,34 @@ use tsdb::{Head, Options};
 
 fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").expect("statm");
-    let pages: u64 = statm.split_whitespace().nth(1).expect("rss field").parse().expect("number");
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .expect("rss field")
+        .parse()
+        .expect("number");
     pages * 4096
 }
 
 fn main() {
     // `cargo bench` passes `--bench`; ignore arguments.
-    let n: usize = std::env::var("HEAD_MEMORY_SERIES").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let n: usize = std::env::var("HEAD_MEMORY_SERIES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
     let labels: Vec<Labels> = (0..n)
         .map(|i| {
             let pod = i / 10;
             Labels::from_pairs(&[
-                ("__name__", format!("container_metric_{}_total", i % 10).as_str()),
+                (
+                    "__name__",
+                    format!("container_metric_{}_total", i % 10).as_str(),
+                ),
                 ("container", "app"),
-                ("instance", &format!("10.0.{}.{}:10250", (pod / 30) % 256, pod % 30)),
+                (
+                    "instance",
+                    &format!("10.0.{}.{}:10250", (pod / 30) % 256, pod % 30),
+                ),
                 ("job", "kubelet"),
                 ("namespace", &format!("ns-{}", pod % 50)),
                 ("node", &format!("node-{}", pod % 100)),

@@ -19,7 +19,10 @@ fn main() {
     };
     let first: i64 = first.parse().expect("FIRST_BATCH is a number");
     let series: usize = series.parse().expect("SERIES is a number");
-    let opts = Options { wal_segment_size: 256 * 1024, ..Options::default() };
+    let opts = Options {
+        wal_segment_size: 256 * 1024,
+        ..Options::default()
+    };
     let db = Db::open(std::path::Path::new(dir), opts, &mut Registry::default()).expect("open db");
     let labels: Vec<Labels> = (0..series)
         .map(|s| Labels::from_pairs(&[("__name__", "crash_test"), ("series", &s.to_string())]))

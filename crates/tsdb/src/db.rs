@@ -32,7 +32,11 @@ impl Db {
         } else {
             Head::new(&opts, registry)?
         };
-        Ok(Db { dir: dir.to_path_buf(), head, _lock: lock })
+        Ok(Db {
+            dir: dir.to_path_buf(),
+            head,
+            _lock: lock,
+        })
     }
 
     /// The data directory.

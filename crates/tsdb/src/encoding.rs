@@ -70,7 +70,9 @@ impl Encbuf {
     }
     /// An empty buffer with room for `n` bytes.
     pub fn with_capacity(n: usize) -> Self {
-        Self { b: Vec::with_capacity(n) }
+        Self {
+            b: Vec::with_capacity(n),
+        }
     }
     /// Number of bytes written.
     pub fn len(&self) -> usize {

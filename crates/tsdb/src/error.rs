@@ -115,12 +115,19 @@ pub enum Error {
 impl Error {
     /// Builds an [`Error::Io`] from an operation name, a path and the error.
     pub fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
-        Error::Io { op, path: path.into(), source }
+        Error::Io {
+            op,
+            path: path.into(),
+            source,
+        }
     }
 
     /// Builds an [`Error::Decode`].
     pub fn decode(what: &'static str, reason: impl Into<String>) -> Self {
-        Error::Decode { what, reason: reason.into() }
+        Error::Decode {
+            what,
+            reason: reason.into(),
+        }
     }
 
     /// Classifies the error for API clients.

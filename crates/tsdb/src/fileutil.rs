@@ -8,7 +8,9 @@ use crate::error::{Error, Result};
 
 /// Fsyncs a directory so that entries created or renamed in it are durable.
 pub fn fsync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|f| f.sync_all()).map_err(|e| Error::io("fsync", dir, e))
+    File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::io("fsync", dir, e))
 }
 
 /// An exclusive advisory lock on `<dir>/lock`, held until dropped.

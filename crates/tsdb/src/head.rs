@@ -107,7 +107,11 @@ impl Head {
     /// Creates an empty head without a WAL (nothing it holds survives the process).
     pub fn new(opts: &Options, registry: &mut Registry) -> Result<Head> {
         opts.validate()?;
-        Ok(Head::empty(opts, HeadMetrics::register(registry), WalMetrics::new(registry)))
+        Ok(Head::empty(
+            opts,
+            HeadMetrics::register(registry),
+            WalMetrics::new(registry),
+        ))
     }
 
     fn empty(opts: &Options, metrics: HeadMetrics, wal_metrics: WalMetrics) -> Head {
@@ -124,7 +128,10 @@ impl Head {
             last_series_ref: AtomicU64::new(0),
             wal: None,
             wal_dir: None,
-            wal_options: WalOptions { segment_size: opts.wal_segment_size, compression: opts.wal_compression },
+            wal_options: WalOptions {
+                segment_size: opts.wal_segment_size,
+                compression: opts.wal_compression,
+            },
             apply_order: ApplyOrder::default(),
             metrics,
             wal_metrics,
@@ -135,7 +142,11 @@ impl Head {
     /// segments after it (repairing a torn or corrupt tail), then starts the WAL writer.
     pub fn open(wal_dir: &Path, opts: &Options, registry: &mut Registry) -> Result<Head> {
         opts.validate()?;
-        let mut head = Head::empty(opts, HeadMetrics::register(registry), WalMetrics::new(registry));
+        let mut head = Head::empty(
+            opts,
+            HeadMetrics::register(registry),
+            WalMetrics::new(registry),
+        );
         head.replay(wal_dir)?;
         let wal = Wal::open(wal_dir, head.wal_options.clone(), head.wal_metrics.clone())?;
         head.wal = Some(WalWriter::spawn(wal, opts.wal_sync));
@@ -281,7 +292,8 @@ impl Head {
                 self.series.remove(s);
                 ids.insert(s.series_ref as u32);
             }
-            self.postings.delete(&ids, dead.iter().flat_map(|s| s.labels.iter()));
+            self.postings
+                .delete(&ids, dead.iter().flat_map(|s| s.labels.iter()));
             let mut tomb = self.tombstones.write();
             let mut meta = self.metadata.write();
             for s in &dead {
@@ -311,7 +323,15 @@ impl Head {
             return Ok(());
         }
         let keep = |r: HeadSeriesRef| self.series.get_by_ref(r).is_some();
-        wal::checkpoint(dir, first, upto, &keep, mint, &self.symbols, &self.wal_options)?;
+        wal::checkpoint(
+            dir,
+            first,
+            upto,
+            &keep,
+            mint,
+            &self.symbols,
+            &self.wal_options,
+        )?;
         w.with_wal(move |wal| wal.truncate(upto + 1))??;
         wal::delete_checkpoints(dir, upto)?;
         Ok(())
@@ -328,5 +348,7 @@ impl Head {
 
 /// The postings id of a series reference.
 pub(crate) fn postings_id(r: HeadSeriesRef) -> Result<u32> {
-    u32::try_from(r).map_err(|_| Error::TooManySeries { limit: u64::from(u32::MAX) })
+    u32::try_from(r).map_err(|_| Error::TooManySeries {
+        limit: u64::from(u32::MAX),
+    })
 }

@@ -103,7 +103,9 @@ impl SymbolTable {
     /// An empty table.
     pub fn new() -> Self {
         Self {
-            shards: (0..SYMBOL_SHARDS).map(|_| Mutex::new(HashSet::new())).collect(),
+            shards: (0..SYMBOL_SHARDS)
+                .map(|_| Mutex::new(HashSet::new()))
+                .collect(),
             hasher: Default::default(),
         }
     }
@@ -170,7 +172,10 @@ pub struct Label {
 impl Label {
     /// A label from two strings (not interned).
     pub fn new(name: &str, value: &str) -> Self {
-        Label { name: Symbol::new(name), value: Symbol::new(value) }
+        Label {
+            name: Symbol::new(name),
+            value: Symbol::new(value),
+        }
     }
 }
 
@@ -207,7 +212,12 @@ impl Labels {
 
     /// Builds a label set from string pairs.
     pub fn from_pairs<N: AsRef<str>, V: AsRef<str>>(pairs: &[(N, V)]) -> Self {
-        Labels::new(pairs.iter().map(|(n, v)| Label::new(n.as_ref(), v.as_ref())).collect())
+        Labels::new(
+            pairs
+                .iter()
+                .map(|(n, v)| Label::new(n.as_ref(), v.as_ref()))
+                .collect(),
+        )
     }
 
     /// Wraps labels the caller guarantees to be sorted by name, unique and non-empty.
@@ -218,7 +228,8 @@ impl Labels {
 
     /// Whether the set is sorted by name with unique names and non-empty values.
     pub fn is_valid(&self) -> bool {
-        self.0.windows(2).all(|w| w[0].name < w[1].name) && self.0.iter().all(|l| !l.value.is_empty())
+        self.0.windows(2).all(|w| w[0].name < w[1].name)
+            && self.0.iter().all(|l| !l.value.is_empty())
     }
 
     /// The value of label `name`.

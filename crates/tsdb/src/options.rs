@@ -50,7 +50,10 @@ impl Options {
         if self.wal_segment_size < PAGE_SIZE || self.wal_segment_size % PAGE_SIZE != 0 {
             return Err(Error::InvalidOptions {
                 name: "wal_segment_size",
-                reason: format!("{} is not a positive multiple of {PAGE_SIZE}", self.wal_segment_size),
+                reason: format!(
+                    "{} is not a positive multiple of {PAGE_SIZE}",
+                    self.wal_segment_size
+                ),
             });
         }
         if self.block_range <= 0 {
@@ -78,6 +81,9 @@ impl Options {
 
     /// The chunk-cutting options these options imply.
     pub fn cut_options(&self) -> CutOptions {
-        CutOptions { chunk_range: self.block_range, samples_per_chunk: self.samples_per_chunk }
+        CutOptions {
+            chunk_range: self.block_range,
+            samples_per_chunk: self.samples_per_chunk,
+        }
     }
 }

@@ -61,8 +61,12 @@ pub trait Querier {
 
     /// Sorted distinct values of label `name` among series matching `matchers`
     /// (all series when `matchers` is empty).
-    fn label_values(&self, name: &str, hints: &LabelHints, matchers: &[Matcher])
-    -> Result<Vec<Symbol>>;
+    fn label_values(
+        &self,
+        name: &str,
+        hints: &LabelHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Symbol>>;
 
     /// Sorted distinct label names among series matching `matchers`.
     fn label_names(&self, hints: &LabelHints, matchers: &[Matcher]) -> Result<Vec<Symbol>>;

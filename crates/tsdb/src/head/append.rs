@@ -72,7 +72,13 @@ impl<'a> HeadAppender<'a> {
     }
 
     /// Adds a float sample; see [`Appender::append`].
-    pub fn add(&mut self, series_ref: SeriesRef, labels: &Labels, t: i64, v: f64) -> Result<SeriesRef> {
+    pub fn add(
+        &mut self,
+        series_ref: SeriesRef,
+        labels: &Labels,
+        t: i64,
+        v: f64,
+    ) -> Result<SeriesRef> {
         if t < self.min_valid_time {
             self.head.metrics.out_of_bound_samples.inc();
             return Err(AppendError::OutOfBounds.into());
@@ -109,7 +115,11 @@ impl<'a> HeadAppender<'a> {
                 self.new_series.push(Arc::clone(&s));
             }
             let r = s.series_ref;
-            self.samples.push(RefSample { series_ref: r, t, v });
+            self.samples.push(RefSample {
+                series_ref: r,
+                t,
+                v,
+            });
             self.sample_series.push(s);
             return Ok(r);
         }
@@ -124,7 +134,10 @@ impl<'a> HeadAppender<'a> {
                 let series: Vec<RefSeries> = self
                     .new_series
                     .iter()
-                    .map(|s| RefSeries { series_ref: s.series_ref, labels: s.labels.clone() })
+                    .map(|s| RefSeries {
+                        series_ref: s.series_ref,
+                        labels: s.labels.clone(),
+                    })
                     .collect();
                 let mut buf = Vec::new();
                 record::encode_series(&series, &mut buf);

@@ -43,18 +43,28 @@ impl<'a> HeadQuerier<'a> {
         let tombstones = self.head.tombstones.read();
         let mut out = Vec::with_capacity(ids.len() as usize);
         for id in ids {
-            let Some(s) = self.head.series.get_by_ref(u64::from(id)) else { continue };
+            let Some(s) = self.head.series.get_by_ref(u64::from(id)) else {
+                continue;
+            };
             let chunks = {
                 let st = s.state.lock();
                 let mut chunks = Vec::with_capacity(st.num_chunks());
                 for c in &st.sealed {
                     if c.max_t >= self.mint && c.min_t <= self.maxt {
-                        chunks.push(ChunkData { min_t: c.min_t, max_t: c.max_t, data: Arc::clone(&c.data) });
+                        chunks.push(ChunkData {
+                            min_t: c.min_t,
+                            max_t: c.max_t,
+                            data: Arc::clone(&c.data),
+                        });
                     }
                 }
                 if let Some(o) = &st.open {
                     if o.max_t >= self.mint && o.min_t <= self.maxt && o.app.num_samples() > 0 {
-                        chunks.push(ChunkData { min_t: o.min_t, max_t: o.max_t, data: Arc::from(o.app.bytes()) });
+                        chunks.push(ChunkData {
+                            min_t: o.min_t,
+                            max_t: o.max_t,
+                            data: Arc::from(o.app.bytes()),
+                        });
                     }
                 }
                 chunks
@@ -80,17 +90,32 @@ impl<'a> HeadQuerier<'a> {
 }
 
 impl Querier for HeadQuerier<'_> {
-    fn select(&self, _sort: bool, hints: Option<&SelectHints>, matchers: &[Matcher]) -> Result<Box<dyn SeriesSet>> {
+    fn select(
+        &self,
+        _sort: bool,
+        hints: Option<&SelectHints>,
+        matchers: &[Matcher],
+    ) -> Result<Box<dyn SeriesSet>> {
         let limit = hints.map_or(0, |h| h.limit);
         let series = self.series(matchers, limit)?;
-        Ok(Box::new(VecSeriesSet { inner: series.into_iter() }))
+        Ok(Box::new(VecSeriesSet {
+            inner: series.into_iter(),
+        }))
     }
 
-    fn label_values(&self, name: &str, hints: &LabelHints, matchers: &[Matcher]) -> Result<Vec<Symbol>> {
+    fn label_values(
+        &self,
+        name: &str,
+        hints: &LabelHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Symbol>> {
         if !self.overlaps() {
             return Ok(Vec::new());
         }
-        let mut values = self.head.postings.label_values_for_matchers(name, matchers)?;
+        let mut values = self
+            .head
+            .postings
+            .label_values_for_matchers(name, matchers)?;
         if hints.limit > 0 {
             values.truncate(hints.limit);
         }
@@ -149,7 +174,12 @@ impl Series for HeadSeries {
     }
 
     fn iterator(&self) -> Box<dyn SampleIterator + Send + '_> {
-        Box::new(ChunkSeriesIterator::new(&self.chunks, self.mint, self.maxt, &self.deleted))
+        Box::new(ChunkSeriesIterator::new(
+            &self.chunks,
+            self.mint,
+            self.maxt,
+            &self.deleted,
+        ))
     }
 }
 
@@ -161,7 +191,9 @@ struct VecSeriesSet {
 impl Iterator for VecSeriesSet {
     type Item = Result<Box<dyn Series>>;
     fn next(&mut self) -> Option<Self::Item> {
-        self.inner.next().map(|s| Ok(Box::new(s) as Box<dyn Series>))
+        self.inner
+            .next()
+            .map(|s| Ok(Box::new(s) as Box<dyn Series>))
     }
 }
 
@@ -185,7 +217,16 @@ impl<'a> ChunkSeriesIterator<'a> {
     /// An iterator over `chunks` (sorted, non-overlapping) within `[mint, maxt]`, skipping
     /// samples inside the closed intervals of `deleted`.
     pub fn new(chunks: &'a [ChunkData], mint: i64, maxt: i64, deleted: &'a [(i64, i64)]) -> Self {
-        Self { chunks, next_chunk: 0, cur: None, mint, maxt, deleted, err: None, done: false }
+        Self {
+            chunks,
+            next_chunk: 0,
+            cur: None,
+            mint,
+            maxt,
+            deleted,
+            err: None,
+            done: false,
+        }
     }
 
     fn is_deleted(&self, t: i64) -> bool {
@@ -202,7 +243,9 @@ impl<'a> ChunkSeriesIterator<'a> {
     fn step(&mut self, seek_to: Option<i64>) -> ValueType {
         loop {
             if self.cur.is_none() {
-                let Some(c) = self.chunks.get(self.next_chunk) else { return self.finish() };
+                let Some(c) = self.chunks.get(self.next_chunk) else {
+                    return self.finish();
+                };
                 self.next_chunk += 1;
                 if c.max_t < self.mint.max(seek_to.unwrap_or(i64::MIN)) {
                     continue;

@@ -14,7 +14,9 @@ use tracing::info;
 use crate::error::Result;
 use crate::head::Head;
 use crate::head::series::{Appendable, MemSeries};
-use crate::record::{self, HeadSeriesRef, RecordType, RefMetadata, RefSample, RefSeries, Tombstone};
+use crate::record::{
+    self, HeadSeriesRef, RecordType, RefMetadata, RefSample, RefSeries, Tombstone,
+};
 use crate::wal;
 
 /// Scratch state of one replay.
@@ -35,8 +37,16 @@ struct Replay {
 impl Head {
     pub(super) fn replay(&mut self, dir: &Path) -> Result<()> {
         let started = std::time::Instant::now();
-        let mut r = Replay { mint: i64::MAX, maxt: i64::MIN, ..Default::default() };
-        let stats = wal::replay_with_checkpoint(dir, |rec| self.replay_record(rec, &mut r), &self.wal_metrics)?;
+        let mut r = Replay {
+            mint: i64::MAX,
+            maxt: i64::MIN,
+            ..Default::default()
+        };
+        let stats = wal::replay_with_checkpoint(
+            dir,
+            |rec| self.replay_record(rec, &mut r),
+            &self.wal_metrics,
+        )?;
         if r.appended > 0 {
             self.update_time_range(r.mint, r.maxt);
         }
@@ -55,7 +65,9 @@ impl Head {
     }
 
     fn resolve(&self, r: &Replay, series_ref: HeadSeriesRef) -> Option<Arc<MemSeries>> {
-        self.series.get_by_ref(series_ref).or_else(|| r.aliases.get(&series_ref).cloned())
+        self.series
+            .get_by_ref(series_ref)
+            .or_else(|| r.aliases.get(&series_ref).cloned())
     }
 
     fn replay_record(&self, rec: &[u8], r: &mut Replay) -> Result<()> {
@@ -107,7 +119,9 @@ impl Head {
                 let mut tomb = self.tombstones.write();
                 let tombstones = std::mem::take(&mut r.tombstones);
                 for t in &tombstones {
-                    let Some(s) = self.resolve(r, t.series_ref) else { continue };
+                    let Some(s) = self.resolve(r, t.series_ref) else {
+                        continue;
+                    };
                     tomb.entry(s.series_ref).or_default().push((t.mint, t.maxt));
                 }
                 r.tombstones = tombstones;
@@ -117,7 +131,9 @@ impl Head {
                 record::decode_metadata(rec, &mut r.metadata)?;
                 let mut meta = self.metadata.write();
                 for mut m in std::mem::take(&mut r.metadata) {
-                    let Some(s) = self.resolve(r, m.series_ref) else { continue };
+                    let Some(s) = self.resolve(r, m.series_ref) else {
+                        continue;
+                    };
                     m.series_ref = s.series_ref;
                     meta.insert(s.series_ref, m);
                 }

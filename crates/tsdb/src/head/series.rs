@@ -109,11 +109,22 @@ impl SeriesState {
         let cut = self.cutter.cut_before(info.as_ref(), t, opts);
         if cut {
             if let Some(o) = self.open.take() {
-                self.sealed.push(SealedChunk { min_t: o.min_t, max_t: o.max_t, data: Arc::from(o.app.into_bytes()) });
+                self.sealed.push(SealedChunk {
+                    min_t: o.min_t,
+                    max_t: o.max_t,
+                    data: Arc::from(o.app.into_bytes()),
+                });
             }
-            self.open = Some(OpenChunk { min_t: t, max_t: t, app: XorAppender::new() });
+            self.open = Some(OpenChunk {
+                min_t: t,
+                max_t: t,
+                app: XorAppender::new(),
+            });
         }
-        let open = self.open.as_mut().expect("cut_before asks for a chunk when there is none");
+        let open = self
+            .open
+            .as_mut()
+            .expect("cut_before asks for a chunk when there is none");
         open.app.append(t, v);
         open.max_t = t;
         self.last_v = v;
@@ -143,7 +154,11 @@ pub struct MemSeries {
 
 impl MemSeries {
     pub(crate) fn new(series_ref: HeadSeriesRef, labels: Labels, logged: bool) -> Self {
-        Self { series_ref, labels, state: Mutex::new(SeriesState::new(logged)) }
+        Self {
+            series_ref,
+            labels,
+            state: Mutex::new(SeriesState::new(logged)),
+        }
     }
 
     /// The series' labels.
@@ -192,7 +207,11 @@ impl HashStripe {
             if s.labels == *labels {
                 return Some(s);
             }
-            return self.conflicts.get(&hash)?.iter().find(|s| s.labels == *labels);
+            return self
+                .conflicts
+                .get(&hash)?
+                .iter()
+                .find(|s| s.labels == *labels);
         }
         None
     }
@@ -206,7 +225,11 @@ impl HashStripe {
     }
 
     fn remove(&mut self, hash: u64, series_ref: HeadSeriesRef) {
-        if self.by_hash.get(&hash).is_some_and(|s| s.series_ref == series_ref) {
+        if self
+            .by_hash
+            .get(&hash)
+            .is_some_and(|s| s.series_ref == series_ref)
+        {
             self.by_hash.remove(&hash);
             // Promote a conflicting series, if any, to the primary map.
             if let Some(list) = self.conflicts.get_mut(&hash) {
@@ -238,8 +261,12 @@ pub(crate) struct StripeSeries {
 impl StripeSeries {
     pub(crate) fn new() -> Self {
         Self {
-            refs: (0..STRIPES).map(|_| RwLock::new(U64Map::default())).collect(),
-            hashes: (0..STRIPES).map(|_| RwLock::new(HashStripe::default())).collect(),
+            refs: (0..STRIPES)
+                .map(|_| RwLock::new(U64Map::default()))
+                .collect(),
+            hashes: (0..STRIPES)
+                .map(|_| RwLock::new(HashStripe::default()))
+                .collect(),
         }
     }
 
@@ -276,7 +303,9 @@ impl StripeSeries {
         }
         let s = Arc::new(create());
         stripe.insert(hash, Arc::clone(&s));
-        self.ref_stripe(s.series_ref).write().insert(s.series_ref, Arc::clone(&s));
+        self.ref_stripe(s.series_ref)
+            .write()
+            .insert(s.series_ref, Arc::clone(&s));
         (s, true)
     }
 

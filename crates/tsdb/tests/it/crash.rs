@@ -17,7 +17,10 @@ const ROUNDS: usize = 6;
 fn child_binary() -> PathBuf {
     // Integration tests live in target/<profile>/deps; examples in target/<profile>/examples.
     let exe = std::env::current_exe().expect("current exe");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target profile dir");
+    let dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target profile dir");
     let bin = dir.join("examples").join("crash_child");
     if !bin.exists() {
         let status = Command::new(env!("CARGO"))
@@ -56,7 +59,9 @@ fn sigkill_never_loses_acknowledged_samples() {
             }
         });
         // Wait for a first ack so that every round kills a process that is writing.
-        let mut last_ack = rx.recv_timeout(Duration::from_secs(60)).expect("child never acknowledged");
+        let mut last_ack = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("child never acknowledged");
         std::thread::sleep(Duration::from_millis(rng.random_range(20..400)));
         // SAFETY: kill(2) on our own child's pid.
         unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
@@ -66,7 +71,8 @@ fn sigkill_never_loses_acknowledged_samples() {
             last_ack = n;
         }
 
-        let db = Db::open(dir.path(), Options::default(), &mut Registry::default()).expect("reopen");
+        let db =
+            Db::open(dir.path(), Options::default(), &mut Registry::default()).expect("reopen");
         let samples = crate::util::all_samples(&db);
         let mut per_series = std::collections::HashMap::<String, Vec<(i64, u64)>>::new();
         for (l, t, v) in samples {
@@ -79,9 +85,16 @@ fn sigkill_never_loses_acknowledged_samples() {
             for i in 1..=last_ack {
                 let idx = (i - 1) as usize;
                 let Some(&(t, v)) = got.get(idx) else {
-                    panic!("round {round}: {l} lost acknowledged batch {i} (has {} samples, last ack {last_ack})", got.len());
+                    panic!(
+                        "round {round}: {l} lost acknowledged batch {i} (has {} samples, last ack {last_ack})",
+                        got.len()
+                    );
                 };
-                assert_eq!((t, f64::from_bits(v)), (i * 1000, i as f64), "round {round}: {l} batch {i}");
+                assert_eq!(
+                    (t, f64::from_bits(v)),
+                    (i * 1000, i as f64),
+                    "round {round}: {l} batch {i}"
+                );
             }
             max_batch = max_batch.max(got.last().map_or(0, |&(t, _)| t / 1000));
         }

@@ -12,7 +12,10 @@ use crate::util::{self, Prometheus, Sample};
 const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_millis() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64
 }
 
 /// NaN payloads are printed as plain `NaN` by Prometheus's tools: compare NaNs as one value.
@@ -41,28 +44,49 @@ fn interesting_values(i: i64) -> f64 {
 
 #[test]
 fn prometheus_serves_a_wal_we_wrote() {
-    let Some(bin) = util::reference_bin_dir() else { return };
+    let Some(bin) = util::reference_bin_dir() else {
+        return;
+    };
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path().join("data");
     let start = now_ms() - 30 * 60 * 1000;
     {
         let db = Db::open(&data, Options::default(), &mut Registry::default()).expect("open");
         let series: Vec<Labels> = (0..20)
-            .map(|s| Labels::from_pairs(&[("__name__", "interop_metric"), ("job", "tsdbd"), ("instance", &format!("host-{s}"))]))
+            .map(|s| {
+                Labels::from_pairs(&[
+                    ("__name__", "interop_metric"),
+                    ("job", "tsdbd"),
+                    ("instance", &format!("host-{s}")),
+                ])
+            })
             .collect();
         // 300 batches, 10 s apart: several chunks per series, one commit per batch.
         for i in 0..300i64 {
             let mut app = db.appender();
             for (s, l) in series.iter().enumerate() {
-                let v = if s == 0 && i == 299 { f64::from_bits(STALE_NAN) } else { interesting_values(i + s as i64) };
-                app.add(0, l, start + i * 10_000 + s as i64, v).expect("append");
+                let v = if s == 0 && i == 299 {
+                    f64::from_bits(STALE_NAN)
+                } else {
+                    interesting_values(i + s as i64)
+                };
+                app.add(0, l, start + i * 10_000 + s as i64, v)
+                    .expect("append");
             }
             app.commit_batch().expect("commit");
         }
         db.close().expect("close");
     }
     let ours = nan_normalized(util::all_samples(
-        &Db::open(&data, Options { wal_enabled: true, ..Options::default() }, &mut Registry::default()).expect("reopen"),
+        &Db::open(
+            &data,
+            Options {
+                wal_enabled: true,
+                ..Options::default()
+            },
+            &mut Registry::default(),
+        )
+        .expect("reopen"),
     ));
     assert_eq!(ours.len(), 20 * 300);
 
@@ -91,11 +115,27 @@ fn prometheus_serves_a_wal_we_wrote() {
             let t = (point[0].as_f64().expect("t") * 1000.0).round() as i64;
             let v = point[1].as_str().expect("v");
             let inst = series["metric"]["instance"].as_str().expect("instance");
-            let key = format!("{{__name__=\"interop_metric\", instance=\"{inst}\", job=\"tsdbd\"}}");
-            let want = ours.iter().find(|s| s.0 == key && s.1 == t).unwrap_or_else(|| panic!("Prometheus served a sample we never wrote: {key} @ {t}"));
+            let key =
+                format!("{{__name__=\"interop_metric\", instance=\"{inst}\", job=\"tsdbd\"}}");
+            let want = ours
+                .iter()
+                .find(|s| s.0 == key && s.1 == t)
+                .unwrap_or_else(|| {
+                    panic!("Prometheus served a sample we never wrote: {key} @ {t}")
+                });
             let want_v = f64::from_bits(want.2);
-            let got_v: f64 = match v { "+Inf" => f64::INFINITY, "-Inf" => f64::NEG_INFINITY, "NaN" => f64::NAN, x => x.parse().expect("float") };
-            assert!(want_v.to_bits() == got_v.to_bits() || (want_v.is_nan() && got_v.is_nan()) || want_v == got_v, "{key} @ {t}: {want_v} vs {got_v}");
+            let got_v: f64 = match v {
+                "+Inf" => f64::INFINITY,
+                "-Inf" => f64::NEG_INFINITY,
+                "NaN" => f64::NAN,
+                x => x.parse().expect("float"),
+            };
+            assert!(
+                want_v.to_bits() == got_v.to_bits()
+                    || (want_v.is_nan() && got_v.is_nan())
+                    || want_v == got_v,
+                "{key} @ {t}: {want_v} vs {got_v}"
+            );
             served += 1;
         }
     }
@@ -129,12 +169,16 @@ fn remote_write_body(series: &[(Vec<(&str, String)>, Vec<(i64, f64)>)]) -> Vec<u
         }
         put_len(&mut req, 1, &ts);
     }
-    snap::raw::Encoder::new().compress_vec(&req).expect("snappy")
+    snap::raw::Encoder::new()
+        .compress_vec(&req)
+        .expect("snappy")
 }
 
 #[test]
 fn we_replay_a_wal_prometheus_wrote() {
-    let Some(bin) = util::reference_bin_dir() else { return };
+    let Some(bin) = util::reference_bin_dir() else {
+        return;
+    };
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path().join("prom");
     std::fs::create_dir_all(&data).expect("mkdir");
@@ -147,11 +191,21 @@ fn we_replay_a_wal_prometheus_wrote() {
         let samples: Vec<(i64, f64)> = (0..200)
             .map(|i| {
                 let t = now - 20 * 60 * 1000 + i * 5_000 + s;
-                let v = if i == 199 && s % 2 == 0 { f64::from_bits(STALE_NAN) } else { interesting_values(i * 7 + s) };
+                let v = if i == 199 && s % 2 == 0 {
+                    f64::from_bits(STALE_NAN)
+                } else {
+                    interesting_values(i * 7 + s)
+                };
                 (t, v)
             })
             .collect();
-        series.push((vec![("__name__", "rw_metric".to_string()), ("series", format!("s{s:02}"))], samples));
+        series.push((
+            vec![
+                ("__name__", "rw_metric".to_string()),
+                ("series", format!("s{s:02}")),
+            ],
+            samples,
+        ));
     }
     let resp = ureq::post(&format!("{}/api/v1/write", prom.url))
         .header("Content-Encoding", "snappy")
@@ -174,24 +228,45 @@ fn we_replay_a_wal_prometheus_wrote() {
         if body.contains("\"job\":\"self\"") {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "Prometheus never scraped itself");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Prometheus never scraped itself"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     std::thread::sleep(Duration::from_secs(3));
     prom.stop();
 
     let expected = util::promtool_dump(&bin, &data);
-    assert!(expected.iter().filter(|s| s.0.contains("rw_metric")).count() == 2000);
+    assert!(
+        expected
+            .iter()
+            .filter(|s| s.0.contains("rw_metric"))
+            .count()
+            == 2000
+    );
     let log = std::fs::read_to_string(data.with_extension("log")).unwrap_or_default();
-    assert!(expected.len() > 2000 + 100, "self-scrape produced too few samples: {}; log:\n{log}", expected.len());
+    assert!(
+        expected.len() > 2000 + 100,
+        "self-scrape produced too few samples: {}; log:\n{log}",
+        expected.len()
+    );
 
     let mut reg = Registry::default();
-    let head = Head::open(&data.join("wal"), &Options::default(), &mut reg).expect("replay Prometheus WAL");
+    let head = Head::open(&data.join("wal"), &Options::default(), &mut reg)
+        .expect("replay Prometheus WAL");
     let ours = util::all_samples(&head);
     assert_eq!(head.wal_metrics().corruptions_total.get(), 0);
     // Stale markers keep their exact bits through Prometheus's WAL and our replay.
-    let stale = ours.iter().filter(|s| s.0.contains("rw_metric") && s.2 == STALE_NAN).count();
+    let stale = ours
+        .iter()
+        .filter(|s| s.0.contains("rw_metric") && s.2 == STALE_NAN)
+        .count();
     assert_eq!(stale, 5);
-    util::assert_same_samples(&nan_normalized(ours), &nan_normalized(expected), "our replay of the Prometheus WAL");
+    util::assert_same_samples(
+        &nan_normalized(ours),
+        &nan_normalized(expected),
+        "our replay of the Prometheus WAL",
+    );
     head.close().expect("close");
 }

@@ -21,15 +21,22 @@ pub(crate) fn reference_bin_dir() -> Option<PathBuf> {
     if let Ok(d) = std::env::var("REFERENCE_PROMETHEUS_BIN") {
         return Some(PathBuf::from(d));
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-reference-prometheus.sh");
-    let out = Command::new("bash").arg(&script).stderr(Stdio::inherit()).output();
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-reference-prometheus.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .stderr(Stdio::inherit())
+        .output();
     match out {
         Ok(o) if o.status.success() => {
             let dir = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
             if dir.join("promtool").exists() && dir.join("prometheus").exists() {
                 return Some(dir);
             }
-            missing(&format!("{} printed {dir:?}, which lacks the binaries", script.display()))
+            missing(&format!(
+                "{} printed {dir:?}, which lacks the binaries",
+                script.display()
+            ))
         }
         Ok(o) => missing(&format!("{} failed with {}", script.display(), o.status)),
         Err(e) => missing(&format!("cannot run {}: {e}", script.display())),
@@ -46,7 +53,11 @@ fn missing(why: &str) -> Option<PathBuf> {
 
 /// A free loopback port.
 pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind loopback").local_addr().expect("addr").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind loopback")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// A Prometheus server on loopback, killed on drop.
@@ -72,13 +83,20 @@ impl Prometheus {
             .stderr(log)
             .spawn()
             .expect("start prometheus");
-        let p = Prometheus { child, url: format!("http://127.0.0.1:{port}") };
+        let p = Prometheus {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if ureq::get(&format!("{}/-/ready", p.url)).call().is_ok() {
                 return p;
             }
-            assert!(Instant::now() < deadline, "prometheus did not become ready; see {}", data_dir.with_extension("log").display());
+            assert!(
+                Instant::now() < deadline,
+                "prometheus did not become ready; see {}",
+                data_dir.with_extension("log").display()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -125,7 +143,11 @@ pub(crate) fn assert_same_samples(got: &[Sample], want: &[Sample], what: &str) {
     if got == want {
         return;
     }
-    let first = got.iter().zip(want).position(|(a, b)| a != b).unwrap_or(got.len().min(want.len()));
+    let first = got
+        .iter()
+        .zip(want)
+        .position(|(a, b)| a != b)
+        .unwrap_or(got.len().min(want.len()));
     panic!(
         "{what}: {} samples vs {} expected; first difference at index {first}: got {:?}, expected {:?}",
         got.len(),
@@ -138,11 +160,20 @@ pub(crate) fn assert_same_samples(got: &[Sample], want: &[Sample], what: &str) {
 /// Every sample of a Prometheus data directory as `promtool tsdb dump` prints it.
 pub(crate) fn promtool_dump(bin: &Path, data_dir: &Path) -> Vec<Sample> {
     let out = Command::new(bin.join("promtool"))
-        .args(["tsdb", "dump", "--min-time=-9223372036854775808", "--max-time=9223372036854775807"])
+        .args([
+            "tsdb",
+            "dump",
+            "--min-time=-9223372036854775808",
+            "--max-time=9223372036854775807",
+        ])
         .arg(data_dir)
         .output()
         .expect("run promtool");
-    assert!(out.status.success(), "promtool tsdb dump failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "promtool tsdb dump failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut samples: Vec<Sample> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| !l.is_empty())
