@@ -4,7 +4,7 @@
 //!
 //! A WAL directory holds *segments* named with 8 decimal digits (`00000000`, `00000001`,
 //! …), by default at most [`DEFAULT_SEGMENT_SIZE`] bytes each, plus checkpoint
-//! directories (`checkpoint.NNNNNNNN`, see [`checkpoint`]). A segment has no header: it
+//! directories (`checkpoint.NNNNNNNN`, see [`mod@checkpoint`]). A segment has no header: it
 //! is a sequence of [`PAGE_SIZE`] pages, of which only the last one of a segment may be
 //! short. A logical record (see [`crate::record`]) is first compressed with snappy
 //! (block format) when that makes it smaller, then cut into *fragments* that never
@@ -31,7 +31,7 @@
 //! * [`WalReader`] streams the records of a range of segments with bounded memory and
 //!   reports any damage as a [`CorruptionError`] naming the segment and the offset just
 //!   after the last intact record.
-//! * [`repair`] cuts the WAL there, as Prometheus's `WL.Repair` does: segments after the
+//! * [`repair()`] cuts the WAL there, as Prometheus's `WL.Repair` does: segments after the
 //!   damaged one are deleted (records may depend on earlier ones, so nothing after a
 //!   hole is trusted) and the damaged segment is truncated after its last good record.
 //! * [`replay`] and [`replay_with_checkpoint`] run a callback on every record and repair
@@ -118,7 +118,7 @@ impl WalOptions {
     }
 }
 
-/// The WAL cannot be read past a point; [`repair`] can cut it there.
+/// The WAL cannot be read past a point; [`repair()`] can cut it there.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("corruption in WAL segment {segment} of {dir} at offset {offset}: {reason}", dir = .dir.display())]
 pub struct CorruptionError {

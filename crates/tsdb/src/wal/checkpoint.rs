@@ -11,7 +11,7 @@
 //!
 //! The caller's sequence, as in Prometheus: `next_segment` on the live WAL (through
 //! [`crate::wal::WalWriter::with_wal`]), pick `to` below the active segment, run
-//! [`checkpoint`] (outside the writer thread: it only reads closed segments), then
+//! [`checkpoint()`] (outside the writer thread: it only reads closed segments), then
 //! `Wal::truncate(to + 1)` and [`delete_checkpoints`]`(dir, to)`. Replay then reads the
 //! checkpoint and the segments after N ([`crate::wal::replay_with_checkpoint`]).
 //!

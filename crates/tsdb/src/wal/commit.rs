@@ -163,7 +163,9 @@ impl WalWriter {
     }
 
     /// Runs `f` on the WAL between groups (for `next_segment`, `truncate`, ...), on the
-    /// calling thread; commits wait meanwhile.
+    /// calling thread; commits wait meanwhile. The writer thread lends the WAL out and
+    /// gets it back when `f` returns (or panics), so `f` need not be `'static`; it must
+    /// not call [`WalWriter::commit`] or `with_wal` itself (that would wait forever).
     pub fn with_wal<R>(&self, f: impl FnOnce(&mut Wal) -> R) -> Result<R> {
         let (give, got) = sync_channel(1);
         let (back_tx, back) = sync_channel(1);

@@ -3,7 +3,7 @@
 //!
 //! Each segment is read on its own: a record still open when its segment ends is a torn
 //! record (a crash during its write), reported as corruption of that segment at the
-//! end of the last intact record, which is where [`crate::wal::repair`] cuts.
+//! end of the last intact record, which is where [`crate::wal::repair()`] cuts.
 
 use std::fs::File;
 use std::io::{self, Read};

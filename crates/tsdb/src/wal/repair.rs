@@ -95,7 +95,7 @@ pub fn repair(err: &CorruptionError) -> Result<()> {
 /// higher (all if `None`), in order.
 ///
 /// On corruption (or when `f` returns [`Error::Decode`] for a record, which marks that
-/// record corrupt, as Prometheus's replay does) the WAL is [`repair`]ed at that point,
+/// record corrupt, as Prometheus's replay does) the WAL is [`repair()`]ed at that point,
 /// `corruptions_total` is incremented and the replay returns `Ok`, having delivered
 /// every record before the damage; [`ReplayStats::corruption`] says what was cut.
 /// Other errors of `f` and I/O errors are returned as they are, without repair.

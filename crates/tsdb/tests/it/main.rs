@@ -6,7 +6,11 @@ mod chunk_compat;
 mod crash;
 /// Head behaviour across restarts, truncation and the storage traits.
 mod head;
-/// WAL interoperability with the reference Prometheus, both directions.
+/// Whole data directories exchanged with the reference Prometheus, both directions.
 mod prometheus_interop;
 /// Shared helpers: reference binaries, Prometheus on loopback, sample dumps.
 mod util;
+/// WAL segments read by promtool, and a Prometheus-written WAL decoded record by record.
+mod wal_interop;
+/// Torn and corrupted WAL tails at every offset of the last page.
+mod wal_torn;
