@@ -1,7 +1,7 @@
 //! Head append throughput for existing series (samples/s on one core), with and without
 //! the WAL. Each iteration appends one sample to each of 10 000 series and commits.
 
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput};
 use prometheus_client::registry::Registry;
 use tsdb::labels::Labels;
 use tsdb::wal::SyncPolicy;
@@ -47,9 +47,9 @@ fn bench(c: &mut Criterion) {
                 || {
                     t += 15_000;
                     v += 1.0;
-                    t
+                    (t, v)
                 },
-                |t| {
+                |(t, v)| {
                     let mut app = db.appender();
                     for (i, l) in ls.iter().enumerate() {
                         app.add(refs[i], l, t, v + (i % 7) as f64).expect("append");
@@ -64,5 +64,9 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
-criterion_main!(benches);
+// Written out instead of `criterion_group!`, whose generated `pub fn` has no doc comment.
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    bench(&mut c);
+    c.final_summary();
+}

@@ -12,12 +12,9 @@
 //! `postings_for_matchers` on a `MemPostings` for context. Run briefly with
 //! `cargo bench -p tsdb --bench postings -- --warm-up-time 1 --measurement-time 3`.
 
-// criterion's macros generate undocumented public functions.
-#![allow(missing_docs)]
-
 use std::hint::black_box;
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion};
 use croaring::Bitmap as CBitmap;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -259,11 +256,12 @@ fn bench_mem_postings(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(
-    benches,
-    bench_intersect,
-    bench_union,
-    bench_add,
-    bench_mem_postings
-);
-criterion_main!(benches);
+// Written out instead of `criterion_group!`, whose generated `pub fn` has no doc comment.
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    bench_intersect(&mut c);
+    bench_union(&mut c);
+    bench_add(&mut c);
+    bench_mem_postings(&mut c);
+    c.final_summary();
+}

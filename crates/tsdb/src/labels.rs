@@ -8,7 +8,7 @@
 use std::borrow::Borrow;
 use std::collections::HashSet;
 use std::fmt;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hasher};
 use std::ops::Deref;
 use std::sync::Arc;
 
@@ -111,9 +111,7 @@ impl SymbolTable {
     }
 
     fn shard(&self, s: &str) -> &Mutex<HashSet<Symbol>> {
-        let mut h = self.hasher.build_hasher();
-        s.hash(&mut h);
-        &self.shards[(h.finish() as usize) % SYMBOL_SHARDS]
+        &self.shards[(self.hasher.hash_one(s) as usize) % SYMBOL_SHARDS]
     }
 
     /// Returns the table's symbol for `s`, adding it if new.

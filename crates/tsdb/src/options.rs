@@ -47,7 +47,7 @@ impl Default for Options {
 impl Options {
     /// Checks that every option is in range.
     pub fn validate(&self) -> Result<()> {
-        if self.wal_segment_size < PAGE_SIZE || self.wal_segment_size % PAGE_SIZE != 0 {
+        if self.wal_segment_size < PAGE_SIZE || !self.wal_segment_size.is_multiple_of(PAGE_SIZE) {
             return Err(Error::InvalidOptions {
                 name: "wal_segment_size",
                 reason: format!(
@@ -68,13 +68,13 @@ impl Options {
                 reason: format!("{} is below the minimum of 4", self.samples_per_chunk),
             });
         }
-        if let SyncPolicy::Interval(d) = self.wal_sync {
-            if d == Duration::ZERO {
-                return Err(Error::InvalidOptions {
-                    name: "wal_sync",
-                    reason: "an interval must be positive; use SyncPolicy::Always".into(),
-                });
-            }
+        if let SyncPolicy::Interval(d) = self.wal_sync
+            && d == Duration::ZERO
+        {
+            return Err(Error::InvalidOptions {
+                name: "wal_sync",
+                reason: "an interval must be positive; use SyncPolicy::Always".into(),
+            });
         }
         Ok(())
     }

@@ -56,10 +56,10 @@ impl<'a> HeadAppender<'a> {
     }
 
     fn lookup(&mut self, series_ref: SeriesRef, labels: &Labels) -> Result<Arc<MemSeries>> {
-        if series_ref != 0 {
-            if let Some(s) = self.head.series.get_by_ref(series_ref) {
-                return Ok(s);
-            }
+        if series_ref != 0
+            && let Some(s) = self.head.series.get_by_ref(series_ref)
+        {
+            return Ok(s);
         }
         if labels.is_empty() || !labels.is_valid() {
             return Err(AppendError::InvalidLabels.into());

@@ -58,14 +58,16 @@ impl<'a> HeadQuerier<'a> {
                         });
                     }
                 }
-                if let Some(o) = &st.open {
-                    if o.max_t >= self.mint && o.min_t <= self.maxt && o.app.num_samples() > 0 {
-                        chunks.push(ChunkData {
-                            min_t: o.min_t,
-                            max_t: o.max_t,
-                            data: Arc::from(o.app.bytes()),
-                        });
-                    }
+                if let Some(o) = &st.open
+                    && o.max_t >= self.mint
+                    && o.min_t <= self.maxt
+                    && o.app.num_samples() > 0
+                {
+                    chunks.push(ChunkData {
+                        min_t: o.min_t,
+                        max_t: o.max_t,
+                        data: Arc::from(o.app.bytes()),
+                    });
                 }
                 chunks
             };

@@ -217,10 +217,13 @@ impl HashStripe {
     }
 
     fn insert(&mut self, hash: u64, s: Arc<MemSeries>) {
-        if self.by_hash.contains_key(&hash) {
-            self.conflicts.entry(hash).or_default().push(s);
-        } else {
-            self.by_hash.insert(hash, s);
+        match self.by_hash.entry(hash) {
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.conflicts.entry(hash).or_default().push(s);
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(s);
+            }
         }
     }
 

@@ -145,7 +145,10 @@ fn prometheus_serves_a_wal_we_wrote() {
 }
 
 /// Encodes a remote-write v1 `WriteRequest` by hand (protobuf wire format) and snappy.
-fn remote_write_body(series: &[(Vec<(&str, String)>, Vec<(i64, f64)>)]) -> Vec<u8> {
+/// One series of a remote-write request: labels and `(timestamp, value)` samples.
+type RwSeries<'a> = (Vec<(&'a str, String)>, Vec<(i64, f64)>);
+
+fn remote_write_body(series: &[RwSeries<'_>]) -> Vec<u8> {
     fn put_len(buf: &mut Vec<u8>, field: u8, bytes: &[u8]) {
         buf.push((field << 3) | 2);
         tsdb::encoding::put_uvarint(buf, bytes.len() as u64);
