@@ -2,7 +2,7 @@
 //!
 //! Today it opens the storage engine on a data directory and keeps it open until a
 //! shutdown signal, then closes it in order (flushing the WAL). Issue 4 adds the HTTP
-//! server (remote write, the Prometheus query API) on top of the same [`run`] entry point;
+//! server (remote write, the Prometheus query API) on top of [`Server::start`];
 //! issue 5 adds the local-directory bucket that becomes the default object store.
 
 use std::path::PathBuf;

@@ -6,7 +6,7 @@
 //! * [`append`]: [`HeadAppender`] batches samples; commit writes the WAL first, then
 //!   makes the samples visible.
 //! * [`read`]: [`HeadQuerier`], the head's implementation of the storage traits.
-//! * [`replay`]: rebuilding the head from a WAL checkpoint and segments on open.
+//! * `replay`: rebuilding the head from a WAL checkpoint and segments on open.
 //!
 //! Sealed chunks stay in memory, compressed (about 1.4 bytes per sample); see
 //! `docs/ARCHITECTURE.md` for why they are not m-mapped to `chunks_head/` yet.

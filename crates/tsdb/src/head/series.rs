@@ -1,4 +1,4 @@
-//! The head's series: [`MemSeries`] with its chunks, and [`StripeSeries`], the striped
+//! The head's series: [`MemSeries`] with its chunks, and `StripeSeries`, the striped
 //! maps that find a series by reference or by label hash (with collision handling).
 //!
 //! Lock order: a hash stripe, then a ref stripe, then a series' state. Nobody takes a
