@@ -32,7 +32,8 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --document-private-it
 step "benches and fuzz targets compile"
 cargo bench --workspace --no-run --locked
 if [ -d crates/tsdb/fuzz ]; then
-  (cd crates/tsdb/fuzz && cargo check --locked --bins)
+  # Shares the workspace target directory so the dependencies build once.
+  (cd crates/tsdb/fuzz && CARGO_TARGET_DIR="$PWD/../../../target/fuzz" cargo check --locked --bins)
 fi
 
 step "all checks passed"
