@@ -14,7 +14,7 @@
 //! sets `opts.ChunkRange`), so the replay uses a 4 h chunk range; the test also checks that
 //! a 2 h range would not match.
 //!
-//! The reference binary comes from `$PROMTOOL` or `scripts/install-reference-prometheus.sh`.
+//! The reference binary comes from `crate::util::reference_bin_dir` (the install script, or `REFERENCE_PROMETHEUS_BIN`).
 //! If neither works the test fails under `CI=true` and is skipped with a note otherwise.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -51,30 +51,6 @@ struct BlockChunk {
 
 /// A block's series, keyed by their label set rendered as `{a="b",...}`.
 type BlockSeries = BTreeMap<String, Vec<BlockChunk>>;
-
-fn promtool() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("PROMTOOL") {
-        let p = PathBuf::from(p);
-        if p.is_file() {
-            return Some(p);
-        }
-        eprintln!("PROMTOOL={} is not a file", p.display());
-    }
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-reference-prometheus.sh");
-    let out = Command::new("bash").arg(&script).output().ok()?;
-    if !out.status.success() {
-        eprintln!(
-            "{} failed: {}",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return None;
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let bin = PathBuf::from(stdout.lines().last()?.trim()).join("promtool");
-    bin.is_file().then_some(bin)
-}
 
 /// Formats a millisecond timestamp as OpenMetrics seconds, and returns the timestamp
 /// promtool will actually store: Go's `int64(ParseFloat(s) * 1000)`.
@@ -486,17 +462,10 @@ fn cut_like_head(samples: &[(i64, f64)], opts: &CutOptions) -> Vec<BlockChunk> {
 
 #[test]
 fn chunks_and_cutting_match_prometheus() {
-    let Some(promtool) = promtool() else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!(
-                "reference promtool not found (set PROMTOOL or run scripts/install-reference-prometheus.sh); required under CI=true"
-            );
-        }
-        eprintln!(
-            "note: reference promtool not found; skipping the Prometheus compatibility check"
-        );
+    let Some(bin) = crate::util::reference_bin_dir() else {
         return;
     };
+    let promtool = bin.join("promtool");
     let tmp = tempfile::tempdir().expect("temp dir");
     let input = tmp.path().join("input.om");
     let out_dir = tmp.path().join("blocks");

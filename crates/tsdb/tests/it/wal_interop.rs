@@ -1,50 +1,17 @@
-//! WAL interoperability with the reference Prometheus 3.5: `promtool tsdb dump` reads
-//! a WAL we wrote, and we read and decode a WAL a real Prometheus wrote.
-//!
-//! The binaries come from `$PROMTOOL` (and `prometheus` beside it) or from
-//! `scripts/install-reference-prometheus.sh`. Without them the tests skip with a
-//! message, except under `CI=true`, where they fail.
+//! WAL segments written record by record (no head) are read by `promtool tsdb dump`:
+//! an uncompressed record and a compressed record spanning pages, across two segments.
+//! The head-level interop tests, both directions, are in `prometheus_interop.rs`.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use tsdb::labels::{Labels, SymbolTable};
-use tsdb::record::{self, RecordType, RefSample, RefSeries};
-use tsdb::wal::{self, Wal, WalMetrics, WalOptions, WalReader};
-
-/// The directory holding `promtool` and `prometheus`, or `None` (after deciding
-/// whether that fails the test).
-fn reference_bin_dir() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("PROMTOOL") {
-        let p = PathBuf::from(p);
-        return Some(p.parent().map(Path::to_path_buf).unwrap_or_default());
-    }
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-reference-prometheus.sh");
-    let found = Command::new("bash")
-        .arg(&script)
-        .stderr(Stdio::null())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
-        .filter(|d| d.join("promtool").is_file());
-    if found.is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "reference promtool not found (set PROMTOOL or run {})",
-            script.display()
-        );
-        eprintln!("skipping: reference promtool not found (set PROMTOOL)");
-    }
-    found
-}
+use tsdb::labels::Labels;
+use tsdb::record::{self, RefSample, RefSeries};
+use tsdb::wal::{self, Wal, WalMetrics, WalOptions};
 
 #[test]
 fn wal_interop_promtool_dumps_our_wal() {
-    let Some(bin) = reference_bin_dir() else {
+    let Some(bin) = crate::util::reference_bin_dir() else {
         return;
     };
     let data = tempfile::tempdir().unwrap();
@@ -115,119 +82,4 @@ fn wal_interop_promtool_dumps_our_wal() {
         .collect();
     assert_eq!(got.len(), want.len(), "promtool printed:\n{stdout}");
     assert_eq!(got, want);
-}
-
-#[test]
-fn wal_interop_we_read_a_prometheus_wal() {
-    let Some(bin) = reference_bin_dir() else {
-        return;
-    };
-    let prometheus = bin.join("prometheus");
-    if !prometheus.is_file() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "no prometheus beside promtool"
-        );
-        eprintln!("skipping: no prometheus binary in {}", bin.display());
-        return;
-    }
-    let data = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let config = data.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: self\n    \
-             static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
-        ),
-    )
-    .unwrap();
-    let db = data.path().join("db");
-    let mut child = Command::new(&prometheus)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", db.display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start prometheus");
-    let wal_dir = db.join("wal");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut found = None;
-    while Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(300));
-        // Prometheus is still writing: a torn tail just means "not yet".
-        if let Ok(Some(f)) = decode_wal(&wal_dir)
-            && f.up_samples > 0
-        {
-            found = Some(f);
-            break;
-        }
-    }
-    let _ = child.kill(); // SIGKILL: what Prometheus wrote is already in the files.
-    let _ = child.wait();
-    assert!(
-        found.is_some(),
-        "no samples of `up` in Prometheus's WAL within 30s"
-    );
-    // After the kill the whole WAL reads cleanly and every record decodes.
-    let f = decode_wal(&wal_dir).expect("a clean WAL").expect("records");
-    assert!(f.series > 10 && f.samples > 10 && f.up_samples > 0, "{f:?}");
-}
-
-#[derive(Debug)]
-struct Found {
-    series: usize,
-    samples: usize,
-    up_samples: usize,
-}
-
-/// Reads and decodes every record; `Ok(None)` if there is no WAL yet.
-fn decode_wal(dir: &Path) -> tsdb::Result<Option<Found>> {
-    if wal::segments(dir)?.is_empty() {
-        return Ok(None);
-    }
-    let syms = SymbolTable::new();
-    let mut r = WalReader::open(dir, None, None)?;
-    let mut f = Found {
-        series: 0,
-        samples: 0,
-        up_samples: 0,
-    };
-    let mut up_refs = BTreeSet::new();
-    while let Some(rec) = r.next_record()? {
-        match record::record_type(rec) {
-            RecordType::Series => {
-                let mut v = Vec::new();
-                record::decode_series(rec, &syms, &mut v)?;
-                f.series += v.len();
-                up_refs.extend(
-                    v.iter()
-                        .filter(|s| s.labels.get("__name__") == Some("up"))
-                        .map(|s| s.series_ref),
-                );
-            }
-            RecordType::Samples => {
-                let mut v = Vec::new();
-                record::decode_samples(rec, &mut v)?;
-                f.samples += v.len();
-                f.up_samples += v.iter().filter(|s| up_refs.contains(&s.series_ref)).count();
-            }
-            RecordType::Metadata => record::decode_metadata(rec, &mut Vec::new())?,
-            RecordType::Exemplars => record::decode_exemplars(rec, &syms, &mut Vec::new())?,
-            RecordType::HistogramSamples | RecordType::CustomBucketsHistogramSamples => {
-                record::decode_histogram_samples(rec, &mut Vec::new())?
-            }
-            RecordType::FloatHistogramSamples | RecordType::CustomBucketsFloatHistogramSamples => {
-                record::decode_float_histogram_samples(rec, &mut Vec::new())?
-            }
-            RecordType::Tombstones => record::decode_tombstones(rec, &mut Vec::new())?,
-            t => panic!("unexpected record type {t:?} in a Prometheus WAL"),
-        }
-    }
-    Ok(Some(f))
 }
