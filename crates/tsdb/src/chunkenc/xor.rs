@@ -144,6 +144,17 @@ impl XorAppender {
         })
     }
 
+    /// Makes room for one more sample (at most 19 bytes, and the bit writer stores 16 at a
+    /// time) growing by about a quarter rather than doubling: an open chunk lives in every
+    /// series, and doubling would leave up to half of each buffer unused.
+    fn reserve_for_sample(&mut self) {
+        const ROOM: usize = 32;
+        if self.stream.capacity() - self.stream.len() < ROOM {
+            let grow = (self.stream.capacity() / 4).max(ROOM);
+            self.stream.reserve_exact(grow);
+        }
+    }
+
     /// Appends a sample. The caller guarantees timestamps are in order.
     ///
     /// # Panics
@@ -154,6 +165,7 @@ impl XorAppender {
         let num = u16::try_from(self.num_samples()).unwrap_or(u16::MAX);
         assert!(num < u16::MAX, "xor chunk already holds {num} samples");
         let v = v.to_bits();
+        self.reserve_for_sample();
         let mut t_delta = 0u64;
         match num {
             0 => {

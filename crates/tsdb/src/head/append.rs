@@ -25,8 +25,8 @@ pub struct HeadAppender<'a> {
     min_valid_time: i64,
     /// Series to log in this batch's Series record.
     new_series: Vec<Arc<MemSeries>>,
-    /// Refs in `new_series` that this batch found (not created) unlogged.
-    found_unlogged: HashSet<u64>,
+    /// The refs in `new_series`.
+    to_log: HashSet<u64>,
     samples: Vec<RefSample>,
     sample_series: Vec<Arc<MemSeries>>,
     done: bool,
@@ -38,7 +38,7 @@ impl<'a> HeadAppender<'a> {
             head,
             min_valid_time: head.appendable_min_valid_time(),
             new_series: Vec::new(),
-            found_unlogged: HashSet::new(),
+            to_log: HashSet::new(),
             samples: Vec::new(),
             sample_series: Vec::new(),
             done: false,
@@ -55,7 +55,8 @@ impl<'a> HeadAppender<'a> {
         self.samples.is_empty()
     }
 
-    fn lookup(&mut self, series_ref: SeriesRef, labels: &Labels) -> Result<Arc<MemSeries>> {
+    /// Finds the series by its ref hint, else by labels, creating it if absent.
+    fn lookup(&self, series_ref: SeriesRef, labels: &Labels) -> Result<Arc<MemSeries>> {
         if series_ref != 0
             && let Some(s) = self.head.series.get_by_ref(series_ref)
         {
@@ -64,11 +65,7 @@ impl<'a> HeadAppender<'a> {
         if labels.is_empty() || !labels.is_valid() {
             return Err(AppendError::InvalidLabels.into());
         }
-        let (s, created) = self.head.get_or_create(labels, None, false)?;
-        if created {
-            self.new_series.push(Arc::clone(&s));
-        }
-        Ok(s)
+        Ok(self.head.get_or_create(labels, None, false)?.0)
     }
 
     /// Adds a float sample; see [`Appender::append`].
@@ -106,12 +103,10 @@ impl<'a> HeadAppender<'a> {
             st.pending += 1;
             let unlogged = !st.logged;
             drop(st);
-            if unlogged
-                && !self.new_series.iter().any(|n| Arc::ptr_eq(n, &s))
-                && self.found_unlogged.insert(s.series_ref)
-            {
-                // Created by another batch that has not committed (or rolled back): log it
-                // here too, so this batch's samples never precede their Series record.
+            // A series not yet in the WAL goes into this batch's Series record: one this
+            // batch created, or one another batch created and has not committed (or rolled
+            // back), so that this batch's samples never precede their Series record.
+            if unlogged && self.head.wal().is_some() && self.to_log.insert(s.series_ref) {
                 self.new_series.push(Arc::clone(&s));
             }
             let r = s.series_ref;
