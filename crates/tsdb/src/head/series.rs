@@ -336,3 +336,80 @@ impl StripeSeries {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(r: u64, v: &str) -> Arc<MemSeries> {
+        Arc::new(MemSeries::new(r, Labels::from_pairs(&[("a", v)]), false))
+    }
+
+    #[test]
+    fn hash_collisions_keep_series_apart() {
+        // Three label sets forced onto one hash: each must be found, and removing any
+        // one (the primary or a conflict) must leave the others reachable.
+        let mut stripe = HashStripe::default();
+        let (s1, s2, s3) = (series(1, "x"), series(2, "y"), series(3, "z"));
+        for s in [&s1, &s2, &s3] {
+            stripe.insert(42, Arc::clone(s));
+        }
+        for s in [&s1, &s2, &s3] {
+            assert_eq!(
+                stripe.get(42, &s.labels).map(|f| f.series_ref),
+                Some(s.series_ref)
+            );
+        }
+        assert!(stripe.get(42, &Labels::from_pairs(&[("a", "w")])).is_none());
+        stripe.remove(42, 1);
+        assert!(stripe.get(42, &s1.labels).is_none());
+        assert_eq!(stripe.get(42, &s2.labels).map(|f| f.series_ref), Some(2));
+        assert_eq!(stripe.get(42, &s3.labels).map(|f| f.series_ref), Some(3));
+        stripe.remove(42, 3);
+        assert_eq!(stripe.get(42, &s2.labels).map(|f| f.series_ref), Some(2));
+        stripe.remove(42, 2);
+        assert!(stripe.by_hash.is_empty() && stripe.conflicts.is_empty());
+    }
+
+    #[test]
+    fn appendable_follows_prometheus() {
+        let mut st = SeriesState::new(false);
+        let cut = CutOptions::default();
+        assert_eq!(st.appendable(10, 1.0), Ok(Appendable::Append));
+        st.append(10, 1.0, &cut);
+        assert_eq!(st.appendable(10, 1.0), Ok(Appendable::Duplicate));
+        assert_eq!(
+            st.appendable(10, 2.0),
+            Err(AppendError::DuplicateSampleForTimestamp)
+        );
+        // NaN payloads compare by bits: the stale marker is not a duplicate of NaN.
+        st.append(20, f64::NAN, &cut);
+        assert_eq!(
+            st.appendable(20, f64::from_bits(0x7ff0_0000_0000_0002)),
+            Err(AppendError::DuplicateSampleForTimestamp)
+        );
+        assert_eq!(st.appendable(20, f64::NAN), Ok(Appendable::Duplicate));
+        assert_eq!(st.appendable(5, 1.0), Err(AppendError::OutOfOrder));
+    }
+
+    #[test]
+    fn truncate_drops_whole_chunks_only() {
+        let mut st = SeriesState::new(false);
+        let cut = CutOptions::default();
+        // 15 s samples over 2 h: 4 chunks of 120 samples.
+        for i in 0..480 {
+            st.append(i * 15_000, i as f64, &cut);
+        }
+        assert_eq!(st.num_chunks(), 4);
+        let boundary = st.sealed[1].max_t;
+        assert_eq!(
+            st.truncate_before(boundary),
+            1,
+            "the chunk holding mint stays"
+        );
+        assert_eq!(st.truncate_before(boundary + 1), 1);
+        assert_eq!(st.truncate_before(i64::MAX), 2);
+        assert_eq!(st.num_chunks(), 0);
+        assert_eq!(st.max_t(), None);
+    }
+}

@@ -19,7 +19,14 @@ pub(crate) fn is_ci() -> bool {
 /// cannot be found or installed. Under `CI=true` a missing binary panics.
 pub(crate) fn reference_bin_dir() -> Option<PathBuf> {
     if let Ok(d) = std::env::var("REFERENCE_PROMETHEUS_BIN") {
-        return Some(PathBuf::from(d));
+        let dir = PathBuf::from(d);
+        if dir.join("promtool").is_file() && dir.join("prometheus").is_file() {
+            return Some(dir);
+        }
+        return missing(&format!(
+            "REFERENCE_PROMETHEUS_BIN={} lacks prometheus or promtool",
+            dir.display()
+        ));
     }
     let script =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-reference-prometheus.sh");
