@@ -13,7 +13,7 @@ pub fn fsync_dir(dir: &Path) -> Result<()> {
         .map_err(|e| Error::io("fsync", dir, e))
 }
 
-/// An exclusive advisory lock on `<dir>/lock`, held until dropped.
+/// An exclusive advisory lock (`flock`) on `<dir>/lock`, held until dropped.
 ///
 /// Prevents two processes (two tsdbd, or tsdbd and Prometheus) from writing one directory.
 #[derive(Debug)]
@@ -43,5 +43,32 @@ impl DirLock {
     /// The lock file's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+impl Drop for DirLock {
+    /// Removes the lock file, as Prometheus does on a clean shutdown; the flock itself is
+    /// released when the file closes. A leftover file (after a crash) is harmless.
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_lock_fails_until_the_first_is_dropped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lock = DirLock::acquire(dir.path()).expect("first lock");
+        let err = DirLock::acquire(dir.path()).expect_err("second lock must fail");
+        assert!(matches!(err, Error::Io { op: "lock", .. }), "{err}");
+        drop(lock);
+        assert!(
+            !dir.path().join("lock").exists(),
+            "clean release removes the file"
+        );
+        DirLock::acquire(dir.path()).expect("lock after release");
     }
 }
