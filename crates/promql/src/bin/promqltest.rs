@@ -1,0 +1,3 @@
+//! `promqltest DIR...`: runs Prometheus `.test` scripts and prints pass/fail counts (skeleton).
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! The runner for Prometheus's `.test` scripts (skeleton).
