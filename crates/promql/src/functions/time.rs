@@ -1,7 +1,120 @@
-//! Date functions over Unix seconds, in UTC (skeleton: bodies come with the kernels work).
+//! Date functions over Unix seconds, in UTC, as Prometheus 3.5's `minute()`, `hour()`,
+//! `day_of_week()` and friends.
+//!
+//! Prometheus converts the sample value with Go's `time.Unix(int64(v), 0).UTC()`, so the
+//! value is truncated toward zero to whole seconds (`-0.5` is 1970-01-01 00:00:00 and
+//! `-1.5` is 1969-12-31 23:59:59). The calendar is the proleptic Gregorian one, computed
+//! here with Howard Hinnant's days-from-civil algorithms, so negative times and leap years
+//! need no table. Leap seconds do not exist in Unix time.
+//!
+//! Non-finite input (NaN, ±Inf) gives NaN: Go's conversion of those to `int64` is
+//! platform-dependent, so Prometheus has no portable answer to match. Finite values beyond
+//! the `i64` range saturate.
+
+const SECS_PER_DAY: i64 = 86_400;
 
 /// The date function called `name` (`minute`, `hour`, `day_of_month`, `day_of_week`,
 /// `day_of_year`, `days_in_month`, `month`, `year`), mapping Unix seconds to its value.
-pub fn date_function(_name: &str) -> Option<fn(f64) -> f64> {
-    None
+///
+/// `day_of_week` is 0 for Sunday to 6 for Saturday; `month` and `day_of_month` start at 1.
+/// The evaluator supplies the evaluation time (in seconds) for the no-argument form.
+pub fn date_function(name: &str) -> Option<fn(f64) -> f64> {
+    let f: fn(f64) -> f64 = match name {
+        "minute" => |v| with_time(v, |t| (t.second_of_day / 60 % 60) as f64),
+        "hour" => |v| with_time(v, |t| (t.second_of_day / 3600) as f64),
+        "day_of_month" => |v| with_time(v, |t| f64::from(t.day)),
+        // 1970-01-01 was a Thursday (4).
+        "day_of_week" => |v| with_time(v, |t| (t.days + 4).rem_euclid(7) as f64),
+        "day_of_year" => |v| with_time(v, |t| t.day_of_year() as f64),
+        "days_in_month" => |v| with_time(v, |t| f64::from(days_in_month(t.year, t.month))),
+        "month" => |v| with_time(v, |t| f64::from(t.month)),
+        "year" => |v| with_time(v, |t| t.year as f64),
+        _ => return None,
+    };
+    Some(f)
 }
+
+/// A UTC instant broken down into calendar fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CivilTime {
+    /// Days since 1970-01-01.
+    days: i64,
+    /// Seconds since midnight, 0..86400.
+    second_of_day: i64,
+    year: i64,
+    /// 1..=12.
+    month: u32,
+    /// 1..=31.
+    day: u32,
+}
+
+impl CivilTime {
+    fn from_unix_seconds(secs: i64) -> Self {
+        let days = secs.div_euclid(SECS_PER_DAY);
+        let (year, month, day) = civil_from_days(days);
+        CivilTime {
+            days,
+            second_of_day: secs.rem_euclid(SECS_PER_DAY),
+            year,
+            month,
+            day,
+        }
+    }
+
+    /// 1..=366.
+    fn day_of_year(&self) -> i64 {
+        self.days - days_from_civil(self.year, 1, 1) + 1
+    }
+}
+
+fn with_time(v: f64, f: impl Fn(&CivilTime) -> f64) -> f64 {
+    if !v.is_finite() {
+        return f64::NAN;
+    }
+    // `as` truncates toward zero and saturates, like Go's int64(v) for in-range values.
+    f(&CivilTime::from_unix_seconds(v as i64))
+}
+
+/// `(year, month, day)` of the given day number (days since 1970-01-01).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    // Shift the epoch to 0000-03-01 so that the leap day ends each 4-, 100- and 400-year
+    // cycle ("era" = 400 years = 146097 days).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365], from March 1st
+    let mp = (5 * doy + 2) / 153; // [0, 11], March = 0
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Days since 1970-01-01 of the given date (the inverse of [`civil_from_days`]).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(month);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn is_leap_year(year: i64) -> bool {
+    year.rem_euclid(4) == 0 && (year.rem_euclid(100) != 0 || year.rem_euclid(400) == 0)
+}
+
+fn days_in_month(year: i64, month: u32) -> u32 {
+    match month {
+        2 if is_leap_year(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+#[cfg(test)]
+mod tests;
