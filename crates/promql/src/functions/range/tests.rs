@@ -1,6 +1,9 @@
 //! Tests for the range-vector kernels. Expected numbers follow Prometheus 3.5's
 //! `functions.test` scenarios, rebuilt here as points and windows.
 
+// Float literals are kept exactly as Prometheus's test data spells them.
+#![allow(clippy::excessive_precision)]
+
 use super::*;
 use proptest::prelude::*;
 
