@@ -116,13 +116,14 @@ pub fn instant_value(points: &[(i64, f64)], is_rate: bool) -> Option<f64> {
 /// `<name>_over_time` for avg, sum, count, min, max, last, present, stddev, stdvar, mad,
 /// and `ts_of_min`, `ts_of_max`, `ts_of_last` (`name` without the `_over_time` suffix).
 ///
-/// `None` for no points or an unknown `name`. Sums, means and variances are
+/// `name` may also carry the `_over_time` suffix. `None` for no points or an unknown
+/// `name` (including `quantile`, which has its own function). Sums, means and variances are
 /// Kahan-compensated as in Prometheus. `min`/`max` ignore NaN unless every value is NaN.
 /// `ts_of_min`/`ts_of_max` give the timestamp (seconds) of the *last* point holding the
 /// minimum/maximum; `ts_of_last` the timestamp of the last point.
 pub fn over_time(name: &str, points: &[(i64, f64)]) -> Option<f64> {
     let &(last_t, last_v) = points.last()?;
-    let v = match name {
+    let v = match name.strip_suffix("_over_time").unwrap_or(name) {
         "avg" => avg(points),
         "sum" => sum(points),
         "count" => points.len() as f64,

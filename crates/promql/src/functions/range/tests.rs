@@ -480,6 +480,28 @@ fn simple_over_time_functions() {
 }
 
 #[test]
+fn over_time_table_from_functions_test() {
+    let nan = f64::NAN;
+    // (values at 0s, 10s, 20s) -> (min, max, last, count), evaluated at 1m over [2m].
+    let cases = [
+        ([2.0, 0.0, 3.0], [0.0, 3.0, 3.0, 3.0]),
+        ([2.0, 0.0, nan], [0.0, 2.0, nan, 3.0]),
+        ([2.0, nan, 1.0], [1.0, 2.0, 1.0, 3.0]),
+        ([nan, 0.0, 1.0], [0.0, 1.0, 1.0, 3.0]),
+        ([nan, nan, nan], [nan, nan, nan, 3.0]),
+    ];
+    for (vals, want) in cases {
+        let pts = window(&load(10_000, &vals), MIN, 2 * MIN);
+        for (name, w) in ["min", "max", "last", "count"].into_iter().zip(want) {
+            assert_close(over_time(name, &pts), w);
+        }
+    }
+    // The `_over_time` suffix is accepted too.
+    assert_eq!(over_time("max_over_time", &load(1, &[1.0, 2.0])), Some(2.0));
+    assert_eq!(over_time("quantile", &load(1, &[1.0])), None);
+}
+
+#[test]
 fn min_max_nan_handling() {
     let nan = f64::NAN;
     let pts = load(1000, &[nan, 2.0, nan, 1.0, nan]);
