@@ -155,6 +155,36 @@ mod tests {
         }
     }
 
+    /// `trig_functions.test`: each function at 10 and 20 (asin, acos and atanh at 10 - 10.1
+    /// and 20 - 10.1).
+    #[test]
+    fn trig_functions_test_values() {
+        let nan = f64::NAN;
+        let cases: &[(&str, f64, f64, f64)] = &[
+            ("sin", 0.0, -0.5440211108893699, 0.9129452507276277),
+            ("cos", 0.0, -0.8390715290764524, 0.40808206181339196),
+            ("tan", 0.0, 0.6483608274590867, 2.2371609442247427),
+            ("asin", 10.1, -0.10016742116155944, nan),
+            ("acos", 10.1, 1.670963747956456, nan),
+            ("atan", 0.0, 1.4711276743037345, 1.5208379310729538),
+            // The upstream file lists cosh(10) for sinh(10), within its 1e-6 tolerance.
+            ("sinh", 0.0, 11013.232874703393, 2.4258259770489514e+08),
+            ("cosh", 0.0, 11013.232920103324, 2.4258259770489514e+08),
+            ("tanh", 0.0, 0.9999999958776927, 1.0),
+            ("asinh", 0.0, 2.99822295029797, 3.6895038689889055),
+            ("acosh", 0.0, 2.993222846126381, 3.6882538673612966),
+            ("atanh", 10.1, -0.10033534773107522, nan),
+            ("rad", 0.0, 0.17453292519943295, 0.3490658503988659),
+            ("deg", 0.0, 572.9577951308232, 1145.9155902616465),
+        ];
+        for &(name, shift, at10, at20) in cases {
+            assert_same(f(name)(10.0 - shift), at10);
+            assert_same(f(name)(20.0 - shift), at20);
+        }
+        assert_same(f("rad")(-10.0), -0.17453292519943295);
+        assert_same(f("deg")(-10.0), -572.9577951308232);
+    }
+
     #[test]
     fn nan_propagates_through_every_function() {
         for name in NAMES {
