@@ -221,3 +221,33 @@ fn label_join_cases() {
         Some("a+a")
     );
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn expansion_never_panics(template in "[$a-z0-9{}_é€ ]{0,24}", value in "[a-z0-9]{0,8}") {
+            let re = anchored("(?P<name>[a-z]*)([0-9]*)");
+            if let Some(caps) = re.captures(&value) {
+                let _ = expand_go_template(&re, &caps, &template);
+            }
+        }
+
+        #[test]
+        fn templates_without_dollar_are_literal(template in "[^$]{0,24}") {
+            let re = anchored("(.*)");
+            let caps = re.captures("x").expect("matches");
+            prop_assert_eq!(expand_go_template(&re, &caps, &template), template);
+        }
+
+        #[test]
+        fn copy_src_to_dst(value in "[a-z0-9]{0,8}") {
+            let m = ls(&[("__name__", "m"), ("src", value.as_str())]);
+            let got = label_replace(&m, "dst", "$1", "src", &anchored("(.*)"));
+            prop_assert_eq!(got.get("dst"), (!value.is_empty()).then_some(value.as_str()));
+            prop_assert!(got.is_valid());
+        }
+    }
+}

@@ -636,6 +636,23 @@ proptest! {
     }
 
     #[test]
+    fn rate_of_regular_linear_counter_is_its_slope(
+        slope in 0.01f64..1000.0, step_s in 1i64..120, n in 2i64..50, offset_s in 0i64..120,
+    ) {
+        // Samples every `step_s` seconds, the window's edges within one step of them, and
+        // a start value high enough that the zero cutoff never applies.
+        let step = step_s * 1000;
+        let offset = (offset_s * 1000) % step;
+        let start = 1e9;
+        let pts: Vec<(i64, f64)> =
+            (0..n).map(|i| (offset + i * step, start + slope * (i * step) as f64 / 1000.0)).collect();
+        let range_start = offset - step + 1;
+        let range_end = pts[pts.len() - 1].0 + step - 1;
+        let got = extrapolated_rate(&pts, range_start, range_end, true, true).unwrap();
+        prop_assert!((got - slope).abs() <= 1e-6 * slope, "{got} vs {slope}");
+    }
+
+    #[test]
     fn increase_of_monotone_counter_is_non_negative(pts in points_strategy()) {
         let mut acc = 0.0;
         let counter: Vec<(i64, f64)> =
