@@ -1,1 +1,4 @@
-//! The runner for Prometheus's `.test` scripts (skeleton).
+//! The runner for Prometheus's PromQL `.test` scripts.
+
+pub mod parse;
+pub mod values;
