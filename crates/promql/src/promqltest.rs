@@ -3,3 +3,4 @@
 pub mod parse;
 pub mod values;
 pub mod compare;
+pub mod rewrite;
