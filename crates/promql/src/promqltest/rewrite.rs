@@ -469,7 +469,7 @@ mod tests {
         assert_eq!(p("time()", 1_000), None);
         assert_eq!(p("timestamp(foo)", 1_000), None);
         // Calls inside a subquery are not looked at, as upstream.
-        assert!(p("max_over_time(time()[5m:1m])", 1_000).is_some());
+        assert!(p("max_over_time(vector(time())[5m:1m])", 1_000).is_some());
     }
 
     #[test]
