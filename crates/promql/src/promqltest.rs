@@ -4,3 +4,4 @@ pub mod parse;
 pub mod values;
 pub mod compare;
 pub mod rewrite;
+pub mod classify;
