@@ -170,7 +170,9 @@ pub fn selects(vs: &VectorSelector, l: &Labels) -> bool {
     if m.or_matchers.is_empty() {
         m.matchers.iter().all(|x| matcher_ok(x, l))
     } else {
-        m.or_matchers.iter().any(|g| g.iter().all(|x| matcher_ok(x, l)))
+        m.or_matchers
+            .iter()
+            .any(|g| g.iter().all(|x| matcher_ok(x, l)))
     }
 }
 
@@ -185,7 +187,9 @@ fn is_vector_valued(e: &Expr) -> bool {
 /// Whether this node removes `__name__` from its vector output.
 fn drops_name(e: &Expr) -> bool {
     match e {
-        Expr::Call(c) => !KEEP_NAME.contains(&c.func.name) && c.args.args.iter().any(|a| is_vector_valued(a)),
+        Expr::Call(c) => {
+            !KEEP_NAME.contains(&c.func.name) && c.args.args.iter().any(|a| is_vector_valued(a))
+        }
         Expr::Unary(u) => is_vector_valued(&u.expr),
         Expr::Binary(b) => {
             let set = [T_LAND, T_LOR, T_LUNLESS].contains(&b.op.id());
@@ -245,7 +249,8 @@ fn needs_delayed_name_removal(ast: &Expr, loaded: &Loaded) -> bool {
                 for vs in selectors_in(d) {
                     let fixed = vs.name.is_some()
                         || vs.matchers.matchers.iter().any(|m| {
-                            m.name == "__name__" && matches!(m.op, promql_parser::label::MatchOp::Equal)
+                            m.name == "__name__"
+                                && matches!(m.op, promql_parser::label::MatchOp::Equal)
                         });
                     if fixed {
                         continue;
@@ -287,7 +292,8 @@ fn needs_delayed_name_removal(ast: &Expr, loaded: &Loaded) -> bool {
 static STRINGS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`"#).expect("a valid regex")
 });
-static BRACKETS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\[([^\]]*)\]").expect("a valid regex"));
+static BRACKETS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\[([^\]]*)\]").expect("a valid regex"));
 static PLAIN_DURATION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?:(?:\d+(?:ms|[smhdwy]))+|\d+(?:\.\d+)?)?$").expect("a valid regex")
 });
@@ -313,7 +319,10 @@ mod tests {
     use crate::promqltest::parse::{Command, parse_script};
 
     fn eval(expr: &str) -> Eval {
-        match parse_script(&format!("eval instant at 1m {expr}\n")).unwrap().pop() {
+        match parse_script(&format!("eval instant at 1m {expr}\n"))
+            .unwrap()
+            .pop()
+        {
             Some(Command::Eval(e)) => *e,
             _ => unreachable!("one eval"),
         }
@@ -334,21 +343,35 @@ mod tests {
         assert!(!classify(&eval(r#"h{x="2"}"#), &loaded).native_histograms);
         assert!(!classify(&eval("a"), &loaded).skipped());
         let mut e = eval("a");
-        e.expected = crate::promqltest::parse::Expected::Series(vec![crate::promqltest::parse::ExpectedSeries {
-            line: 2,
-            labels: Labels::empty(),
-            values: vec![crate::promqltest::values::SeqValue::Histogram(String::new())],
-        }]);
+        e.expected = crate::promqltest::parse::Expected::Series(vec![
+            crate::promqltest::parse::ExpectedSeries {
+                line: 2,
+                labels: Labels::empty(),
+                values: vec![crate::promqltest::values::SeqValue::Histogram(String::new())],
+            },
+        ]);
         assert!(classify(&e, &loaded).native_histograms);
     }
 
     #[test]
     fn experimental_functions_and_durations() {
         let l = Loaded::default();
-        assert_eq!(classify(&eval("limitk(1, a)"), &l).experimental, Some(Experimental::Function));
-        assert_eq!(classify(&eval(r#"sort_by_label(a, "x")"#), &l).experimental, Some(Experimental::Function));
-        assert_eq!(classify(&eval("changes(a[26m+4m])"), &l).experimental, Some(Experimental::DurationExpression));
-        assert_eq!(classify(&eval("a offset (1 + 2)"), &l).experimental, Some(Experimental::DurationExpression));
+        assert_eq!(
+            classify(&eval("limitk(1, a)"), &l).experimental,
+            Some(Experimental::Function)
+        );
+        assert_eq!(
+            classify(&eval(r#"sort_by_label(a, "x")"#), &l).experimental,
+            Some(Experimental::Function)
+        );
+        assert_eq!(
+            classify(&eval("changes(a[26m+4m])"), &l).experimental,
+            Some(Experimental::DurationExpression)
+        );
+        assert_eq!(
+            classify(&eval("a offset (1 + 2)"), &l).experimental,
+            Some(Experimental::DurationExpression)
+        );
         assert!(has_duration_expression("a[5m:2*1s]"));
         assert!(!has_duration_expression(r#"a{b=~"[x+y]"}[5m:1m]"#));
         assert!(!has_duration_expression("a[1800]"));
@@ -365,8 +388,11 @@ mod tests {
             ],
             histogram_series: vec![],
         };
-        let dnr = |s: &str| classify(&eval(s), &l).experimental == Some(Experimental::DelayedNameRemoval);
-        assert!(dnr(r#"label_replace(rate({env="1"}[10m]), "n", "$1", "__name__", "(.+)")"#));
+        let dnr =
+            |s: &str| classify(&eval(s), &l).experimental == Some(Experimental::DelayedNameRemoval);
+        assert!(dnr(
+            r#"label_replace(rate({env="1"}[10m]), "n", "$1", "__name__", "(.+)")"#
+        ));
         assert!(!dnr(r#"label_replace(m1, "n", "$1", "__name__", "(.+)")"#));
         assert!(dnr(r#"sum(rate({env="1"}[10m])) by (env)"#));
         assert!(!dnr(r#"sum by (__name__) (rate({env="1"}[10m]))"#));

@@ -59,7 +59,11 @@ pub fn check_sorted(m: &[Series]) -> Result<(), String> {
 }
 
 fn fmt_f(v: f64) -> String {
-    if is_stale(v) { "stale".into() } else { v.to_string() }
+    if is_stale(v) {
+        "stale".into()
+    } else {
+        v.to_string()
+    }
 }
 
 fn expected_float(e: &ExpectedSeries) -> Result<Option<f64>, String> {
@@ -80,10 +84,16 @@ pub fn compare_instant(expected: &Expected, got: &Value, ordered: bool) -> Resul
             if almost_equal(*e, *v) {
                 Ok(())
             } else {
-                Err(format!("expected scalar {} but got {}", fmt_f(*e), fmt_f(*v)))
+                Err(format!(
+                    "expected scalar {} but got {}",
+                    fmt_f(*e),
+                    fmt_f(*v)
+                ))
             }
         }
-        (Expected::Scalar(_), other) => Err(format!("expected scalar result, but got {}", kind(other))),
+        (Expected::Scalar(_), other) => {
+            Err(format!("expected scalar result, but got {}", kind(other)))
+        }
         (Expected::Series(_), Value::Scalar { v, .. }) => Err(format!(
             "expected vector or matrix result, but got scalar {}",
             fmt_f(*v)
@@ -107,7 +117,11 @@ pub fn compare_vector(exp: &[ExpectedSeries], got: &[Sample], ordered: bool) -> 
     let mut seen = vec![false; exp.len()];
     for (pos, s) in got.iter().enumerate() {
         let Some(k) = exp.iter().position(|e| e.labels == s.labels) else {
-            return Err(format!("unexpected metric {:?} in result, has value {}", s.labels, fmt_f(s.v)));
+            return Err(format!(
+                "unexpected metric {:?} in result, has value {}",
+                s.labels,
+                fmt_f(s.v)
+            ));
         };
         if ordered && k != pos {
             return Err(format!(
@@ -129,7 +143,13 @@ pub fn compare_vector(exp: &[ExpectedSeries], got: &[Sample], ordered: bool) -> 
                     fmt_f(s.v)
                 ));
             }
-            None => return Err(format!("no value expected for {:?} but got {}", s.labels, fmt_f(s.v))),
+            None => {
+                return Err(format!(
+                    "no value expected for {:?} but got {}",
+                    s.labels,
+                    fmt_f(s.v)
+                ));
+            }
         }
     }
     if let Some(k) = seen.iter().position(|s| !s) {
@@ -142,7 +162,9 @@ pub fn compare_vector(exp: &[ExpectedSeries], got: &[Sample], ordered: bool) -> 
 pub fn compare_matrix(exp: &Expected, got: &Value, start: i64, step: i64) -> Result<(), String> {
     let exp = match exp {
         Expected::Series(s) => s,
-        Expected::Scalar(_) => return Err("a range query cannot be expected to return a scalar".into()),
+        Expected::Scalar(_) => {
+            return Err("a range query cannot be expected to return a scalar".into());
+        }
     };
     let m = match got {
         Value::Matrix(m) => m,
@@ -152,7 +174,11 @@ pub fn compare_matrix(exp: &Expected, got: &Value, start: i64, step: i64) -> Res
     let mut seen = vec![false; exp.len()];
     for s in m {
         let Some(k) = exp.iter().position(|e| e.labels == s.labels) else {
-            return Err(format!("unexpected metric {:?} in result, has {} points", s.labels, s.points.len()));
+            return Err(format!(
+                "unexpected metric {:?} in result, has {} points",
+                s.labels,
+                s.points.len()
+            ));
         };
         seen[k] = true;
         let mut want = Vec::new();
@@ -180,7 +206,10 @@ pub fn compare_matrix(exp: &Expected, got: &Value, start: i64, step: i64) -> Res
         }
         for (&(wt, wv), &(gt, gv)) in want.iter().zip(&s.points) {
             if wt != gt {
-                return Err(format!("expected a point at {wt} for {:?}, but got one at {gt}", s.labels));
+                return Err(format!(
+                    "expected a point at {wt} for {:?}, but got one at {gt}",
+                    s.labels
+                ));
             }
             if !almost_equal(wv, gv) {
                 return Err(format!(
@@ -216,7 +245,11 @@ mod tests {
     }
 
     fn sample(pairs: &[(&str, &str)], v: f64) -> Sample {
-        Sample { labels: ls(pairs), t: 0, v }
+        Sample {
+            labels: ls(pairs),
+            t: 0,
+            v,
+        }
     }
 
     #[test]
@@ -242,17 +275,36 @@ mod tests {
 
     #[test]
     fn vectors() {
-        let e = vec![exp(&[("a", "1")], &[SeqValue::Float(1.0)]), exp(&[("a", "2")], &[SeqValue::Float(2.0)])];
+        let e = vec![
+            exp(&[("a", "1")], &[SeqValue::Float(1.0)]),
+            exp(&[("a", "2")], &[SeqValue::Float(2.0)]),
+        ];
         let got = vec![sample(&[("a", "2")], 2.0), sample(&[("a", "1")], 1.0000001)];
         assert!(compare_vector(&e, &got, false).is_ok());
-        assert!(compare_vector(&e, &got, true).unwrap_err().contains("position"));
-        assert!(compare_vector(&e, &got[..1], false).unwrap_err().contains("not found"));
+        assert!(
+            compare_vector(&e, &got, true)
+                .unwrap_err()
+                .contains("position")
+        );
+        assert!(
+            compare_vector(&e, &got[..1], false)
+                .unwrap_err()
+                .contains("not found")
+        );
         let extra = vec![got[0].clone(), got[1].clone(), sample(&[("a", "3")], 3.0)];
-        assert!(compare_vector(&e, &extra, false).unwrap_err().contains("unexpected metric"));
+        assert!(
+            compare_vector(&e, &extra, false)
+                .unwrap_err()
+                .contains("unexpected metric")
+        );
         let wrong = vec![sample(&[("a", "2")], 2.1), got[1].clone()];
         assert!(compare_vector(&e, &wrong, false).is_err());
         let h = vec![exp(&[("a", "1")], &[SeqValue::Histogram("count:1".into())])];
-        assert!(compare_vector(&h, &got[1..], false).unwrap_err().contains("histogram"));
+        assert!(
+            compare_vector(&h, &got[1..], false)
+                .unwrap_err()
+                .contains("histogram")
+        );
     }
 
     #[test]
@@ -263,22 +315,42 @@ mod tests {
         assert!(compare_instant(&Expected::Series(vec![]), &s, false).is_err());
         assert!(compare_instant(&Expected::Scalar(5.0), &Value::Vector(vec![]), false).is_err());
         assert!(compare_instant(&Expected::Series(vec![]), &Value::Vector(vec![]), false).is_ok());
-        let str_v = Value::String { t: 0, s: "x".into() };
+        let str_v = Value::String {
+            t: 0,
+            s: "x".into(),
+        };
         assert!(compare_instant(&Expected::Series(vec![]), &str_v, false).is_err());
     }
 
     #[test]
     fn matrices() {
         let e = Expected::Series(vec![
-            exp(&[("a", "1")], &[SeqValue::Float(1.0), SeqValue::Omitted, SeqValue::Float(3.0)]),
+            exp(
+                &[("a", "1")],
+                &[
+                    SeqValue::Float(1.0),
+                    SeqValue::Omitted,
+                    SeqValue::Float(3.0),
+                ],
+            ),
             exp(&[("a", "2")], &[SeqValue::Float(stale_nan())]),
         ]);
-        let s1 = Series { labels: ls(&[("a", "1")]), points: vec![(0, 1.0), (120, 3.0)] };
-        let s2 = Series { labels: ls(&[("a", "2")]), points: vec![(0, stale_nan())] };
+        let s1 = Series {
+            labels: ls(&[("a", "1")]),
+            points: vec![(0, 1.0), (120, 3.0)],
+        };
+        let s2 = Series {
+            labels: ls(&[("a", "2")]),
+            points: vec![(0, stale_nan())],
+        };
         let ok = Value::Matrix(vec![s1.clone(), s2.clone()]);
         assert!(compare_matrix(&e, &ok, 0, 60).is_ok());
         let unsorted = Value::Matrix(vec![s2.clone(), s1.clone()]);
-        assert!(compare_matrix(&e, &unsorted, 0, 60).unwrap_err().contains("sorted"));
+        assert!(
+            compare_matrix(&e, &unsorted, 0, 60)
+                .unwrap_err()
+                .contains("sorted")
+        );
         let mut extra = s1.clone();
         extra.points.push((180, 4.0));
         assert!(compare_matrix(&e, &Value::Matrix(vec![extra, s2.clone()]), 0, 60).is_err());
@@ -289,8 +361,17 @@ mod tests {
 
     #[test]
     fn label_order() {
-        assert_eq!(compare_labels(&ls(&[("a", "1")]), &ls(&[("a", "1"), ("b", "1")])), Ordering::Less);
-        assert_eq!(compare_labels(&ls(&[("a", "2")]), &ls(&[("a", "10")])), Ordering::Greater);
-        assert_eq!(compare_labels(&ls(&[("b", "1")]), &ls(&[("a", "1"), ("c", "1")])), Ordering::Greater);
+        assert_eq!(
+            compare_labels(&ls(&[("a", "1")]), &ls(&[("a", "1"), ("b", "1")])),
+            Ordering::Less
+        );
+        assert_eq!(
+            compare_labels(&ls(&[("a", "2")]), &ls(&[("a", "10")])),
+            Ordering::Greater
+        );
+        assert_eq!(
+            compare_labels(&ls(&[("b", "1")]), &ls(&[("a", "1"), ("c", "1")])),
+            Ordering::Greater
+        );
     }
 }

@@ -155,8 +155,10 @@ static PAT_INSTANT: LazyLock<Regex> = LazyLock::new(|| {
         .expect("a valid regex")
 });
 static PAT_RANGE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^eval(?:_(fail|warn|info))?\s+range\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+?)\s+(.+)$")
-        .expect("a valid regex")
+    Regex::new(
+        r"^eval(?:_(fail|warn|info))?\s+range\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+?)\s+(.+)$",
+    )
+    .expect("a valid regex")
 });
 static PAT_LOAD: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^load(?:_(with_nhcb))?\s+(.+?)$").expect("a valid regex"));
@@ -213,9 +215,12 @@ pub fn parse_script(text: &str) -> Result<Vec<Command>, ScriptError> {
 
 fn parse_load(block: &[(usize, &str)]) -> Result<Load, ScriptError> {
     let (line, head) = block[0];
-    let caps = PAT_LOAD
-        .captures(head)
-        .ok_or_else(|| err(line, "invalid load command (load[_with_nhcb] <step:duration>)"))?;
+    let caps = PAT_LOAD.captures(head).ok_or_else(|| {
+        err(
+            line,
+            "invalid load command (load[_with_nhcb] <step:duration>)",
+        )
+    })?;
     let interval = parse_duration(&caps[2]).map_err(|e| err(line, e))?;
     let mut series: Vec<(Labels, Vec<SeqValue>)> = Vec::new();
     for &(l, text) in &block[1..] {
@@ -250,7 +255,10 @@ fn parse_eval(block: &[(usize, &str)]) -> Result<Eval, ScriptError> {
     } else if let Some(c) = PAT_RANGE.captures(head) {
         let (start, end, step) = (dur(&c[2])?, dur(&c[3])?, dur(&c[4])?);
         if end < start {
-            return Err(err(line, "invalid test definition, end timestamp is before start timestamp"));
+            return Err(err(
+                line,
+                "invalid test definition, end timestamp is before start timestamp",
+            ));
         }
         if step <= 0 {
             return Err(err(line, "range eval with a zero step"));
@@ -299,7 +307,10 @@ fn parse_eval(block: &[(usize, &str)]) -> Result<Eval, ScriptError> {
         }
         if let Some(v) = parse_number(text) {
             if k + 1 != block.len() {
-                return Err(err(l, "a scalar expectation must be the last line of its block"));
+                return Err(err(
+                    l,
+                    "a scalar expectation must be the last line of its block",
+                ));
             }
             scalar = Some(v);
             continue;
@@ -308,20 +319,35 @@ fn parse_eval(block: &[(usize, &str)]) -> Result<Eval, ScriptError> {
         let values = parse_values(rest).map_err(|e| err(l, e))?;
         match ev.time {
             EvalTime::Instant(_) if values.len() > 1 => {
-                return Err(err(l, "expecting multiple values in instant evaluation not allowed"));
+                return Err(err(
+                    l,
+                    "expecting multiple values in instant evaluation not allowed",
+                ));
             }
-            EvalTime::Range { start, end, step } if values.len() as i64 > (end - start) / step + 1 => {
+            EvalTime::Range { start, end, step }
+                if values.len() as i64 > (end - start) / step + 1 =>
+            {
                 return Err(err(l, "more values than the range has steps"));
             }
             _ => {}
         }
-        series.push(ExpectedSeries { line: l, labels, values });
+        series.push(ExpectedSeries {
+            line: l,
+            labels,
+            values,
+        });
     }
     if ev.warn.none && !ev.warn.lines.is_empty() || ev.info.none && !ev.info.lines.is_empty() {
-        return Err(err(line, "'expect no_…' cannot be combined with expectations of the same kind"));
+        return Err(err(
+            line,
+            "'expect no_…' cannot be combined with expectations of the same kind",
+        ));
     }
     if matches!(ev.time, EvalTime::Range { .. }) && ev.ordered {
-        return Err(err(line, "expect ordered on a range eval: the query returns a matrix"));
+        return Err(err(
+            line,
+            "expect ordered on a range eval: the query returns a matrix",
+        ));
     }
     ev.expected = match scalar {
         Some(v) => Expected::Scalar(v),
@@ -344,7 +370,9 @@ fn parse_expect(ev: &mut Eval, l: usize, rest: &str) -> Result<(), ScriptError> 
     };
     match kind {
         "fail" => {
-            if ev.fail.is_some() && matches!(ev.fail, Some(TextMatch::Exact(_) | TextMatch::Regex(_))) {
+            if ev.fail.is_some()
+                && matches!(ev.fail, Some(TextMatch::Exact(_) | TextMatch::Regex(_)))
+            {
                 return Err(err(l, "more than one 'expect fail' line"));
             }
             ev.fail = Some(text);
@@ -379,7 +407,11 @@ mod tests {
         assert_eq!(l.interval, 300_000);
         assert!(!l.nhcb);
         assert_eq!(l.series.len(), 2);
-        assert_eq!(l.series[0].1, vec![SeqValue::Float(7.0)], "a later line wins");
+        assert_eq!(
+            l.series[0].1,
+            vec![SeqValue::Float(7.0)],
+            "a later line wins"
+        );
         assert!(matches!(cmds[1], Command::Clear { line: 7 }));
         let Command::Load(l) = &cmds[2] else { panic!() };
         assert!(l.nhcb);
@@ -407,10 +439,19 @@ mod tests {
         assert!(e.warn.at_least_one && !e.info.at_least_one);
         let e = one_eval("eval_info range from 0 to 2m step 1m a\n  a 1 2 3\n");
         assert!(e.info.at_least_one);
-        assert_eq!(e.time, EvalTime::Range { start: 0, end: 120_000, step: 60_000 });
+        assert_eq!(
+            e.time,
+            EvalTime::Range {
+                start: 0,
+                end: 120_000,
+                step: 60_000
+            }
+        );
         let e = one_eval("eval_ordered instant at 1m sort(a)\n  a{b=\"1\"} 1\n  a{b=\"2\"} 2\n");
         assert!(e.ordered);
-        let Expected::Series(s) = &e.expected else { panic!() };
+        let Expected::Series(s) = &e.expected else {
+            panic!()
+        };
         assert_eq!(s.len(), 2);
         let e = one_eval("eval instant at 1m 5\n  5\n");
         assert_eq!(e.expected, Expected::Scalar(5.0));
@@ -427,13 +468,16 @@ mod tests {
 
     #[test]
     fn expect_lines() {
-        let e = one_eval(
-            "eval instant at 1m a\n  expect warn msg: PromQL warning: x\n  expect info\n",
-        );
+        let e =
+            one_eval("eval instant at 1m a\n  expect warn msg: PromQL warning: x\n  expect info\n");
         assert_eq!(e.warn.lines.len(), 1);
         assert!(matches!(e.info.lines[..], [TextMatch::Any]));
-        assert!(parse_script("eval instant at 1m a\n  expect warn msg: x\n  expect no_warn\n").is_err());
-        let e = one_eval("eval instant at 1m a\n  expect fail regex: ab?c\n  expect ordered\n  expect no_info\n");
+        assert!(
+            parse_script("eval instant at 1m a\n  expect warn msg: x\n  expect no_warn\n").is_err()
+        );
+        let e = one_eval(
+            "eval instant at 1m a\n  expect fail regex: ab?c\n  expect ordered\n  expect no_info\n",
+        );
         assert!(e.fail.unwrap().matches("ac"));
         assert!(e.ordered && e.info.none);
         assert!(parse_script("eval instant at 1m a\n  expect bogus\n").is_err());

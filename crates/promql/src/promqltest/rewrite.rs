@@ -442,7 +442,9 @@ mod tests {
     fn pin_round_trips_modulo_at() {
         for src in EXPRS {
             let ast = parse(src).unwrap();
-            let Some(pinned) = pin_at(&ast, -2500) else { continue };
+            let Some(pinned) = pin_at(&ast, -2500) else {
+                continue;
+            };
             let printed = print(&pinned);
             let again = parse(&printed).unwrap_or_else(|e| panic!("{src} → {printed}: {e}"));
             assert_eq!(pinned, again, "{src} → {printed}");

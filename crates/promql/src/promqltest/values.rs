@@ -174,7 +174,11 @@ pub fn parse_values(s: &str) -> Result<Vec<SeqValue>, String> {
                             n = *k;
                             step = 4;
                         }
-                        _ => return Err(format!("expected 'x' after a histogram increment in {s:?}")),
+                        _ => {
+                            return Err(format!(
+                                "expected 'x' after a histogram increment in {s:?}"
+                            ));
+                        }
                     }
                 }
                 out.extend((0..=n).map(|_| SeqValue::Histogram(h.clone())));
@@ -273,7 +277,9 @@ fn unquote(s: &str, i: usize) -> Result<(String, usize), String> {
                 Some((_, '"')) => out.push('"'),
                 Some((_, '\'')) => out.push('\''),
                 Some((_, 'u')) => {
-                    let hex: String = (0..4).filter_map(|_| chars.next().map(|(_, c)| c)).collect();
+                    let hex: String = (0..4)
+                        .filter_map(|_| chars.next().map(|(_, c)| c))
+                        .collect();
                     let c = u32::from_str_radix(&hex, 16)
                         .ok()
                         .and_then(char::from_u32)
@@ -308,7 +314,8 @@ pub fn parse_number(s: &str) -> Option<f64> {
         i64::from_str_radix(o, 8).ok()
     } else if let Some(bi) = lower.strip_prefix("0b") {
         i64::from_str_radix(bi, 2).ok()
-    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|c| c.is_ascii_digit()) {
+    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|c| c.is_ascii_digit())
+    {
         i64::from_str_radix(&lower[1..], 8).ok()
     } else if !lower.is_empty() && lower.bytes().all(|c| c.is_ascii_digit()) {
         lower.parse::<i64>().ok()
@@ -319,13 +326,21 @@ pub fn parse_number(s: &str) -> Option<f64> {
         let v = v as f64;
         return Some(if neg { -v } else { v });
     }
-    if lower.is_empty() || !lower.bytes().all(|c| c.is_ascii_alphanumeric() || b".+-_".contains(&c)) {
+    if lower.is_empty()
+        || !lower
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b".+-_".contains(&c))
+    {
         return None;
     }
     let v = match lower.as_str() {
         "inf" | "infinity" => f64::INFINITY,
         "nan" => f64::NAN,
-        _ if lower.bytes().next().is_some_and(|c| c.is_ascii_digit() || c == b'.') => {
+        _ if lower
+            .bytes()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit() || c == b'.') =>
+        {
             lower.parse::<f64>().ok()?
         }
         _ => return None,
@@ -357,7 +372,9 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
         while i < b.len() && b[i].is_ascii_digit() {
             i += 1;
         }
-        let n: i64 = s[st..i].parse().map_err(|_| format!("bad duration {s:?}"))?;
+        let n: i64 = s[st..i]
+            .parse()
+            .map_err(|_| format!("bad duration {s:?}"))?;
         let ust = i;
         while i < b.len() && b[i].is_ascii_alphabetic() {
             i += 1;
@@ -399,7 +416,15 @@ mod tests {
     fn plain_numbers() {
         assert_eq!(
             floats("1 -2.5 .8 1e-3 9.9e+307 Inf -Inf"),
-            vec![Some(1.0), Some(-2.5), Some(0.8), Some(1e-3), Some(9.9e307), Some(f64::INFINITY), Some(f64::NEG_INFINITY)]
+            vec![
+                Some(1.0),
+                Some(-2.5),
+                Some(0.8),
+                Some(1e-3),
+                Some(9.9e307),
+                Some(f64::INFINITY),
+                Some(f64::NEG_INFINITY)
+            ]
         );
         let v = floats("NaN nan INF");
         assert!(v[0].unwrap().is_nan() && v[1].unwrap().is_nan());
@@ -422,7 +447,10 @@ mod tests {
     #[test]
     fn repetitions_and_series() {
         assert_eq!(floats("5x2"), vec![Some(5.0); 3]);
-        assert_eq!(floats("0+10x3"), vec![Some(0.0), Some(10.0), Some(20.0), Some(30.0)]);
+        assert_eq!(
+            floats("0+10x3"),
+            vec![Some(0.0), Some(10.0), Some(20.0), Some(30.0)]
+        );
         assert_eq!(floats("10-2x2"), vec![Some(10.0), Some(8.0), Some(6.0)]);
         assert_eq!(floats("-1+1x2"), vec![Some(-1.0), Some(0.0), Some(1.0)]);
         assert_eq!(floats("1 -2"), vec![Some(1.0), Some(-2.0)]);
@@ -434,16 +462,29 @@ mod tests {
 
     #[test]
     fn histograms_are_recognised() {
-        let v = parse_values("1 {{schema:0 sum:5 count:4 buckets:[1 2 1]}} {{}}x2 {{count:1}}+{{count:2}}x1").unwrap();
+        let v = parse_values(
+            "1 {{schema:0 sum:5 count:4 buckets:[1 2 1]}} {{}}x2 {{count:1}}+{{count:2}}x1",
+        )
+        .unwrap();
         assert_eq!(v.len(), 1 + 1 + 3 + 2);
-        assert_eq!(v[1], SeqValue::Histogram("schema:0 sum:5 count:4 buckets:[1 2 1]".into()));
+        assert_eq!(
+            v[1],
+            SeqValue::Histogram("schema:0 sum:5 count:4 buckets:[1 2 1]".into())
+        );
         assert!(v[2..].iter().all(|x| matches!(x, SeqValue::Histogram(_))));
     }
 
     #[test]
     fn series_descriptions() {
         let (l, rest) = parse_series(r#"http_requests{job="api", instance="0"}  0+10x10"#).unwrap();
-        assert_eq!(l, Labels::from_pairs(&[("__name__", "http_requests"), ("instance", "0"), ("job", "api")]));
+        assert_eq!(
+            l,
+            Labels::from_pairs(&[
+                ("__name__", "http_requests"),
+                ("instance", "0"),
+                ("job", "api")
+            ])
+        );
         assert_eq!(rest.trim(), "0+10x10");
         let (l, _) = parse_series(r#"{__name__="a",b="c\"d"} 1"#).unwrap();
         assert_eq!(l, Labels::from_pairs(&[("__name__", "a"), ("b", "c\"d")]));
@@ -453,7 +494,10 @@ mod tests {
         let (l, _) = parse_series(r#"x{a=""} 1"#).unwrap();
         assert_eq!(l, Labels::from_pairs(&[("__name__", "x")]));
         let (l, _) = parse_series(r#"{"some.metric", "a.b"='c'} 1"#).unwrap();
-        assert_eq!(l, Labels::from_pairs(&[("__name__", "some.metric"), ("a.b", "c")]));
+        assert_eq!(
+            l,
+            Labels::from_pairs(&[("__name__", "some.metric"), ("a.b", "c")])
+        );
         assert!(parse_series("{a=b} 1").is_err());
     }
 
