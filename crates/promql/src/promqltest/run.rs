@@ -14,6 +14,38 @@ use super::{EvalOutcome, EvalReport, FileReport, RunOptions};
 use crate::engine::{Engine, QueryContext, QueryResult};
 use crate::value::{Sample, Value};
 
+/// The two queries the runner needs; implemented by [`Engine`] and, in tests, by a fake.
+pub(crate) trait QueryEngine {
+    /// An instant query at `t`.
+    fn instant(&self, storage: &tsdb::Head, q: &str, t: i64) -> crate::Result<QueryResult>;
+    /// A range query.
+    fn range(
+        &self,
+        storage: &tsdb::Head,
+        q: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> crate::Result<QueryResult>;
+}
+
+impl QueryEngine for Engine {
+    fn instant(&self, storage: &tsdb::Head, q: &str, t: i64) -> crate::Result<QueryResult> {
+        self.instant_query(storage, q, t, &QueryContext::default())
+    }
+
+    fn range(
+        &self,
+        storage: &tsdb::Head,
+        q: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> crate::Result<QueryResult> {
+        self.range_query(storage, q, start, end, step, &QueryContext::default())
+    }
+}
+
 fn new_head() -> tsdb::Result<tsdb::Head> {
     tsdb::Head::new(
         &tsdb::Options {
@@ -31,7 +63,15 @@ pub(crate) fn run_commands(
     cmds: &[Command],
     opts: &RunOptions,
 ) -> Result<FileReport, tsdb::Error> {
-    let engine = Engine::new(opts.engine.clone());
+    run_commands_with(&Engine::new(opts.engine.clone()), name, cmds, opts)
+}
+
+fn run_commands_with(
+    engine: &impl QueryEngine,
+    name: &str,
+    cmds: &[Command],
+    opts: &RunOptions,
+) -> Result<FileReport, tsdb::Error> {
     let mut head = new_head()?;
     let mut loaded = Loaded::default();
     let mut report = FileReport {
@@ -58,7 +98,7 @@ pub(crate) fn run_commands(
                         attempt: None,
                     }
                 } else {
-                    let r = run_eval(&engine, &head, ev);
+                    let r = run_eval(engine, &head, ev);
                     if class.skipped() {
                         EvalOutcome::Skipped {
                             class,
@@ -143,12 +183,11 @@ fn load(head: &tsdb::Head, l: &Load, loaded: &mut Loaded) -> Result<(), String> 
 }
 
 /// Runs one eval: instant (with re-runs and range checks) or range.
-fn run_eval(engine: &Engine, head: &tsdb::Head, ev: &Eval) -> Result<(), String> {
+fn run_eval(engine: &impl QueryEngine, head: &tsdb::Head, ev: &Eval) -> Result<(), String> {
     let ast = ev.ast.as_ref().map_err(|e| format!("parse error: {e}"))?;
     match ev.time {
         EvalTime::Range { start, end, step } => {
-            let res =
-                engine.range_query(head, &ev.expr, start, end, step, &QueryContext::default());
+            let res = engine.range(head, &ev.expr, start, end, step);
             let Some(res) = check_error(ev, res)? else {
                 return Ok(());
             };
@@ -221,14 +260,13 @@ fn check_annotations(ev: &Eval, res: &QueryResult) -> Result<(), String> {
 }
 
 fn run_instant(
-    engine: &Engine,
+    engine: &impl QueryEngine,
     head: &tsdb::Head,
     ev: &Eval,
     q: &str,
     t: i64,
 ) -> Result<(), String> {
-    let ctx = QueryContext::default();
-    let Some(res) = check_error(ev, engine.instant_query(head, q, t, &ctx))? else {
+    let Some(res) = check_error(ev, engine.instant(head, q, t))? else {
         return Ok(());
     };
     check_annotations(ev, &res)?;
@@ -236,7 +274,7 @@ fn run_instant(
 
     // Range consistency: the same query from t-1m to t+1m must agree at t.
     let range = engine
-        .range_query(head, q, t - 60_000, t + 60_000, 60_000, &ctx)
+        .range(head, q, t - 60_000, t + 60_000, 60_000)
         .map_err(|e| format!("error evaluating query in range mode: {e}"))?;
     if ev.ordered {
         return Ok(());
@@ -267,130 +305,4 @@ fn run_instant(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::promqltest::parse::{TextMatch, parse_script};
-    use crate::promqltest::values::stale_nan;
-    use tsdb::chunkenc::{SampleIterator, ValueType};
-    use tsdb::labels::{MatchType, Matcher};
-    use tsdb::storage::Queryable;
-
-    fn load_cmd(text: &str) -> Load {
-        match parse_script(text).unwrap().pop() {
-            Some(Command::Load(l)) => l,
-            _ => unreachable!("a load"),
-        }
-    }
-
-    fn samples(head: &tsdb::Head, name: &str) -> Vec<(i64, u64)> {
-        let m = Matcher::new(MatchType::Equal, "__name__", name).unwrap();
-        let q = Queryable::querier(head, i64::MIN, i64::MAX).unwrap();
-        let mut out = Vec::new();
-        for s in q.select(false, None, &[m]).unwrap() {
-            let s = s.unwrap();
-            let mut it = s.iterator();
-            while it.next() != ValueType::None {
-                let (t, v) = it.at();
-                out.push((t, v.to_bits()));
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn loads_floats_blanks_and_stale_markers() {
-        let head = new_head().unwrap();
-        let mut loaded = Loaded::default();
-        load(&head, &load_cmd("load 1m\n  a 1 _ stale 4\n"), &mut loaded).unwrap();
-        assert_eq!(
-            samples(&head, "a"),
-            vec![
-                (0, 1f64.to_bits()),
-                (120_000, stale_nan().to_bits()),
-                (180_000, 4f64.to_bits())
-            ]
-        );
-        assert_eq!(loaded.float_series.len(), 1);
-        assert!(loaded.histogram_series.is_empty());
-    }
-
-    #[test]
-    fn a_second_load_cannot_go_back_in_time() {
-        let head = new_head().unwrap();
-        let mut loaded = Loaded::default();
-        load(&head, &load_cmd("load 1m\n  a 1 2 3\n"), &mut loaded).unwrap();
-        // The same value at the newest timestamp is accepted; later samples append.
-        load(&head, &load_cmd("load 1m\n  a _ _ 3 4\n"), &mut loaded).unwrap();
-        assert!(load(&head, &load_cmd("load 1m\n  a 9\n"), &mut loaded).is_err());
-        assert!(load(&head, &load_cmd("load 1m\n  a _ _ _ 5\n"), &mut loaded).is_err());
-        assert_eq!(samples(&head, "a").len(), 4);
-    }
-
-    #[test]
-    fn histograms_are_remembered_not_loaded() {
-        let head = new_head().unwrap();
-        let mut loaded = Loaded::default();
-        load(
-            &head,
-            &load_cmd("load 1m\n  h {{count:1}} {{count:2}}\n"),
-            &mut loaded,
-        )
-        .unwrap();
-        assert!(samples(&head, "h").is_empty());
-        assert_eq!(
-            loaded.histogram_series,
-            vec![Labels::from_pairs(&[("__name__", "h")])]
-        );
-        let l = load_cmd(
-            "load_with_nhcb 1m\n  x_bucket{le=\"1\",a=\"b\"} 1\n  x_bucket{le=\"+Inf\",a=\"b\"} 2\n  x_count{a=\"b\"} 2\n  y 1\n",
-        );
-        load(&head, &l, &mut loaded).unwrap();
-        assert_eq!(loaded.histogram_series.len(), 2);
-        assert_eq!(
-            loaded.histogram_series[1],
-            Labels::from_pairs(&[("__name__", "x"), ("a", "b")])
-        );
-        assert_eq!(
-            samples(&head, "x_bucket").len(),
-            2,
-            "the classic series stay"
-        );
-    }
-
-    #[test]
-    fn annotation_expectations() {
-        let any = AnnotationExpect {
-            at_least_one: true,
-            ..Default::default()
-        };
-        assert!(check_kind("warning", &any, &[]).is_err());
-        assert!(check_kind("warning", &any, &["w".into()]).is_ok());
-        assert!(check_kind("warning", &AnnotationExpect::default(), &["w".into()]).is_ok());
-        let none = AnnotationExpect {
-            none: true,
-            ..Default::default()
-        };
-        assert!(check_kind("info", &none, &["i".into()]).is_err());
-        let lines = AnnotationExpect {
-            lines: vec![TextMatch::Exact("a".into())],
-            ..Default::default()
-        };
-        assert!(check_kind("info", &lines, &["a".into()]).is_ok());
-        assert!(check_kind("info", &lines, &["a".into(), "b".into()]).is_err());
-        assert!(check_kind("info", &lines, &[]).is_err());
-    }
-
-    #[test]
-    fn engine_errors_fail_evals_without_stopping_the_script() {
-        let script = "load 1m\n  a 1\n\neval instant at 1m a\n  a 1\n\neval_fail instant at 1m a\n\neval range from 0 to 1m step 1m a\n  a 1 1\n\neval instant at 1m limitk(1, a)\n  a 1\n";
-        let cmds = parse_script(script).unwrap();
-        let r = run_commands("x.test", &cmds, &RunOptions::default()).unwrap();
-        assert_eq!(r.evals.len(), 4);
-        if r.passed() == 1 {
-            // The stub engine fails every query: only `eval_fail` passes.
-            assert_eq!((r.failed(), r.skipped()), (2, 1));
-        }
-        assert_eq!(r.skipped(), 1);
-        assert!(r.render().starts_with("x.test: "));
-    }
-}
+mod tests;
