@@ -8,8 +8,20 @@
 //! an experimental PromQL feature, are not applicable yet and are counted as skipped
 //! ([`classify`]).
 //!
-//! Entry points: [`run_file`], [`run_script`], [`run_paths`]; [`Summary::render`] prints the
-//! report the `promqltest` binary shows.
+//! Entry points: [`run_file`], [`run_script`], [`run_dirs`]; [`Summary::render`] prints the
+//! report the `promqltest` binary shows, [`Summary::render_classification`] the per-file
+//! classification table.
+//!
+//! Behaviour worth knowing:
+//! * Engine errors never stop a script: the eval fails with the error as its reason.
+//!   A script that cannot be read or parsed is an [`Error`].
+//! * An eval whose expression `promql-parser` rejects fails with "parse error", except for
+//!   duration expressions, which it does not support and which are classified as skipped.
+//! * A `load` the storage rejects (out of order, duplicate timestamp, out of bounds) is
+//!   recorded in [`FileReport::load_errors`], the whole block is rolled back, and the script
+//!   goes on.
+//! * Native-histogram samples are not loaded (no histogram storage yet); the series are
+//!   remembered so the evals reading them are classified.
 
 pub mod classify;
 pub mod compare;
@@ -170,6 +182,24 @@ impl FileReport {
             self.failed(),
             self.skipped()
         );
+        let attempts: Vec<bool> = self
+            .evals
+            .iter()
+            .filter_map(|e| match &e.outcome {
+                EvalOutcome::Skipped {
+                    attempt: Some(r), ..
+                } => Some(r.is_ok()),
+                _ => None,
+            })
+            .collect();
+        if !attempts.is_empty() {
+            let ok = attempts.iter().filter(|&&ok| ok).count();
+            let _ = writeln!(
+                s,
+                "  (skipped evals run anyway: {ok} would pass, {} would fail)",
+                attempts.len() - ok
+            );
+        }
         for (line, e) in &self.load_errors {
             let _ = writeln!(s, "  {}:{line}: load failed: {e}", self.name);
         }
@@ -305,7 +335,7 @@ pub fn test_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
 }
 
 /// Runs every script in `paths` (files, or directories of `*.test` files).
-pub fn run_paths(paths: &[PathBuf], opts: &RunOptions) -> Result<Summary, Error> {
+pub fn run_dirs(paths: &[PathBuf], opts: &RunOptions) -> Result<Summary, Error> {
     let mut summary = Summary::default();
     for f in test_files(paths)? {
         summary.files.push(run_file(&f, opts)?);

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use promql::promqltest::parse::{Command, parse_script};
 use promql::promqltest::rewrite::{pin_at, print};
-use promql::promqltest::{RunOptions, Summary, run_paths, test_files};
+use promql::promqltest::{RunOptions, Summary, run_dirs, test_files};
 
 /// Evals of the corpus that pass; the integrator raises it as the engine improves.
 /// With the stub engine only the 8 evals that expect any error pass.
@@ -33,7 +33,7 @@ fn corpus_dir() -> PathBuf {
 }
 
 fn run(dir: &Path) -> Summary {
-    let summary = run_paths(&[dir.to_path_buf()], &RunOptions::default())
+    let summary = run_dirs(&[dir.to_path_buf()], &RunOptions::default())
         .unwrap_or_else(|e| panic!("running {}: {e}", dir.display()));
     println!("{}", summary.render());
     summary
