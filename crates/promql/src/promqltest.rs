@@ -2,7 +2,7 @@
 //! v3.5.3), as specified in `docs/reference/promql-testsuite.md`.
 //!
 //! A script is parsed completely ([`parse`]) before it runs; then its commands run in order
-//! against an in-memory [`tsdb::Head`] ([`run`]). Every instant eval is also re-run with
+//! against an in-memory [`tsdb::Head`] (module `run`). Every instant eval is also re-run with
 //! `@` pinned ([`rewrite`]) and checked against a range query; results are compared with a
 //! relative tolerance ([`compare`]). Evals that read or expect native histograms, or that need
 //! an experimental PromQL feature, are not applicable yet and are counted as skipped
@@ -87,6 +87,7 @@ impl Default for RunOptions {
 /// Delayed `__name__` removal is left off, as in our server's default: the 9 evals that
 /// depend on it are classified as needing an experimental feature (see [`classify`]), and
 /// every other eval gives the same result either way (spec §6.4).
+#[allow(clippy::needless_update)] // Fields the engine adds later keep their defaults.
 pub fn test_engine_options() -> EngineOptions {
     EngineOptions {
         lookback_delta: 5 * 60 * 1000,
@@ -95,6 +96,7 @@ pub fn test_engine_options() -> EngineOptions {
         default_subquery_step: 60 * 1000,
         experimental_functions: true,
         delayed_name_removal: false,
+        ..EngineOptions::default()
     }
 }
 
