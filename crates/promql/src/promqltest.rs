@@ -102,6 +102,7 @@ pub fn test_engine_options() -> EngineOptions {
 
 /// What happened to one eval.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum EvalOutcome {
     /// Every query of the eval met its expectations.
     Passed,

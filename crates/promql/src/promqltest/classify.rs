@@ -54,6 +54,7 @@ const KEEP_NAME: [&str; 8] = [
 
 /// Why an eval needs an experimental feature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Experimental {
     /// An experimental function or aggregator.
     Function,

@@ -21,6 +21,7 @@ pub struct ScriptError {
 
 /// One command of a script.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Command {
     /// `load <interval>` or `load_with_nhcb <interval>`.
     Load(Load),
@@ -48,6 +49,7 @@ pub struct Load {
 
 /// When an eval runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EvalTime {
     /// `eval instant at <t>`.
     Instant(i64),
@@ -64,6 +66,7 @@ pub enum EvalTime {
 
 /// How an annotation or error text must match.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum TextMatch {
     /// Any text.
     Any,
@@ -97,6 +100,7 @@ pub struct AnnotationExpect {
 
 /// The expected value of an eval.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Expected {
     /// A bare number: a scalar.
     Scalar(f64),

@@ -18,6 +18,7 @@ pub fn is_stale(v: f64) -> bool {
 
 /// One position of a value sequence.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum SeqValue {
     /// A float (the staleness marker included).
     Float(f64),
