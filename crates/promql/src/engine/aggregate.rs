@@ -64,9 +64,7 @@ impl Evaluator<'_> {
         let op = a.op.id();
         if (op == T_LIMITK || op == T_LIMIT_RATIO) && !self.opts.experimental_functions {
             return Err(Error::Parse {
-                message: format!(
-                    "limitk() and limit_ratio() are experimental and must be enabled with --enable-feature=promql-experimental-functions"
-                ),
+                message: "limitk() and limit_ratio() are experimental and must be enabled with --enable-feature=promql-experimental-functions".to_string(),
             });
         }
         if op == T_LIMIT_RATIO {
@@ -202,16 +200,8 @@ impl Evaluator<'_> {
                     let q = (g.count - 1.0) / g.count;
                     (g.mean, g.c) = kahan_inc(s.v / g.count, q * g.mean, q * g.c);
                 }
-                T_MAX => {
-                    if g.value < s.v || g.value.is_nan() {
-                        g.value = s.v;
-                    }
-                }
-                T_MIN => {
-                    if g.value > s.v || g.value.is_nan() {
-                        g.value = s.v;
-                    }
-                }
+                T_MAX if g.value < s.v || g.value.is_nan() => g.value = s.v,
+                T_MIN if g.value > s.v || g.value.is_nan() => g.value = s.v,
                 T_STDDEV | T_STDVAR => {
                     let delta = s.v - g.mean;
                     g.mean += delta / g.count;

@@ -147,9 +147,7 @@ impl Evaluator<'_> {
 
     /// The labels of a function's output sample.
     fn fn_labels(&self, l: &Labels, already: bool) -> (Labels, bool) {
-        if self.opts.delayed_name_removal {
-            (l.clone(), true)
-        } else if already {
+        if self.opts.delayed_name_removal || already {
             (l.clone(), true)
         } else {
             (drop_metric_name(l), false)
