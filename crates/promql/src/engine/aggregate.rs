@@ -170,7 +170,7 @@ impl Evaluator<'_> {
                     match op {
                         T_SUM | T_AVG => grp.value = s.v,
                         T_STDDEV | T_STDVAR => {
-                            grp.value = 0.0;
+                            grp.value = if s.v.is_finite() { 0.0 } else { f64::NAN };
                         }
                         T_QUANTILE => grp.values.push(s.v),
                         T_TOPK | T_BOTTOMK | T_LIMITK => grp.members.push(s),

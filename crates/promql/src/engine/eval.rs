@@ -283,24 +283,26 @@ impl<'a> Evaluator<'a> {
                 Val::Scalar(v) => Ok(Val::Scalar(v.into_iter().map(|x| -x).collect())),
                 Val::Vector(steps) => {
                     let delayed = self.opts.delayed_name_removal;
-                    Ok(Val::Vector(
-                        steps
+                    let mut out = Vec::with_capacity(steps.len());
+                    for vec in steps {
+                        let res: Vec<Smp> = vec
                             .into_iter()
-                            .map(|vec| {
-                                vec.into_iter()
-                                    .map(|s| Smp {
-                                        labels: if delayed {
-                                            s.labels
-                                        } else {
-                                            drop_metric_name(&s.labels)
-                                        },
-                                        v: -s.v,
-                                        drop_name: delayed,
-                                    })
-                                    .collect()
+                            .map(|s| Smp {
+                                labels: if delayed {
+                                    s.labels
+                                } else {
+                                    drop_metric_name(&s.labels)
+                                },
+                                v: -s.v,
+                                drop_name: delayed,
                             })
-                            .collect(),
-                    ))
+                            .collect();
+                        if !delayed {
+                            Evaluator::check_duplicates(&res)?;
+                        }
+                        out.push(res);
+                    }
+                    Ok(Val::Vector(out))
                 }
                 _ => Err(Error::Execution(
                     "unary expression only allowed on expressions of type scalar or vector".into(),

@@ -41,7 +41,8 @@ fn go_min(a: f64, b: f64) -> f64 {
 
 /// Whether `name` is a valid label name (Prometheus 3 accepts any non-empty UTF-8).
 fn valid_label_name(name: &str) -> bool {
-    !name.is_empty()
+    // Invalid UTF-8 in a query string reaches us as replacement characters.
+    !name.is_empty() && !name.contains('\u{fffd}')
 }
 
 /// Compares strings in natural order (digit runs compare as numbers).
@@ -101,18 +102,18 @@ fn absent_labels(expr: &Expr) -> Labels {
         return Labels::empty();
     };
     let mut out: Vec<Label> = Vec::new();
-    let mut dup: Vec<String> = Vec::new();
+    let mut has: Vec<&str> = Vec::new();
     for m in &vs.matchers.matchers {
-        if m.name == "__name__" || !matches!(m.op, MatchOp::Equal) {
+        if m.name == "__name__" {
             continue;
         }
-        if out.iter().any(|l| l.name.as_str() == m.name) {
-            dup.push(m.name.clone());
-            continue;
+        if matches!(m.op, MatchOp::Equal) && !has.contains(&m.name.as_str()) {
+            out.push(Label::new(&m.name, &m.value));
+            has.push(&m.name);
+        } else {
+            out.retain(|l| l.name.as_str() != m.name);
         }
-        out.push(Label::new(&m.name, &m.value));
     }
-    out.retain(|l| !dup.iter().any(|d| d == l.name.as_str()));
     Labels::new(out)
 }
 
@@ -582,9 +583,11 @@ impl Evaluator<'_> {
                         .cloned()
                         .collect(),
                 );
-                let (key, flag) = self.fn_labels(&without_le, s.drop_name);
-                let gi = *index.entry(key.clone()).or_insert_with(|| {
-                    groups.push((key, Vec::new(), flag, metric.clone()));
+                // Groups keep the metric name, so two histograms that differ only by
+                // name collide in the output, as in Prometheus.
+                let (out_labels, flag) = self.fn_labels(&without_le, s.drop_name);
+                let gi = *index.entry(without_le).or_insert_with(|| {
+                    groups.push((out_labels, Vec::new(), flag, metric.clone()));
                     groups.len() - 1
                 });
                 groups[gi].1.push(quantile::Bucket {
