@@ -39,6 +39,8 @@ struct Group {
     incremental: bool,
     members: Vec<Smp>,
     values: Vec<f64>,
+    /// The group keeps a to-be-dropped `__name__` (delayed name removal).
+    drop_name: bool,
 }
 
 /// Whether a label name is a valid Prometheus label name (UTF-8 names are allowed in 3.x).
@@ -154,7 +156,9 @@ impl Evaluator<'_> {
                 Some(&g) => g,
                 None => {
                     index.insert(key.clone(), groups.len());
+                    let drop_name = s.drop_name && key.has("__name__");
                     groups.push(Group {
+                        drop_name,
                         labels: key,
                         value: s.v,
                         c: 0.0,
@@ -270,7 +274,7 @@ impl Evaluator<'_> {
             out.push(Smp {
                 labels: g.labels,
                 v,
-                drop_name: false,
+                drop_name: g.drop_name,
             });
         }
         Ok(out)

@@ -329,7 +329,10 @@ impl Evaluator<'_> {
                         "invalid destination label name in label_replace(): {dst}"
                     )));
                 }
-                self.relabel(v, |l| label::label_replace(l, &dst, &repl, &src, &re))
+                let renames = dst == "__name__";
+                self.relabel(v, renames, |l| {
+                    label::label_replace(l, &dst, &repl, &src, &re)
+                })
             }
             "label_join" => {
                 let v = self.vector_arg(arg(0)?)?;
@@ -344,7 +347,8 @@ impl Evaluator<'_> {
                         "invalid destination label name in label_join(): {dst}"
                     )));
                 }
-                self.relabel(v, |l| label::label_join(l, &dst, &sep, &srcs))
+                let renames = dst == "__name__";
+                self.relabel(v, renames, |l| label::label_join(l, &dst, &sep, &srcs))
             }
             "clamp" => {
                 let v = self.vector_arg(arg(0)?)?;
@@ -423,13 +427,25 @@ impl Evaluator<'_> {
         }
     }
 
-    fn relabel(&mut self, v: Vec<Vec<Smp>>, f: impl Fn(&Labels) -> Labels) -> Result<Val> {
+    /// Applies `f` to every sample's labels; `renames` (the destination is `__name__`)
+    /// keeps the new name even when the old one was to be dropped.
+    fn relabel(
+        &mut self,
+        v: Vec<Vec<Smp>>,
+        renames: bool,
+        f: impl Fn(&Labels) -> Labels,
+    ) -> Result<Val> {
         let mut out = Vec::with_capacity(v.len());
         for vec in v {
             let mut res = Vec::with_capacity(vec.len());
             for s in vec {
                 let labels = f(&s.labels);
-                res.push(Smp { labels, ..s });
+                let drop_name = s.drop_name && !renames;
+                res.push(Smp {
+                    labels,
+                    drop_name,
+                    ..s
+                });
             }
             Evaluator::check_duplicates(&res)?;
             out.push(res);
