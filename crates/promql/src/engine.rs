@@ -1,4 +1,36 @@
-//! The evaluator (skeleton; filled in by the engine work of issue 3).
+//! The PromQL evaluator.
+//!
+//! # Evaluation model
+//!
+//! A query is parsed by `promql-parser` and evaluated by an [`eval`] `Evaluator`.
+//! An instant query is a range query with one step.
+//! Every node of the AST is evaluated once for the whole range of steps and yields one
+//! value per step: a scalar per step, an instant vector per step, a string, or a range
+//! vector (all points of each selected series plus the window end of each step).
+//!
+//! * Selectors select their series once for the whole query range: the querier covers
+//!   the earliest effective time minus the lookback delta (or the range) up to the latest
+//!   effective time, where the effective time of a step is its timestamp (or the `@`
+//!   time) minus the offset.
+//!   Each series' samples are read once into memory; each step then finds its sample by
+//!   binary search.
+//!   An instant selector takes the newest sample in `(t - lookback, t]` unless it is a
+//!   staleness marker; a range selector's window is `(t - range, t]` with markers dropped.
+//! * Subqueries re-run the evaluator over their own steps, aligned to multiples of the
+//!   subquery step as Prometheus does, and turn the per-step vectors into series.
+//! * Binary operators ([`binary`]), aggregations ([`aggregate`]) and functions
+//!   ([`functions`]) work step by step on the per-step vectors; functions call the pure
+//!   kernels in [`crate::functions`].
+//! * Samples held (points of selected series and vector elements) are counted against
+//!   `max_samples`; the deadline and cancel flag are checked per series and per step.
+//! * With delayed name removal, samples carry a flag and lose `__name__` only at the end.
+
+mod aggregate;
+mod binary;
+mod eval;
+mod functions;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -7,7 +39,9 @@ use std::time::{Duration, Instant};
 use tsdb::storage::Queryable;
 
 use crate::error::{Error, Result};
-use crate::value::Value;
+use crate::value::{Sample, Series, Value};
+
+use eval::{Evaluator, Smp, Val, cmp_labels, drop_metric_name};
 
 /// Engine settings, with Prometheus 3.5's server defaults.
 #[derive(Debug, Clone)]
@@ -80,28 +114,145 @@ impl Engine {
     /// Evaluates `query` at time `t` (ms).
     pub fn instant_query(
         &self,
-        _storage: &dyn Queryable,
-        _query: &str,
-        _t: i64,
-        _ctx: &QueryContext,
+        storage: &dyn Queryable,
+        query: &str,
+        t: i64,
+        ctx: &QueryContext,
     ) -> Result<QueryResult> {
-        Err(Error::Execution(
-            "the PromQL engine is not implemented yet".into(),
-        ))
+        let expr = parse(query)?;
+        let mut ev = Evaluator::new(storage, &self.opts, ctx, t, t, 1);
+        let val = ev.eval(&expr)?;
+        let value = match val {
+            Val::Scalar(v) => Value::Scalar {
+                t,
+                v: v.first().copied().unwrap_or(f64::NAN),
+            },
+            Val::Str(s) => Value::String { t, s },
+            Val::Vector(mut steps) => {
+                let vec = steps.pop().unwrap_or_default();
+                let vec = self.finish_names(vec)?;
+                Value::Vector(
+                    vec.into_iter()
+                        .map(|s| Sample {
+                            labels: s.labels,
+                            t,
+                            v: s.v,
+                        })
+                        .collect(),
+                )
+            }
+            Val::Range(r) => {
+                let mut out = Vec::new();
+                for (i, s) in r.series.iter().enumerate() {
+                    let pts = r.window(i, 0);
+                    if pts.is_empty() {
+                        continue;
+                    }
+                    let labels = if s.drop_name {
+                        drop_metric_name(&s.labels)
+                    } else {
+                        s.labels.clone()
+                    };
+                    out.push(Series {
+                        labels,
+                        points: pts.to_vec(),
+                    });
+                }
+                out.sort_by(|a, b| cmp_labels(&a.labels, &b.labels));
+                Value::Matrix(out)
+            }
+        };
+        Ok(QueryResult {
+            value,
+            warnings: ev.annos.warnings,
+            infos: ev.annos.infos,
+        })
     }
 
     /// Evaluates `query` at every step from `start` to `end` (ms, inclusive).
     pub fn range_query(
         &self,
-        _storage: &dyn Queryable,
-        _query: &str,
-        _start: i64,
-        _end: i64,
-        _step: i64,
-        _ctx: &QueryContext,
+        storage: &dyn Queryable,
+        query: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+        ctx: &QueryContext,
     ) -> Result<QueryResult> {
-        Err(Error::Execution(
-            "the PromQL engine is not implemented yet".into(),
-        ))
+        if step <= 0 {
+            return Err(Error::Execution(
+                "zero or negative query resolution step widths are not accepted".into(),
+            ));
+        }
+        if end < start {
+            return Err(Error::Execution(
+                "end timestamp must not be before start time".into(),
+            ));
+        }
+        let expr = parse(query)?;
+        let mut ev = Evaluator::new(storage, &self.opts, ctx, start, end, step);
+        let val = ev.eval(&expr)?;
+        let steps: Vec<i64> = (0..ev.steps()).map(|i| ev.ts(i)).collect();
+        let mut series: Vec<Series> = match val {
+            Val::Scalar(v) => vec![Series {
+                labels: tsdb::labels::Labels::empty(),
+                points: steps.iter().copied().zip(v).collect(),
+            }],
+            Val::Vector(v) => {
+                let mut finished = Vec::with_capacity(v.len());
+                for vec in v {
+                    finished.push(self.finish_names(vec)?);
+                }
+                ev.vector_to_series(finished, &steps)
+                    .into_iter()
+                    .map(|s| Series {
+                        labels: s.labels,
+                        points: s.points,
+                    })
+                    .collect()
+            }
+            Val::Str(_) => {
+                return Err(Error::Execution(
+                    "invalid expression type \"string\" for range query, must be Scalar or instant Vector".into(),
+                ));
+            }
+            Val::Range(_) => {
+                return Err(Error::Execution(
+                    "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector".into(),
+                ));
+            }
+        };
+        series.sort_by(|a, b| cmp_labels(&a.labels, &b.labels));
+        Ok(QueryResult {
+            value: Value::Matrix(series),
+            warnings: ev.annos.warnings,
+            infos: ev.annos.infos,
+        })
     }
+
+    /// Removes `__name__` from flagged samples (delayed name removal) and checks that the
+    /// result has no duplicate label sets.
+    fn finish_names(&self, vec: Vec<Smp>) -> Result<Vec<Smp>> {
+        let mut any = false;
+        let out: Vec<Smp> = vec
+            .into_iter()
+            .map(|mut s| {
+                if s.drop_name {
+                    any = true;
+                    s.labels = drop_metric_name(&s.labels);
+                    s.drop_name = false;
+                }
+                s
+            })
+            .collect();
+        if any {
+            Evaluator::check_duplicates(&out)?;
+        }
+        Ok(out)
+    }
+}
+
+/// Parses a query, mapping the parser's errors to [`Error::Parse`].
+pub fn parse(query: &str) -> Result<promql_parser::parser::Expr> {
+    promql_parser::parser::parse(query).map_err(|message| Error::Parse { message })
 }

@@ -1,0 +1,300 @@
+//! Aggregation operators: `sum`, `avg`, `min`, `max`, `count`, `group`, `stddev`,
+//! `stdvar`, `topk`, `bottomk`, `quantile`, `count_values`, `limitk`, grouped `by` or
+//! `without` labels.
+
+use std::collections::HashMap;
+
+use promql_parser::parser::token::{
+    T_AVG, T_BOTTOMK, T_COUNT, T_COUNT_VALUES, T_GROUP, T_LIMIT_RATIO, T_LIMITK, T_MAX, T_MIN,
+    T_QUANTILE, T_STDDEV, T_STDVAR, T_SUM, T_TOPK,
+};
+use promql_parser::parser::{AggregateExpr, LabelModifier};
+use tsdb::labels::{Label, Labels};
+
+use crate::engine::eval::{Evaluator, Smp, Val, set_label};
+use crate::error::{Error, Result};
+use crate::functions::quantile;
+
+/// Neumaier's compensated summation step, as Prometheus's `kahanSumInc`.
+pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
+    let t = sum + inc;
+    let c = if t.is_infinite() {
+        0.0
+    } else if sum.abs() >= inc.abs() {
+        c + ((sum - t) + inc)
+    } else {
+        c + ((inc - t) + sum)
+    };
+    (t, c)
+}
+
+/// Running state of one group.
+#[derive(Debug, Clone)]
+struct Group {
+    labels: Labels,
+    value: f64,
+    c: f64,
+    mean: f64,
+    count: f64,
+    incremental: bool,
+    members: Vec<Smp>,
+    values: Vec<f64>,
+    /// The group keeps a to-be-dropped `__name__` (delayed name removal).
+    drop_name: bool,
+}
+
+/// Whether a label name is a valid Prometheus label name (UTF-8 names are allowed in 3.x).
+fn valid_label_name(n: &str) -> bool {
+    !n.is_empty()
+}
+
+/// Formats a float as Go's `strconv.FormatFloat(f, 'f', -1, 64)`.
+pub(crate) fn format_float(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".into()
+    } else if f == f64::INFINITY {
+        "+Inf".into()
+    } else if f == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{f}")
+    }
+}
+
+impl Evaluator<'_> {
+    pub(crate) fn eval_aggregate(&mut self, a: &AggregateExpr) -> Result<Val> {
+        let op = a.op.id();
+        if (op == T_LIMITK || op == T_LIMIT_RATIO) && !self.opts.experimental_functions {
+            return Err(Error::Parse {
+                message: "limitk() and limit_ratio() are experimental and must be enabled with --enable-feature=promql-experimental-functions".to_string(),
+            });
+        }
+        if op == T_LIMIT_RATIO {
+            return Err(Error::Execution("limit_ratio is not supported yet".into()));
+        }
+        let n = self.steps();
+        let mut params: Vec<f64> = vec![f64::NAN; n];
+        let mut label_param = String::new();
+        if let Some(p) = &a.param {
+            match self.eval(p)? {
+                Val::Scalar(v) => params = v,
+                Val::Str(s) => label_param = s,
+                _ => {
+                    return Err(Error::Execution(
+                        "aggregation parameter must be a scalar or a string".into(),
+                    ));
+                }
+            }
+        }
+        if op == T_COUNT_VALUES && !valid_label_name(&label_param) {
+            return Err(Error::Execution(format!(
+                "invalid label name {label_param:?}"
+            )));
+        }
+        let Val::Vector(input) = self.eval(&a.expr)? else {
+            return Err(Error::Execution(
+                "aggregation expression must be an instant vector".into(),
+            ));
+        };
+        let (by, names): (bool, Vec<String>) = match &a.modifier {
+            Some(LabelModifier::Include(l)) => (true, l.labels.clone()),
+            Some(LabelModifier::Exclude(l)) => (false, l.labels.clone()),
+            None => (true, Vec::new()),
+        };
+        let mut out = Vec::with_capacity(n);
+        for (i, vec) in input.into_iter().enumerate() {
+            if i % 64 == 0 {
+                self.check("aggregation")?;
+            }
+            let p = params.get(i).copied().unwrap_or(f64::NAN);
+            out.push(self.aggregate_step(op, p, &label_param, by, &names, vec)?);
+        }
+        Ok(Val::Vector(out))
+    }
+
+    fn aggregate_step(
+        &mut self,
+        op: u16,
+        param: f64,
+        label_param: &str,
+        by: bool,
+        names: &[String],
+        vec: Vec<Smp>,
+    ) -> Result<Vec<Smp>> {
+        if op == T_QUANTILE && (param.is_nan() || !(0.0..=1.0).contains(&param)) {
+            self.annos.warn(format!(
+                "quantile value should be between 0 and 1, got {}",
+                format_float(param).trim_start_matches('+')
+            ));
+        }
+        let k = if op == T_TOPK || op == T_BOTTOMK || op == T_LIMITK {
+            if param.is_nan() {
+                return Err(Error::Execution("Parameter value is NaN".into()));
+            }
+            if param > i64::MAX as f64 || param < i64::MIN as f64 {
+                return Err(Error::Execution(format!(
+                    "Scalar value {} overflows int64",
+                    format_float(param)
+                )));
+            }
+            let k = param as i64;
+            if k < 1 {
+                return Ok(Vec::new());
+            }
+            k as usize
+        } else {
+            0
+        };
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut groups: Vec<Group> = Vec::new();
+        for s in vec {
+            let mut key = group_labels(&s.labels, by, names);
+            if op == T_COUNT_VALUES {
+                key = set_label(&key, label_param, &format_float(s.v));
+            }
+            let gi = match index.get(&key) {
+                Some(&g) => g,
+                None => {
+                    index.insert(key.clone(), groups.len());
+                    let drop_name = s.drop_name && key.has("__name__");
+                    groups.push(Group {
+                        drop_name,
+                        labels: key,
+                        value: s.v,
+                        c: 0.0,
+                        mean: s.v,
+                        count: 0.0,
+                        incremental: false,
+                        members: Vec::new(),
+                        values: Vec::new(),
+                    });
+                    let g = groups.len() - 1;
+                    let grp = &mut groups[g];
+                    grp.count = 1.0;
+                    match op {
+                        T_SUM | T_AVG => grp.value = s.v,
+                        T_STDDEV | T_STDVAR => {
+                            grp.value = if s.v.is_finite() { 0.0 } else { f64::NAN };
+                        }
+                        T_QUANTILE => grp.values.push(s.v),
+                        T_TOPK | T_BOTTOMK | T_LIMITK => grp.members.push(s),
+                        _ => {}
+                    }
+                    continue;
+                }
+            };
+            let g = &mut groups[gi];
+            g.count += 1.0;
+            match op {
+                T_SUM => {
+                    (g.value, g.c) = kahan_inc(s.v, g.value, g.c);
+                }
+                T_AVG => {
+                    if !g.incremental {
+                        let (nv, nc) = kahan_inc(s.v, g.value, g.c);
+                        if !nv.is_infinite() {
+                            g.value = nv;
+                            g.c = nc;
+                            continue;
+                        }
+                        g.incremental = true;
+                        g.mean = g.value / (g.count - 1.0);
+                        g.c /= g.count - 1.0;
+                    }
+                    let q = (g.count - 1.0) / g.count;
+                    (g.mean, g.c) = kahan_inc(s.v / g.count, q * g.mean, q * g.c);
+                }
+                T_MAX if g.value < s.v || g.value.is_nan() => g.value = s.v,
+                T_MIN if g.value > s.v || g.value.is_nan() => g.value = s.v,
+                T_STDDEV | T_STDVAR => {
+                    let delta = s.v - g.mean;
+                    g.mean += delta / g.count;
+                    g.value += delta * (s.v - g.mean);
+                }
+                T_QUANTILE => g.values.push(s.v),
+                T_TOPK | T_BOTTOMK | T_LIMITK => g.members.push(s),
+                _ => {}
+            }
+        }
+        let mut out = Vec::with_capacity(groups.len());
+        for mut g in groups {
+            let v = match op {
+                T_SUM => {
+                    if g.value.is_infinite() {
+                        g.value
+                    } else {
+                        g.value + g.c
+                    }
+                }
+                T_AVG => {
+                    if g.incremental {
+                        g.mean + g.c
+                    } else {
+                        (g.value + g.c) / g.count
+                    }
+                }
+                T_COUNT | T_COUNT_VALUES => g.count,
+                T_GROUP => 1.0,
+                T_MIN | T_MAX => g.value,
+                T_STDVAR => g.value / g.count,
+                T_STDDEV => (g.value / g.count).sqrt(),
+                T_QUANTILE => quantile::quantile(param, &mut g.values),
+                T_TOPK | T_BOTTOMK => {
+                    let top = op == T_TOPK;
+                    g.members.sort_by(|a, b| {
+                        let (x, y) = (a.v, b.v);
+                        match (x.is_nan(), y.is_nan()) {
+                            (true, true) => std::cmp::Ordering::Equal,
+                            (true, false) => std::cmp::Ordering::Greater,
+                            (false, true) => std::cmp::Ordering::Less,
+                            _ => {
+                                if top {
+                                    y.partial_cmp(&x).unwrap_or(std::cmp::Ordering::Equal)
+                                } else {
+                                    x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal)
+                                }
+                            }
+                        }
+                    });
+                    g.members.truncate(k);
+                    out.extend(g.members);
+                    continue;
+                }
+                T_LIMITK => {
+                    g.members.truncate(k);
+                    out.extend(g.members);
+                    continue;
+                }
+                _ => {
+                    return Err(Error::Execution(format!(
+                        "unsupported aggregation operator {op}"
+                    )));
+                }
+            };
+            out.push(Smp {
+                labels: g.labels,
+                v,
+                drop_name: g.drop_name,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// The labels of the group a series belongs to.
+fn group_labels(l: &Labels, by: bool, names: &[String]) -> Labels {
+    let v: Vec<Label> = l
+        .iter()
+        .filter(|x| {
+            let n = x.name.as_str();
+            let listed = names.iter().any(|k| k == n);
+            if by {
+                listed
+            } else {
+                !listed && n != "__name__" && n != "__type__" && n != "__unit__"
+            }
+        })
+        .cloned()
+        .collect();
+    Labels::from_sorted(v)
+}

@@ -1,0 +1,605 @@
+//! The evaluator: walks the AST once for the whole query range and produces one value per
+//! step; selectors, offsets, `@` and subqueries live here.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::time::{Instant, SystemTime};
+
+use promql_parser::label::MatchOp;
+use promql_parser::parser::{
+    AtModifier, Expr, MatrixSelector, Offset, SubqueryExpr, VectorSelector, token,
+};
+use tsdb::chunkenc::ValueType;
+use tsdb::labels::{Label, Labels, MatchType, Matcher};
+use tsdb::storage::{Queryable, SelectHints};
+
+use crate::engine::{EngineOptions, QueryContext};
+use crate::error::{Error, Result};
+
+/// The bit pattern of Prometheus's staleness marker.
+pub(crate) const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// Whether `v` is a staleness marker.
+pub(crate) fn is_stale(v: f64) -> bool {
+    v.to_bits() == STALE_NAN_BITS
+}
+
+/// One element of an instant vector at one step.
+#[derive(Debug, Clone)]
+pub(crate) struct Smp {
+    /// The labels.
+    pub(crate) labels: Labels,
+    /// The value.
+    pub(crate) v: f64,
+    /// `__name__` is to be removed at the end (delayed name removal).
+    pub(crate) drop_name: bool,
+}
+
+/// One series of a range vector: all its points over the query's range.
+#[derive(Debug, Clone)]
+pub(crate) struct RangeSeries {
+    /// The labels.
+    pub(crate) labels: Labels,
+    /// Points in time order, stale markers removed.
+    pub(crate) points: Vec<(i64, f64)>,
+    /// `__name__` is to be removed at the end.
+    pub(crate) drop_name: bool,
+}
+
+/// A range vector over all steps: step `i` sees the points in `(ends[i] - range, ends[i]]`.
+#[derive(Debug, Clone)]
+pub(crate) struct RangeVal {
+    /// The series.
+    pub(crate) series: Vec<RangeSeries>,
+    /// The window length in ms.
+    pub(crate) range: i64,
+    /// The window end of each step.
+    pub(crate) ends: Vec<i64>,
+}
+
+impl RangeVal {
+    /// The points of series `s` in the window of step `i`.
+    pub(crate) fn window(&self, s: usize, i: usize) -> &[(i64, f64)] {
+        let pts = &self.series[s].points;
+        let end = self.ends[i];
+        let lo = pts.partition_point(|p| p.0 <= end - self.range);
+        let hi = pts.partition_point(|p| p.0 <= end);
+        &pts[lo..hi.max(lo)]
+    }
+}
+
+/// The value of an expression over all steps.
+#[derive(Debug, Clone)]
+pub(crate) enum Val {
+    /// One float per step.
+    Scalar(Vec<f64>),
+    /// A string (the same at every step).
+    Str(String),
+    /// One instant vector per step.
+    Vector(Vec<Vec<Smp>>),
+    /// A range vector.
+    Range(RangeVal),
+}
+
+/// Collected annotations, deduplicated, in insertion order.
+#[derive(Debug, Default)]
+pub(crate) struct Annotations {
+    seen: HashSet<String>,
+    /// Warnings.
+    pub(crate) warnings: Vec<String>,
+    /// Infos.
+    pub(crate) infos: Vec<String>,
+}
+
+impl Annotations {
+    /// Adds `PromQL warning: <msg>`.
+    pub(crate) fn warn(&mut self, msg: String) {
+        let s = format!("PromQL warning: {msg}");
+        if self.seen.insert(s.clone()) {
+            self.warnings.push(s);
+        }
+    }
+    /// Adds `PromQL info: <msg>`.
+    pub(crate) fn info(&mut self, msg: String) {
+        let s = format!("PromQL info: {msg}");
+        if self.seen.insert(s.clone()) {
+            self.infos.push(s);
+        }
+    }
+}
+
+/// Evaluation state for one query.
+pub(crate) struct Evaluator<'a> {
+    storage: &'a dyn Queryable,
+    pub(crate) opts: &'a EngineOptions,
+    ctx: &'a QueryContext,
+    deadline: Instant,
+    /// The query's start (for `@ start()`).
+    pub(crate) query_start: i64,
+    /// The query's end (for `@ end()`).
+    pub(crate) query_end: i64,
+    /// First step of the current (sub)evaluation.
+    pub(crate) start: i64,
+    /// Last step of the current (sub)evaluation.
+    pub(crate) end: i64,
+    /// Step of the current (sub)evaluation (> 0).
+    pub(crate) interval: i64,
+    samples: usize,
+    /// Annotations collected so far.
+    pub(crate) annos: Annotations,
+}
+
+impl std::fmt::Debug for Evaluator<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Evaluator")
+            .field("start", &self.start)
+            .field("end", &self.end)
+            .field("interval", &self.interval)
+            .finish()
+    }
+}
+
+/// Milliseconds of a parser duration.
+pub(crate) fn dur_ms(d: &std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn offset_ms(o: &Option<Offset>) -> i64 {
+    match o {
+        None => 0,
+        Some(Offset::Pos(d)) => dur_ms(d),
+        Some(Offset::Neg(d)) => -dur_ms(d),
+    }
+}
+
+/// Compares label sets as Prometheus's `labels.Compare`.
+pub(crate) fn cmp_labels(a: &Labels, b: &Labels) -> std::cmp::Ordering {
+    for (x, y) in a.iter().zip(b.iter()) {
+        let c = x
+            .name
+            .as_str()
+            .cmp(y.name.as_str())
+            .then_with(|| x.value.as_str().cmp(y.value.as_str()));
+        if c != std::cmp::Ordering::Equal {
+            return c;
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+/// The labels without `__name__` (and `__type__`/`__unit__`, which go with it).
+pub(crate) fn drop_metric_name(l: &Labels) -> Labels {
+    if !l.iter().any(|x| is_name_label(x.name.as_str())) {
+        return l.clone();
+    }
+    Labels::from_sorted(
+        l.iter()
+            .filter(|x| !is_name_label(x.name.as_str()))
+            .cloned()
+            .collect(),
+    )
+}
+
+fn is_name_label(n: &str) -> bool {
+    n == "__name__" || n == "__type__" || n == "__unit__"
+}
+
+/// The labels with `name` set to `value` (removed when `value` is empty).
+pub(crate) fn set_label(l: &Labels, name: &str, value: &str) -> Labels {
+    let mut v: Vec<Label> = l
+        .iter()
+        .filter(|x| x.name.as_str() != name)
+        .cloned()
+        .collect();
+    if !value.is_empty() {
+        v.push(Label::new(name, value));
+    }
+    Labels::new(v)
+}
+
+impl<'a> Evaluator<'a> {
+    /// A new evaluator over `[start, end]` with `interval`.
+    pub(crate) fn new(
+        storage: &'a dyn Queryable,
+        opts: &'a EngineOptions,
+        ctx: &'a QueryContext,
+        start: i64,
+        end: i64,
+        interval: i64,
+    ) -> Self {
+        let deadline = ctx
+            .deadline
+            .unwrap_or_else(|| Instant::now() + opts.timeout);
+        Evaluator {
+            storage,
+            opts,
+            ctx,
+            deadline,
+            query_start: start,
+            query_end: end,
+            start,
+            end,
+            interval: interval.max(1),
+            samples: 0,
+            annos: Annotations::default(),
+        }
+    }
+
+    /// The number of steps.
+    pub(crate) fn steps(&self) -> usize {
+        usize::try_from((self.end - self.start) / self.interval + 1).unwrap_or(0)
+    }
+
+    /// The timestamp of step `i`.
+    pub(crate) fn ts(&self, i: usize) -> i64 {
+        self.start + self.interval * i as i64
+    }
+
+    /// Fails when the query is cancelled or past its deadline.
+    pub(crate) fn check(&self, env: &'static str) -> Result<()> {
+        if self.ctx.cancel.load(Ordering::Relaxed) {
+            return Err(Error::Canceled(env));
+        }
+        if Instant::now() > self.deadline {
+            return Err(Error::Timeout(env));
+        }
+        Ok(())
+    }
+
+    /// Accounts for `n` more samples held.
+    pub(crate) fn add_samples(&mut self, n: usize) -> Result<()> {
+        self.samples = self.samples.saturating_add(n);
+        if self.samples > self.opts.max_samples {
+            return Err(Error::TooManySamples("query execution"));
+        }
+        Ok(())
+    }
+
+    /// Evaluates `expr` over the current steps.
+    ///
+    /// The samples of intermediate results count against the limit only while they are
+    /// alive: once a node is evaluated, its children's samples are released and its own
+    /// result's samples are counted.
+    pub(crate) fn eval(&mut self, expr: &Expr) -> Result<Val> {
+        self.check("query evaluation")?;
+        let before = self.samples;
+        let v = self.eval_node(expr)?;
+        if !matches!(
+            expr,
+            Expr::VectorSelector(_) | Expr::MatrixSelector(_) | Expr::Paren(_)
+        ) {
+            self.samples = before;
+            self.add_samples(val_size(&v))?;
+        }
+        Ok(v)
+    }
+
+    fn eval_node(&mut self, expr: &Expr) -> Result<Val> {
+        match expr {
+            Expr::NumberLiteral(n) => Ok(Val::Scalar(vec![n.val; self.steps()])),
+            Expr::StringLiteral(s) => Ok(Val::Str(s.val.clone())),
+            Expr::Paren(p) => self.eval(&p.expr),
+            Expr::Unary(u) => match self.eval(&u.expr)? {
+                Val::Scalar(v) => Ok(Val::Scalar(v.into_iter().map(|x| -x).collect())),
+                Val::Vector(steps) => {
+                    let delayed = self.opts.delayed_name_removal;
+                    let mut out = Vec::with_capacity(steps.len());
+                    for vec in steps {
+                        let res: Vec<Smp> = vec
+                            .into_iter()
+                            .map(|s| Smp {
+                                labels: if delayed {
+                                    s.labels
+                                } else {
+                                    drop_metric_name(&s.labels)
+                                },
+                                v: -s.v,
+                                drop_name: delayed,
+                            })
+                            .collect();
+                        if !delayed {
+                            Evaluator::check_duplicates(&res)?;
+                        }
+                        out.push(res);
+                    }
+                    Ok(Val::Vector(out))
+                }
+                _ => Err(Error::Execution(
+                    "unary expression only allowed on expressions of type scalar or vector".into(),
+                )),
+            },
+            Expr::VectorSelector(vs) => self.eval_vector_selector(vs),
+            Expr::MatrixSelector(ms) => self.eval_matrix_selector(ms),
+            Expr::Subquery(sq) => self.eval_subquery(sq),
+            Expr::Binary(b) => self.eval_binary(b),
+            Expr::Aggregate(a) => self.eval_aggregate(a),
+            Expr::Call(c) => self.eval_call(c),
+            Expr::Extension(_) => Err(Error::Execution("unsupported expression".into())),
+        }
+    }
+
+    /// The effective (selector) time of each step: `@` pins it, `offset` shifts it.
+    fn eff_times(&self, at: &Option<AtModifier>, offset: &Option<Offset>) -> Vec<i64> {
+        let off = offset_ms(offset);
+        let pinned = at.as_ref().map(|a| match a {
+            AtModifier::Start => self.query_start,
+            AtModifier::End => self.query_end,
+            AtModifier::At(t) => match t.duration_since(SystemTime::UNIX_EPOCH) {
+                Ok(d) => dur_ms(&d),
+                Err(e) => -dur_ms(&e.duration()),
+            },
+        });
+        (0..self.steps())
+            .map(|i| pinned.unwrap_or_else(|| self.ts(i)) - off)
+            .collect()
+    }
+
+    /// Selects the series of `vs` with samples in `[mint, maxt]`, all points loaded.
+    fn select(
+        &mut self,
+        vs: &VectorSelector,
+        mint: i64,
+        maxt: i64,
+        range: i64,
+    ) -> Result<Vec<RangeSeries>> {
+        if !vs.matchers.or_matchers.is_empty() {
+            return Err(Error::Execution(
+                "selectors with `or` matchers are not supported".into(),
+            ));
+        }
+        let mut ms = Vec::with_capacity(vs.matchers.matchers.len() + 1);
+        let mut has_name = false;
+        for m in &vs.matchers.matchers {
+            let kind = match m.op {
+                MatchOp::Equal => MatchType::Equal,
+                MatchOp::NotEqual => MatchType::NotEqual,
+                MatchOp::Re(_) => MatchType::RegexMatch,
+                MatchOp::NotRe(_) => MatchType::RegexNoMatch,
+            };
+            if m.name == "__name__" {
+                has_name = true;
+            }
+            ms.push(
+                Matcher::new(kind, &m.name, &m.value).map_err(|e| Error::Parse {
+                    message: e.to_string(),
+                })?,
+            );
+        }
+        if let Some(name) = &vs.name
+            && !has_name
+        {
+            ms.push(
+                Matcher::new(MatchType::Equal, "__name__", name).map_err(|e| Error::Parse {
+                    message: e.to_string(),
+                })?,
+            );
+        }
+        let hints = SelectHints {
+            start: mint,
+            end: maxt,
+            step: self.interval,
+            range,
+            ..Default::default()
+        };
+        let querier = self.storage.querier(mint, maxt)?;
+        let set = querier.select(false, Some(&hints), &ms)?;
+        let mut out = Vec::new();
+        for s in set {
+            self.check("series selection")?;
+            let s = s?;
+            let mut it = s.iterator();
+            let mut points = Vec::new();
+            let mut vt = it.seek(mint);
+            loop {
+                match vt {
+                    ValueType::None => break,
+                    ValueType::Float => {
+                        let p = it.at();
+                        if p.0 > maxt {
+                            break;
+                        }
+                        if p.0 >= mint {
+                            points.push(p);
+                        }
+                    }
+                    _ => {}
+                }
+                vt = it.next();
+            }
+            if let Some(e) = it.err() {
+                return Err(Error::Execution(e.to_string()));
+            }
+            if points.is_empty() {
+                continue;
+            }
+            out.push(RangeSeries {
+                labels: s.labels().clone(),
+                points,
+                drop_name: false,
+            });
+        }
+        Ok(out)
+    }
+
+    fn eval_vector_selector(&mut self, vs: &VectorSelector) -> Result<Val> {
+        Ok(Val::Vector(self.select_instant(vs, false)?))
+    }
+
+    /// `timestamp(selector)`: the timestamps (in seconds) of the selected samples.
+    pub(crate) fn eval_vector_selector_ts(&mut self, vs: &VectorSelector) -> Result<Vec<Vec<Smp>>> {
+        self.select_instant(vs, true)
+    }
+
+    fn select_instant(&mut self, vs: &VectorSelector, want_ts: bool) -> Result<Vec<Vec<Smp>>> {
+        let eff = self.eff_times(&vs.at, &vs.offset);
+        let n = eff.len();
+        let (Some(&lo), Some(&hi)) = (eff.iter().min(), eff.iter().max()) else {
+            return Ok(Vec::new());
+        };
+        let lookback = self.opts.lookback_delta;
+        let series = self.select(vs, lo - lookback + 1, hi, 0)?;
+        let mut out: Vec<Vec<Smp>> = (0..n).map(|_| Vec::new()).collect();
+        for (si, s) in series.iter().enumerate() {
+            if si % 256 == 0 {
+                self.check("instant selector")?;
+            }
+            let mut held = 0;
+            for (i, &t) in eff.iter().enumerate() {
+                let idx = s.points.partition_point(|p| p.0 <= t);
+                if idx == 0 {
+                    continue;
+                }
+                let (pt, v) = s.points[idx - 1];
+                if pt <= t - lookback || is_stale(v) {
+                    continue;
+                }
+                out[i].push(Smp {
+                    labels: s.labels.clone(),
+                    v: if want_ts { pt as f64 / 1000.0 } else { v },
+                    drop_name: false,
+                });
+                held += 1;
+            }
+            self.add_samples(held)?;
+        }
+        Ok(out)
+    }
+
+    fn eval_matrix_selector(&mut self, ms: &MatrixSelector) -> Result<Val> {
+        let eff = self.eff_times(&ms.vs.at, &ms.vs.offset);
+        let range = dur_ms(&ms.range);
+        let (Some(&lo), Some(&hi)) = (eff.iter().min(), eff.iter().max()) else {
+            return Ok(Val::Range(RangeVal {
+                series: Vec::new(),
+                range,
+                ends: eff,
+            }));
+        };
+        let mut series = self.select(&ms.vs, lo - range + 1, hi, range)?;
+        let mut total = 0;
+        for s in &mut series {
+            s.points.retain(|p| !is_stale(p.1));
+            total += s.points.len();
+        }
+        series.retain(|s| !s.points.is_empty());
+        self.add_samples(total)?;
+        Ok(Val::Range(RangeVal {
+            series,
+            range,
+            ends: eff,
+        }))
+    }
+
+    fn eval_subquery(&mut self, sq: &SubqueryExpr) -> Result<Val> {
+        let eff = self.eff_times(&sq.at, &sq.offset);
+        let range = dur_ms(&sq.range);
+        let step = sq
+            .step
+            .as_ref()
+            .map(dur_ms)
+            .filter(|s| *s > 0)
+            .unwrap_or(self.opts.default_subquery_step)
+            .max(1);
+        let (Some(&lo), Some(&hi)) = (eff.iter().min(), eff.iter().max()) else {
+            return Ok(Val::Range(RangeVal {
+                series: Vec::new(),
+                range,
+                ends: eff,
+            }));
+        };
+        // The first step-aligned time after `lo - range`, as Prometheus aligns subqueries.
+        let first = lo - range;
+        let mut sub_start = first.div_euclid(step) * step;
+        if sub_start <= first {
+            sub_start += step;
+        }
+        let saved = (self.start, self.end, self.interval);
+        if sub_start > hi {
+            return Ok(Val::Range(RangeVal {
+                series: Vec::new(),
+                range,
+                ends: eff,
+            }));
+        }
+        self.start = sub_start;
+        self.end = hi;
+        self.interval = step;
+        let inner = self.eval(&sq.expr);
+        let steps: Vec<i64> = (0..self.steps()).map(|i| self.ts(i)).collect();
+        (self.start, self.end, self.interval) = saved;
+        let series = match inner? {
+            Val::Vector(v) => self.vector_to_series(v, &steps),
+            Val::Scalar(v) => {
+                let points: Vec<(i64, f64)> = steps.iter().copied().zip(v).collect();
+                vec![RangeSeries {
+                    labels: Labels::empty(),
+                    points,
+                    drop_name: false,
+                }]
+            }
+            _ => {
+                return Err(Error::Execution(
+                    "subquery is only allowed on instant vector or scalar".into(),
+                ));
+            }
+        };
+        Ok(Val::Range(RangeVal {
+            series,
+            range,
+            ends: eff,
+        }))
+    }
+
+    /// Turns per-step vectors into series (in first-seen order).
+    pub(crate) fn vector_to_series(&mut self, v: Vec<Vec<Smp>>, steps: &[i64]) -> Vec<RangeSeries> {
+        let mut idx: HashMap<Labels, usize> = HashMap::new();
+        let mut out: Vec<RangeSeries> = Vec::new();
+        for (i, vec) in v.into_iter().enumerate() {
+            for s in vec {
+                let t = steps[i];
+                match idx.get(&s.labels) {
+                    Some(&j) => out[j].points.push((t, s.v)),
+                    None => {
+                        idx.insert(s.labels.clone(), out.len());
+                        out.push(RangeSeries {
+                            labels: s.labels,
+                            points: vec![(t, s.v)],
+                            drop_name: s.drop_name,
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Fails when one step holds two samples with the same labels.
+    pub(crate) fn check_duplicates(vec: &[Smp]) -> Result<()> {
+        if vec.len() < 2 {
+            return Ok(());
+        }
+        let mut seen: HashSet<&Labels> = HashSet::with_capacity(vec.len());
+        for s in vec {
+            if !s.drop_name && !seen.insert(&s.labels) {
+                return Err(Error::Execution(
+                    "vector cannot contain metrics with the same labelset".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The number of samples a value holds.
+fn val_size(v: &Val) -> usize {
+    match v {
+        Val::Scalar(_) | Val::Str(_) => 0,
+        Val::Vector(steps) => steps.iter().map(Vec::len).sum(),
+        Val::Range(r) => r.series.iter().map(|s| s.points.len()).sum(),
+    }
+}
+
+/// Whether `op` is a comparison operator.
+pub(crate) fn is_comparison(op: token::TokenType) -> bool {
+    op.is_comparison_operator()
+}
