@@ -404,8 +404,14 @@ impl Evaluator<'_> {
                 let v = self.vector_arg(arg(1)?)?;
                 self.histogram_quantile(&q, v)
             }
-            "histogram_avg" | "histogram_count" | "histogram_sum" | "histogram_fraction"
-            | "histogram_stddev" | "histogram_stdvar" => {
+            "histogram_fraction" => {
+                let lo = self.scalar_arg(arg(0)?)?;
+                let hi = self.scalar_arg(arg(1)?)?;
+                let v = self.vector_arg(arg(2)?)?;
+                self.classic_buckets(v, |i, b| bucket_fraction(lo[i], hi[i], b))
+            }
+            "histogram_avg" | "histogram_count" | "histogram_sum" | "histogram_stddev"
+            | "histogram_stdvar" => {
                 // Native histograms are not stored yet: float samples give no output.
                 for a in &args {
                     self.eval(a)?;
@@ -571,15 +577,29 @@ impl Evaluator<'_> {
     }
 
     fn histogram_quantile(&mut self, q: &[f64], v: Vec<Vec<Smp>>) -> Result<Val> {
-        let mut out = Vec::with_capacity(v.len());
-        for (i, vec) in v.into_iter().enumerate() {
-            let qi = q.get(i).copied().unwrap_or(f64::NAN);
+        for &qi in q {
             if qi.is_nan() || !(0.0..=1.0).contains(&qi) {
                 self.annos.warn(format!(
                     "quantile value should be between 0 and 1, got {}",
                     format_float(qi).trim_start_matches('+')
                 ));
             }
+        }
+        self.classic_buckets(v, |i, buckets| {
+            let qi = q.get(i).copied().unwrap_or(f64::NAN);
+            quantile::bucket_quantile(qi, buckets)
+        })
+    }
+
+    /// Groups classic `le` buckets per step by their other labels (the name included) and
+    /// computes `f` over each group's buckets.
+    fn classic_buckets(
+        &mut self,
+        v: Vec<Vec<Smp>>,
+        f: impl Fn(usize, &mut [quantile::Bucket]) -> (f64, quantile::BucketQuantileFixes),
+    ) -> Result<Val> {
+        let mut out = Vec::with_capacity(v.len());
+        for (i, vec) in v.into_iter().enumerate() {
             let mut index: std::collections::HashMap<Labels, usize> =
                 std::collections::HashMap::new();
             let mut groups: Vec<(Labels, Vec<quantile::Bucket>, bool, String)> = Vec::new();
@@ -613,7 +633,7 @@ impl Evaluator<'_> {
             }
             let mut res = Vec::with_capacity(groups.len());
             for (labels, mut buckets, flag, metric) in groups {
-                let (val, fixes) = quantile::bucket_quantile(qi, &mut buckets);
+                let (val, fixes) = f(i, &mut buckets);
                 if fixes.forced_monotonicity {
                     self.annos.info(format!(
                         "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {metric:?}"
@@ -632,6 +652,98 @@ impl Evaluator<'_> {
         }
         Ok(Val::Vector(out))
     }
+}
+
+/// The fraction of observations between `lower` and `upper` in classic buckets, as
+/// Prometheus's `BucketFraction`.
+fn bucket_fraction(
+    lower: f64,
+    upper: f64,
+    buckets: &mut [quantile::Bucket],
+) -> (f64, quantile::BucketQuantileFixes) {
+    let none = quantile::BucketQuantileFixes::default();
+    buckets.sort_by(|a, b| {
+        a.upper_bound
+            .partial_cmp(&b.upper_bound)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let Some(last) = buckets.last() else {
+        return (f64::NAN, none);
+    };
+    if last.upper_bound != f64::INFINITY {
+        return (f64::NAN, none);
+    }
+    // Coalesce equal bounds and force monotonic counts.
+    let mut bs: Vec<(f64, f64)> = Vec::with_capacity(buckets.len());
+    for b in buckets.iter() {
+        match bs.last_mut() {
+            Some(l) if l.0 == b.upper_bound => l.1 += b.count,
+            _ => bs.push((b.upper_bound, b.count)),
+        }
+    }
+    let mut max = f64::NEG_INFINITY;
+    for b in &mut bs {
+        if b.1 < max {
+            b.1 = max;
+        }
+        max = b.1;
+    }
+    let count = bs.last().map_or(0.0, |b| b.1);
+    if count == 0.0 || lower.is_nan() || upper.is_nan() {
+        return (f64::NAN, none);
+    }
+    if lower >= upper {
+        return (0.0, none);
+    }
+    let (mut rank, mut lower_rank, mut upper_rank) = (0.0, 0.0, 0.0);
+    let (mut lower_set, mut upper_set) = (false, false);
+    for (i, &(ub, cum)) in bs.iter().enumerate() {
+        let lb = if i > 0 {
+            bs[i - 1].0
+        } else if ub > 0.0 {
+            0.0
+        } else {
+            f64::NEG_INFINITY
+        };
+        let n = cum - rank;
+        if !lower_set && lb >= lower {
+            lower_rank = rank;
+            lower_set = true;
+        }
+        if !upper_set && lb >= upper {
+            upper_rank = rank;
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            break;
+        }
+        let interpolate = |x: f64| {
+            if ub.is_infinite() || lb.is_infinite() {
+                rank
+            } else {
+                rank + n * (x - lb) / (ub - lb)
+            }
+        };
+        if !lower_set && lb < lower && ub > lower {
+            lower_rank = interpolate(lower);
+            lower_set = true;
+        }
+        if !upper_set && lb < upper && ub > upper {
+            upper_rank = interpolate(upper);
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            break;
+        }
+        rank = cum;
+    }
+    if !lower_set || lower_rank > count {
+        lower_rank = count;
+    }
+    if !upper_set || upper_rank > count {
+        upper_rank = count;
+    }
+    ((upper_rank - lower_rank) / count, none)
 }
 
 /// Parses an `le` label value as Prometheus does (`+Inf`, floats).
