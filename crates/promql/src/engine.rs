@@ -29,6 +29,7 @@ mod aggregate;
 mod binary;
 mod eval;
 mod functions;
+mod hash;
 #[cfg(test)]
 mod tests;
 
