@@ -27,6 +27,7 @@
 
 mod aggregate;
 mod binary;
+mod duration_expr;
 mod eval;
 mod functions;
 mod hash;
@@ -254,6 +255,15 @@ impl Engine {
 }
 
 /// Parses a query, mapping the parser's errors to [`Error::Parse`].
+///
+/// Duration expressions (`x[5m*2]`, `x offset (1h+5m)`), which the parser lacks, are
+/// evaluated into literals when the query does not parse as written.
 pub fn parse(query: &str) -> Result<promql_parser::parser::Expr> {
-    promql_parser::parser::parse(query).map_err(|message| Error::Parse { message })
+    match promql_parser::parser::parse(query) {
+        Ok(e) => Ok(e),
+        Err(message) => match duration_expr::rewrite(query) {
+            Some(q) => promql_parser::parser::parse(&q).map_err(|_| Error::Parse { message }),
+            None => Err(Error::Parse { message }),
+        },
+    }
 }
