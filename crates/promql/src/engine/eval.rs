@@ -13,6 +13,7 @@ use tsdb::chunkenc::ValueType;
 use tsdb::labels::{Label, Labels, MatchType, Matcher};
 use tsdb::storage::{Queryable, SelectHints};
 
+use crate::engine::hash::xxhash64;
 use crate::engine::{EngineOptions, QueryContext};
 use crate::error::{Error, Result};
 
@@ -552,15 +553,26 @@ impl<'a> Evaluator<'a> {
 
     /// Turns per-step vectors into series (in first-seen order).
     pub(crate) fn vector_to_series(&mut self, v: Vec<Vec<Smp>>, steps: &[i64]) -> Vec<RangeSeries> {
-        let mut idx: HashMap<Labels, usize> = HashMap::new();
+        // Keyed by the label hash; equal hashes are told apart by comparing labels.
+        let mut idx: HashMap<u64, Vec<usize>> = HashMap::new();
         let mut out: Vec<RangeSeries> = Vec::new();
+        let mut buf = Vec::with_capacity(256);
         for (i, vec) in v.into_iter().enumerate() {
+            let t = steps[i];
             for s in vec {
-                let t = steps[i];
-                match idx.get(&s.labels) {
+                buf.clear();
+                for l in s.labels.iter() {
+                    buf.extend_from_slice(l.name.as_bytes());
+                    buf.push(0xff);
+                    buf.extend_from_slice(l.value.as_bytes());
+                    buf.push(0xff);
+                }
+                let h = xxhash64(&buf);
+                let slot = idx.entry(h).or_default();
+                match slot.iter().find(|&&j| out[j].labels == s.labels) {
                     Some(&j) => out[j].points.push((t, s.v)),
                     None => {
-                        idx.insert(s.labels.clone(), out.len());
+                        slot.push(out.len());
                         out.push(RangeSeries {
                             labels: s.labels,
                             points: vec![(t, s.v)],
