@@ -31,6 +31,7 @@ mod duration_expr;
 mod eval;
 mod functions;
 mod hash;
+mod range_functions;
 #[cfg(test)]
 mod tests;
 

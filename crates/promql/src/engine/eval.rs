@@ -61,12 +61,15 @@ pub(crate) struct RangeVal {
 impl RangeVal {
     /// The points of series `s` in the window of step `i`.
     pub(crate) fn window(&self, s: usize, i: usize) -> &[(i64, f64)] {
-        let pts = &self.series[s].points;
-        let end = self.ends[i];
-        let lo = pts.partition_point(|p| p.0 <= end - self.range);
-        let hi = pts.partition_point(|p| p.0 <= end);
-        &pts[lo..hi.max(lo)]
+        window(&self.series[s].points, self.ends[i], self.range)
     }
+}
+
+/// The points in `(end - range, end]`.
+pub(crate) fn window(pts: &[(i64, f64)], end: i64, range: i64) -> &[(i64, f64)] {
+    let lo = pts.partition_point(|p| p.0 <= end - range);
+    let hi = pts.partition_point(|p| p.0 <= end);
+    &pts[lo..hi.max(lo)]
 }
 
 /// The value of an expression over all steps.
@@ -343,6 +346,24 @@ impl<'a> Evaluator<'a> {
         maxt: i64,
         range: i64,
     ) -> Result<Vec<RangeSeries>> {
+        let mut out = Vec::new();
+        self.select_each(vs, mint, maxt, range, &mut |_, s| {
+            out.push(s);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Selects the series of `vs` with samples in `[mint, maxt]` and hands each one, with
+    /// its points loaded, to `f`.
+    fn select_each(
+        &mut self,
+        vs: &VectorSelector,
+        mint: i64,
+        maxt: i64,
+        range: i64,
+        f: &mut dyn FnMut(&mut Self, RangeSeries) -> Result<()>,
+    ) -> Result<()> {
         if !vs.matchers.or_matchers.is_empty() {
             return Err(Error::Execution(
                 "selectors with `or` matchers are not supported".into(),
@@ -382,9 +403,9 @@ impl<'a> Evaluator<'a> {
             range,
             ..Default::default()
         };
-        let querier = self.storage.querier(mint, maxt)?;
+        let storage = self.storage;
+        let querier = storage.querier(mint, maxt)?;
         let set = querier.select(false, Some(&hints), &ms)?;
-        let mut out = Vec::new();
         for s in set {
             self.check("series selection")?;
             let s = s?;
@@ -413,13 +434,42 @@ impl<'a> Evaluator<'a> {
             if points.is_empty() {
                 continue;
             }
-            out.push(RangeSeries {
-                labels: s.labels().clone(),
-                points,
-                drop_name: false,
-            });
+            f(
+                self,
+                RangeSeries {
+                    labels: s.labels().clone(),
+                    points,
+                    drop_name: false,
+                },
+            )?;
         }
-        Ok(out)
+        Ok(())
+    }
+
+    /// Streams the series of a range selector one at a time: each is loaded (stale
+    /// markers dropped), counted against the sample limit while `f` uses it, then freed.
+    /// `f` gets the series, the window end of each step and the range.
+    pub(crate) fn stream_matrix(
+        &mut self,
+        ms: &MatrixSelector,
+        f: &mut dyn FnMut(&mut Self, &RangeSeries, &[i64], i64) -> Result<()>,
+    ) -> Result<()> {
+        let eff = self.eff_times(&ms.vs.at, &ms.vs.offset);
+        let range = dur_ms(&ms.range);
+        let (Some(&lo), Some(&hi)) = (eff.iter().min(), eff.iter().max()) else {
+            return Ok(());
+        };
+        self.select_each(&ms.vs, lo - range + 1, hi, range, &mut |ev, mut s| {
+            s.points.retain(|p| !is_stale(p.1));
+            if s.points.is_empty() {
+                return Ok(());
+            }
+            let n = s.points.len();
+            ev.add_samples(n)?;
+            let r = f(ev, &s, &eff, range);
+            ev.samples = ev.samples.saturating_sub(n);
+            r
+        })
     }
 
     fn eval_vector_selector(&mut self, vs: &VectorSelector) -> Result<Val> {

@@ -8,7 +8,7 @@ use tsdb::labels::{Label, Labels};
 use crate::engine::aggregate::format_float;
 use crate::engine::eval::{Evaluator, RangeVal, Smp, Val, cmp_labels, drop_metric_name};
 use crate::error::{Error, Result};
-use crate::functions::{label, math, quantile, range, time};
+use crate::functions::{label, math, quantile, time};
 
 /// Functions newer than Prometheus 3.5 that the parser knows; rejected as unknown.
 const NOT_IN_3_5: &[&str] = &[
@@ -118,7 +118,7 @@ fn absent_labels(expr: &Expr) -> Labels {
 }
 
 impl Evaluator<'_> {
-    fn scalar_arg(&mut self, e: &Expr) -> Result<Vec<f64>> {
+    pub(crate) fn scalar_arg(&mut self, e: &Expr) -> Result<Vec<f64>> {
         match self.eval(e)? {
             Val::Scalar(v) => Ok(v),
             _ => Err(Error::Execution("expected scalar argument".into())),
@@ -139,7 +139,7 @@ impl Evaluator<'_> {
         }
     }
 
-    fn range_arg(&mut self, e: &Expr) -> Result<RangeVal> {
+    pub(crate) fn range_arg(&mut self, e: &Expr) -> Result<RangeVal> {
         match self.eval(e)? {
             Val::Range(r) => Ok(r),
             _ => Err(Error::Execution("expected range vector argument".into())),
@@ -147,7 +147,7 @@ impl Evaluator<'_> {
     }
 
     /// The labels of a function's output sample.
-    fn fn_labels(&self, l: &Labels, already: bool) -> (Labels, bool) {
+    pub(crate) fn fn_labels(&self, l: &Labels, already: bool) -> (Labels, bool) {
         if self.opts.delayed_name_removal || already {
             (l.clone(), true)
         } else {
@@ -455,123 +455,6 @@ impl Evaluator<'_> {
             }
             Evaluator::check_duplicates(&res)?;
             out.push(res);
-        }
-        Ok(Val::Vector(out))
-    }
-
-    fn eval_range_function(&mut self, name: &str, args: &[&Expr]) -> Result<Val> {
-        let (m_idx, scalars) = match name {
-            "quantile_over_time" => (1, vec![0]),
-            "predict_linear" => (0, vec![1]),
-            "double_exponential_smoothing" => (0, vec![1, 2]),
-            _ => (0, vec![]),
-        };
-        let mut sv: Vec<Vec<f64>> = Vec::new();
-        for &i in &scalars {
-            let e = args
-                .get(i)
-                .ok_or_else(|| Error::Execution(format!("missing argument of {name}")))?;
-            sv.push(self.scalar_arg(e)?);
-        }
-        let m_expr = args
-            .get(m_idx)
-            .ok_or_else(|| Error::Execution(format!("missing argument of {name}")))?;
-        let r = self.range_arg(m_expr)?;
-        let keep_name = name == "last_over_time";
-        let n = r.ends.len();
-        let mut out: Vec<Vec<Smp>> = vec![Vec::new(); n];
-        if name == "quantile_over_time" {
-            for &q in &sv[0] {
-                if q.is_nan() || !(0.0..=1.0).contains(&q) {
-                    self.annos.warn(format!(
-                        "quantile value should be between 0 and 1, got {}",
-                        format_float(q).trim_start_matches('+')
-                    ));
-                }
-            }
-        }
-        if name == "double_exponential_smoothing" {
-            for (&sf, &tf) in sv[0].iter().zip(&sv[1]) {
-                if sf <= 0.0 || sf >= 1.0 {
-                    return Err(Error::Execution(format!(
-                        "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}"
-                    )));
-                }
-                if tf <= 0.0 || tf >= 1.0 {
-                    return Err(Error::Execution(format!(
-                        "invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}"
-                    )));
-                }
-            }
-        }
-        for s in 0..r.series.len() {
-            if s % 64 == 0 {
-                self.check("range function")?;
-            }
-            let series = &r.series[s];
-            let (labels, drop_flag) = if keep_name {
-                (series.labels.clone(), series.drop_name)
-            } else {
-                self.fn_labels(&series.labels, series.drop_name)
-            };
-            let mut non_counter = false;
-            for (i, slot) in out.iter_mut().enumerate() {
-                let pts = r.window(s, i);
-                if pts.is_empty() {
-                    continue;
-                }
-                let end = r.ends[i];
-                let v = match name {
-                    "rate" | "increase" | "delta" => {
-                        let counter = name != "delta";
-                        if counter && pts.len() >= 2 {
-                            non_counter = true;
-                        }
-                        range::extrapolated_rate(pts, end - r.range, end, counter, name == "rate")
-                    }
-                    "irate" => range::instant_value(pts, true),
-                    "idelta" => range::instant_value(pts, false),
-                    "changes" => range::changes(pts),
-                    "resets" => range::resets(pts),
-                    "deriv" => range::deriv(pts),
-                    "predict_linear" => range::predict_linear(pts, self.ts(i), sv[0][i]),
-                    "quantile_over_time" => range::quantile_over_time(sv[0][i], pts),
-                    "double_exponential_smoothing" => {
-                        range::double_exponential_smoothing(pts, sv[0][i], sv[1][i])
-                    }
-                    other => match other.strip_suffix("_over_time") {
-                        Some(base) => range::over_time(base, pts),
-                        None => {
-                            return Err(Error::Execution(format!(
-                                "function {other:?} is not supported"
-                            )));
-                        }
-                    },
-                };
-                if let Some(v) = v {
-                    slot.push(Smp {
-                        labels: labels.clone(),
-                        v,
-                        drop_name: drop_flag,
-                    });
-                }
-            }
-            if non_counter {
-                let metric = series.labels.get("__name__").unwrap_or("");
-                if !["_total", "_sum", "_count", "_bucket"]
-                    .iter()
-                    .any(|sfx| metric.ends_with(sfx))
-                {
-                    self.annos.info(format!(
-                        "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}"
-                    ));
-                }
-            }
-        }
-        if !self.opts.delayed_name_removal {
-            for v in &out {
-                Evaluator::check_duplicates(v)?;
-            }
         }
         Ok(Val::Vector(out))
     }
