@@ -112,6 +112,11 @@ impl Annotations {
     }
 }
 
+/// A callback over one streamed series: the evaluator, the series, the window end of
+/// each step and the range.
+pub(crate) type SeriesFn<'f, 'a> =
+    dyn FnMut(&mut Evaluator<'a>, &RangeSeries, &[i64], i64) -> Result<()> + 'f;
+
 /// Evaluation state for one query.
 pub(crate) struct Evaluator<'a> {
     storage: &'a dyn Queryable,
@@ -452,7 +457,7 @@ impl<'a> Evaluator<'a> {
     pub(crate) fn stream_matrix(
         &mut self,
         ms: &MatrixSelector,
-        f: &mut dyn FnMut(&mut Self, &RangeSeries, &[i64], i64) -> Result<()>,
+        f: &mut SeriesFn<'_, 'a>,
     ) -> Result<()> {
         let eff = self.eff_times(&ms.vs.at, &ms.vs.offset);
         let range = dur_ms(&ms.range);

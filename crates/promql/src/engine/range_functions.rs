@@ -58,7 +58,7 @@ impl Evaluator<'_> {
         if let Expr::MatrixSelector(ms) = m_expr {
             self.stream_matrix(ms, &mut |ev, series, ends, range| {
                 count += 1;
-                if count % 64 == 0 {
+                if count.is_multiple_of(64) {
                     ev.check("range function")?;
                 }
                 ev.apply_series(name, &sv, series, ends, range, &mut out)
