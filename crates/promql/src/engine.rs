@@ -77,6 +77,28 @@ impl Default for EngineOptions {
     }
 }
 
+impl EngineOptions {
+    /// Checks the options: positive lookback delta, subquery step and sample limit.
+    pub fn validate(&self) -> Result<()> {
+        if self.lookback_delta <= 0 {
+            return Err(Error::Execution(format!(
+                "lookback delta must be positive, got {}ms",
+                self.lookback_delta
+            )));
+        }
+        if self.default_subquery_step <= 0 {
+            return Err(Error::Execution(format!(
+                "default subquery step must be positive, got {}ms",
+                self.default_subquery_step
+            )));
+        }
+        if self.max_samples == 0 {
+            return Err(Error::Execution("max samples must be positive".into()));
+        }
+        Ok(())
+    }
+}
+
 /// Per-query deadline and cancel flag, checked inside evaluation loops.
 #[derive(Debug, Clone, Default)]
 pub struct QueryContext {

@@ -520,3 +520,13 @@ fn range_query_errors() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn options_validate() {
+    assert!(EngineOptions::default().validate().is_ok());
+    let bad = EngineOptions {
+        lookback_delta: 0,
+        ..Default::default()
+    };
+    assert!(bad.validate().is_err());
+}
