@@ -214,6 +214,10 @@ impl Engine {
                 "end timestamp must not be before start time".into(),
             ));
         }
+        let steps = end.checked_sub(start).map_or(i64::MAX, |d| d / step + 1);
+        if usize::try_from(steps).map_or(true, |n| n > self.opts.max_samples) {
+            return Err(Error::TooManySamples("query execution"));
+        }
         let expr = parse(query)?;
         let mut ev = Evaluator::new(storage, &self.opts, ctx, start, end, step);
         let val = ev.eval(&expr)?;

@@ -67,7 +67,7 @@ impl RangeVal {
 
 /// The points in `(end - range, end]`.
 pub(crate) fn window(pts: &[(i64, f64)], end: i64, range: i64) -> &[(i64, f64)] {
-    let lo = pts.partition_point(|p| p.0 <= end - range);
+    let lo = pts.partition_point(|p| p.0 <= end.saturating_sub(range));
     let hi = pts.partition_point(|p| p.0 <= end);
     &pts[lo..hi.max(lo)]
 }
@@ -339,7 +339,7 @@ impl<'a> Evaluator<'a> {
             },
         });
         (0..self.steps())
-            .map(|i| pinned.unwrap_or_else(|| self.ts(i)) - off)
+            .map(|i| pinned.unwrap_or_else(|| self.ts(i)).saturating_sub(off))
             .collect()
     }
 
@@ -464,17 +464,23 @@ impl<'a> Evaluator<'a> {
         let (Some(&lo), Some(&hi)) = (eff.iter().min(), eff.iter().max()) else {
             return Ok(());
         };
-        self.select_each(&ms.vs, lo - range + 1, hi, range, &mut |ev, mut s| {
-            s.points.retain(|p| !is_stale(p.1));
-            if s.points.is_empty() {
-                return Ok(());
-            }
-            let n = s.points.len();
-            ev.add_samples(n)?;
-            let r = f(ev, &s, &eff, range);
-            ev.samples = ev.samples.saturating_sub(n);
-            r
-        })
+        self.select_each(
+            &ms.vs,
+            lo.saturating_sub(range).saturating_add(1),
+            hi,
+            range,
+            &mut |ev, mut s| {
+                s.points.retain(|p| !is_stale(p.1));
+                if s.points.is_empty() {
+                    return Ok(());
+                }
+                let n = s.points.len();
+                ev.add_samples(n)?;
+                let r = f(ev, &s, &eff, range);
+                ev.samples = ev.samples.saturating_sub(n);
+                r
+            },
+        )
     }
 
     fn eval_vector_selector(&mut self, vs: &VectorSelector) -> Result<Val> {
@@ -493,7 +499,7 @@ impl<'a> Evaluator<'a> {
             return Ok(Vec::new());
         };
         let lookback = self.opts.lookback_delta;
-        let series = self.select(vs, lo - lookback + 1, hi, 0)?;
+        let series = self.select(vs, lo.saturating_sub(lookback).saturating_add(1), hi, 0)?;
         let mut out: Vec<Vec<Smp>> = (0..n).map(|_| Vec::new()).collect();
         for (si, s) in series.iter().enumerate() {
             if si % 256 == 0 {
@@ -506,7 +512,7 @@ impl<'a> Evaluator<'a> {
                     continue;
                 }
                 let (pt, v) = s.points[idx - 1];
-                if pt <= t - lookback || is_stale(v) {
+                if pt <= t.saturating_sub(lookback) || is_stale(v) {
                     continue;
                 }
                 out[i].push(Smp {
@@ -531,7 +537,12 @@ impl<'a> Evaluator<'a> {
                 ends: eff,
             }));
         };
-        let mut series = self.select(&ms.vs, lo - range + 1, hi, range)?;
+        let mut series = self.select(
+            &ms.vs,
+            lo.saturating_sub(range).saturating_add(1),
+            hi,
+            range,
+        )?;
         let mut total = 0;
         for s in &mut series {
             s.points.retain(|p| !is_stale(p.1));
@@ -564,10 +575,10 @@ impl<'a> Evaluator<'a> {
             }));
         };
         // The first step-aligned time after `lo - range`, as Prometheus aligns subqueries.
-        let first = lo - range;
+        let first = lo.saturating_sub(range);
         let mut sub_start = first.div_euclid(step) * step;
         if sub_start <= first {
-            sub_start += step;
+            sub_start = sub_start.saturating_add(step);
         }
         let saved = (self.start, self.end, self.interval);
         if sub_start > hi {
@@ -576,6 +587,10 @@ impl<'a> Evaluator<'a> {
                 range,
                 ends: eff,
             }));
+        }
+        let sub_steps = (hi - sub_start) / step + 1;
+        if usize::try_from(sub_steps).map_or(true, |n| n > self.opts.max_samples) {
+            return Err(Error::TooManySamples("query execution"));
         }
         self.start = sub_start;
         self.end = hi;

@@ -110,7 +110,13 @@ impl Evaluator<'_> {
                     if counter && pts.len() >= 2 {
                         non_counter = true;
                     }
-                    range::extrapolated_rate(pts, end - range_ms, end, counter, name == "rate")
+                    range::extrapolated_rate(
+                        pts,
+                        end.saturating_sub(range_ms),
+                        end,
+                        counter,
+                        name == "rate",
+                    )
                 }
                 "irate" => range::instant_value(pts, true),
                 "idelta" => range::instant_value(pts, false),

@@ -530,3 +530,23 @@ fn options_validate() {
     };
     assert!(bad.validate().is_err());
 }
+
+#[test]
+fn huge_step_counts_are_refused_before_allocating() {
+    let h = head(&[(&[("__name__", "a")], &[(0, 1.0)])]);
+    let err = engine()
+        .instant_query(
+            &h,
+            "max_over_time(a[100y:1ms])",
+            0,
+            &QueryContext::default(),
+        )
+        .expect_err("too many steps");
+    assert!(matches!(err, Error::TooManySamples(_)), "{err}");
+    let err = engine()
+        .range_query(&h, "a", i64::MIN, i64::MAX, 1, &QueryContext::default())
+        .expect_err("too many steps");
+    assert!(matches!(err, Error::TooManySamples(_)), "{err}");
+    // Extreme @ and offset values do not overflow.
+    assert!(vec_of(instant(&h, "a @ -9000000000 offset -100y", 0)).is_empty());
+}
