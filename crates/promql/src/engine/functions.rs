@@ -292,7 +292,7 @@ impl Evaluator<'_> {
                 let desc = name == "sort_by_label_desc";
                 let mut v = self.vector_arg(arg(0)?)?;
                 let mut names = Vec::new();
-                for a in &args[1..] {
+                for a in args.get(1..).unwrap_or(&[]) {
                     names.push(self.string_arg(a)?);
                 }
                 for vec in &mut v {
@@ -339,7 +339,7 @@ impl Evaluator<'_> {
                 let dst = self.string_arg(arg(1)?)?;
                 let sep = self.string_arg(arg(2)?)?;
                 let mut srcs = Vec::new();
-                for a in &args[3..] {
+                for a in args.get(3..).unwrap_or(&[]) {
                     srcs.push(self.string_arg(a)?);
                 }
                 if !valid_label_name(&dst) {
