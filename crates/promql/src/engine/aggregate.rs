@@ -102,7 +102,7 @@ impl Evaluator<'_> {
         let mut out = Vec::with_capacity(n);
         for (i, vec) in input.into_iter().enumerate() {
             if i % 64 == 0 {
-                self.check("aggregation")?;
+                self.check("expression evaluation")?;
             }
             let p = params.get(i).copied().unwrap_or(f64::NAN);
             out.push(self.aggregate_step(op, p, &label_param, by, &names, vec)?);

@@ -126,7 +126,7 @@ impl Evaluator<'_> {
                 let mut out = Vec::with_capacity(l.len());
                 for (i, (lv, rv)) in l.into_iter().zip(r).enumerate() {
                     if i % 64 == 0 {
-                        self.check("binary operation")?;
+                        self.check("expression evaluation")?;
                     }
                     let v = match op.id() {
                         T_LAND => set_and(lv, &rv, &matching),

@@ -270,7 +270,7 @@ impl<'a> Evaluator<'a> {
     /// alive: once a node is evaluated, its children's samples are released and its own
     /// result's samples are counted.
     pub(crate) fn eval(&mut self, expr: &Expr) -> Result<Val> {
-        self.check("query evaluation")?;
+        self.check("expression evaluation")?;
         let before = self.samples;
         let v = self.eval_node(expr)?;
         if !matches!(
@@ -412,7 +412,7 @@ impl<'a> Evaluator<'a> {
         let querier = storage.querier(mint, maxt)?;
         let set = querier.select(false, Some(&hints), &ms)?;
         for s in set {
-            self.check("series selection")?;
+            self.check("expression evaluation")?;
             let s = s?;
             let mut it = s.iterator();
             let mut points = Vec::new();
@@ -503,7 +503,7 @@ impl<'a> Evaluator<'a> {
         let mut out: Vec<Vec<Smp>> = (0..n).map(|_| Vec::new()).collect();
         for (si, s) in series.iter().enumerate() {
             if si % 256 == 0 {
-                self.check("instant selector")?;
+                self.check("expression evaluation")?;
             }
             let mut held = 0;
             for (i, &t) in eff.iter().enumerate() {

@@ -59,7 +59,7 @@ impl Evaluator<'_> {
             self.stream_matrix(ms, &mut |ev, series, ends, range| {
                 count += 1;
                 if count.is_multiple_of(64) {
-                    ev.check("range function")?;
+                    ev.check("expression evaluation")?;
                 }
                 ev.apply_series(name, &sv, series, ends, range, &mut out)
             })?;
@@ -67,7 +67,7 @@ impl Evaluator<'_> {
             let r = self.range_arg(m_expr)?;
             for (s, series) in r.series.iter().enumerate() {
                 if s % 64 == 0 {
-                    self.check("range function")?;
+                    self.check("expression evaluation")?;
                 }
                 self.apply_series(name, &sv, series, &r.ends, r.range, &mut out)?;
             }
