@@ -2,7 +2,7 @@
 //!
 //! # Evaluation model
 //!
-//! A query is parsed by `promql-parser` and evaluated by an [`eval`] `Evaluator`.
+//! A query is parsed by `promql-parser` and evaluated by the `Evaluator` in `engine/eval.rs`.
 //! An instant query is a range query with one step.
 //! Every node of the AST is evaluated once for the whole range of steps and yields one
 //! value per step: a scalar per step, an instant vector per step, a string, or a range
@@ -18,9 +18,13 @@
 //!   staleness marker; a range selector's window is `(t - range, t]` with markers dropped.
 //! * Subqueries re-run the evaluator over their own steps, aligned to multiples of the
 //!   subquery step as Prometheus does, and turn the per-step vectors into series.
-//! * Binary operators ([`binary`]), aggregations ([`aggregate`]) and functions
-//!   ([`functions`]) work step by step on the per-step vectors; functions call the pure
+//! * Binary operators (`binary.rs`), aggregations (`aggregate.rs`) and functions
+//!   (`functions.rs`) work step by step on the per-step vectors and call the pure
 //!   kernels in [`crate::functions`].
+//!   Range functions (`range_functions.rs`) stream a range selector's series: each is
+//!   loaded, evaluated at every step and freed before the next.
+//! * Duration expressions, which the parser lacks, are evaluated into literals by a
+//!   textual rewrite (`duration_expr.rs`) when a query does not parse as written.
 //! * Samples held (points of selected series and vector elements) are counted against
 //!   `max_samples`; the deadline and cancel flag are checked per series and per step.
 //! * With delayed name removal, samples carry a flag and lose `__name__` only at the end.
