@@ -2,7 +2,7 @@
 //!
 //! # Evaluation model
 //!
-//! A query is parsed by `promql-parser` and evaluated by an [`eval`] `Evaluator`.
+//! A query is parsed by `promql-parser` and evaluated by the `Evaluator` in `engine/eval.rs`.
 //! An instant query is a range query with one step.
 //! Every node of the AST is evaluated once for the whole range of steps and yields one
 //! value per step: a scalar per step, an instant vector per step, a string, or a range
@@ -18,17 +18,24 @@
 //!   staleness marker; a range selector's window is `(t - range, t]` with markers dropped.
 //! * Subqueries re-run the evaluator over their own steps, aligned to multiples of the
 //!   subquery step as Prometheus does, and turn the per-step vectors into series.
-//! * Binary operators ([`binary`]), aggregations ([`aggregate`]) and functions
-//!   ([`functions`]) work step by step on the per-step vectors; functions call the pure
+//! * Binary operators (`binary.rs`), aggregations (`aggregate.rs`) and functions
+//!   (`functions.rs`) work step by step on the per-step vectors and call the pure
 //!   kernels in [`crate::functions`].
+//!   Range functions (`range_functions.rs`) stream a range selector's series: each is
+//!   loaded, evaluated at every step and freed before the next.
+//! * Duration expressions, which the parser lacks, are evaluated into literals by a
+//!   textual rewrite (`duration_expr.rs`) when a query does not parse as written.
 //! * Samples held (points of selected series and vector elements) are counted against
 //!   `max_samples`; the deadline and cancel flag are checked per series and per step.
 //! * With delayed name removal, samples carry a flag and lose `__name__` only at the end.
 
 mod aggregate;
 mod binary;
+mod duration_expr;
 mod eval;
 mod functions;
+mod hash;
+mod range_functions;
 #[cfg(test)]
 mod tests;
 
@@ -71,6 +78,28 @@ impl Default for EngineOptions {
             experimental_functions: false,
             delayed_name_removal: false,
         }
+    }
+}
+
+impl EngineOptions {
+    /// Checks the options: positive lookback delta, subquery step and sample limit.
+    pub fn validate(&self) -> Result<()> {
+        if self.lookback_delta <= 0 {
+            return Err(Error::Execution(format!(
+                "lookback delta must be positive, got {}ms",
+                self.lookback_delta
+            )));
+        }
+        if self.default_subquery_step <= 0 {
+            return Err(Error::Execution(format!(
+                "default subquery step must be positive, got {}ms",
+                self.default_subquery_step
+            )));
+        }
+        if self.max_samples == 0 {
+            return Err(Error::Execution("max samples must be positive".into()));
+        }
+        Ok(())
     }
 }
 
@@ -189,6 +218,10 @@ impl Engine {
                 "end timestamp must not be before start time".into(),
             ));
         }
+        let steps = end.checked_sub(start).map_or(i64::MAX, |d| d / step + 1);
+        if usize::try_from(steps).map_or(true, |n| n > self.opts.max_samples) {
+            return Err(Error::TooManySamples("query execution"));
+        }
         let expr = parse(query)?;
         let mut ev = Evaluator::new(storage, &self.opts, ctx, start, end, step);
         let val = ev.eval(&expr)?;
@@ -253,6 +286,15 @@ impl Engine {
 }
 
 /// Parses a query, mapping the parser's errors to [`Error::Parse`].
+///
+/// Duration expressions (`x[5m*2]`, `x offset (1h+5m)`), which the parser lacks, are
+/// evaluated into literals when the query does not parse as written.
 pub fn parse(query: &str) -> Result<promql_parser::parser::Expr> {
-    promql_parser::parser::parse(query).map_err(|message| Error::Parse { message })
+    match promql_parser::parser::parse(query) {
+        Ok(e) => Ok(e),
+        Err(message) => match duration_expr::rewrite(query) {
+            Some(q) => promql_parser::parser::parse(&q).map_err(|_| Error::Parse { message }),
+            None => Err(Error::Parse { message }),
+        },
+    }
 }

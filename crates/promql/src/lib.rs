@@ -3,7 +3,8 @@
 //! Queries are parsed by `promql-parser` and evaluated over
 //! [`tsdb::storage::Queryable`], never over the head or a block directly.
 //!
-//! * [`engine`]: [`Engine`], instant and range evaluation, limits and cancellation.
+//! * [`engine`]: [`Engine`], instant and range evaluation (one pass over the AST for all
+//!   steps; each selector's series selected once), limits, cancellation and annotations.
 //! * [`value`]: the values an expression produces (scalar, string, vector, matrix).
 //! * [`functions`]: the pure kernels behind PromQL's functions (`rate`, `*_over_time`,
 //!   math, date, label and quantile functions).

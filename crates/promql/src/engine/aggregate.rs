@@ -12,6 +12,7 @@ use promql_parser::parser::{AggregateExpr, LabelModifier};
 use tsdb::labels::{Label, Labels};
 
 use crate::engine::eval::{Evaluator, Smp, Val, set_label};
+use crate::engine::hash::labels_hash;
 use crate::error::{Error, Result};
 use crate::functions::quantile;
 
@@ -69,9 +70,6 @@ impl Evaluator<'_> {
                 message: "limitk() and limit_ratio() are experimental and must be enabled with --enable-feature=promql-experimental-functions".to_string(),
             });
         }
-        if op == T_LIMIT_RATIO {
-            return Err(Error::Execution("limit_ratio is not supported yet".into()));
-        }
         let n = self.steps();
         let mut params: Vec<f64> = vec![f64::NAN; n];
         let mut label_param = String::new();
@@ -104,7 +102,7 @@ impl Evaluator<'_> {
         let mut out = Vec::with_capacity(n);
         for (i, vec) in input.into_iter().enumerate() {
             if i % 64 == 0 {
-                self.check("aggregation")?;
+                self.check("expression evaluation")?;
             }
             let p = params.get(i).copied().unwrap_or(f64::NAN);
             out.push(self.aggregate_step(op, p, &label_param, by, &names, vec)?);
@@ -145,9 +143,29 @@ impl Evaluator<'_> {
         } else {
             0
         };
+        let mut ratio = 0.0;
+        if op == T_LIMIT_RATIO {
+            if param.is_nan() {
+                return Err(Error::Execution("Ratio value is NaN".into()));
+            }
+            if param == 0.0 {
+                return Ok(Vec::new());
+            }
+            ratio = param.clamp(-1.0, 1.0);
+            if ratio != param {
+                self.annos.warn(format!(
+                    "ratio value should be between -1 and 1, got {}, capping to {}",
+                    format_float(param).trim_start_matches('+'),
+                    format_float(ratio)
+                ));
+            }
+        }
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let mut groups: Vec<Group> = Vec::new();
         for s in vec {
+            if op == T_LIMIT_RATIO && !ratio_keeps(ratio, &s.labels) {
+                continue;
+            }
             let mut key = group_labels(&s.labels, by, names);
             if op == T_COUNT_VALUES {
                 key = set_label(&key, label_param, &format_float(s.v));
@@ -177,7 +195,7 @@ impl Evaluator<'_> {
                             grp.value = if s.v.is_finite() { 0.0 } else { f64::NAN };
                         }
                         T_QUANTILE => grp.values.push(s.v),
-                        T_TOPK | T_BOTTOMK | T_LIMITK => grp.members.push(s),
+                        T_TOPK | T_BOTTOMK | T_LIMITK | T_LIMIT_RATIO => grp.members.push(s),
                         _ => {}
                     }
                     continue;
@@ -212,7 +230,7 @@ impl Evaluator<'_> {
                     g.value += delta * (s.v - g.mean);
                 }
                 T_QUANTILE => g.values.push(s.v),
-                T_TOPK | T_BOTTOMK | T_LIMITK => g.members.push(s),
+                T_TOPK | T_BOTTOMK | T_LIMITK | T_LIMIT_RATIO => g.members.push(s),
                 _ => {}
             }
         }
@@ -260,6 +278,10 @@ impl Evaluator<'_> {
                     out.extend(g.members);
                     continue;
                 }
+                T_LIMIT_RATIO => {
+                    out.extend(g.members);
+                    continue;
+                }
                 T_LIMITK => {
                     g.members.truncate(k);
                     out.extend(g.members);
@@ -279,6 +301,14 @@ impl Evaluator<'_> {
         }
         Ok(out)
     }
+}
+
+/// Whether `limit_ratio(ratio, ...)` keeps the series with these labels: its hash, as a
+/// fraction of the hash space, is below `ratio` (or, for negative ratios, at or above
+/// `1 + ratio`), as Prometheus's `HashRatioSampler`.
+fn ratio_keeps(ratio: f64, labels: &Labels) -> bool {
+    let offset = labels_hash(labels) as f64 / u64::MAX as f64;
+    (ratio >= 0.0 && offset < ratio) || (ratio < 0.0 && offset >= 1.0 + ratio)
 }
 
 /// The labels of the group a series belongs to.

@@ -3,7 +3,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use promql_parser::label::Labels as NameList;
 use promql_parser::parser::token::{
     T_ADD, T_ATAN2, T_DIV, T_EQLC, T_GTE, T_GTR, T_LAND, T_LOR, T_LSS, T_LTE, T_LUNLESS, T_MOD,
     T_MUL, T_NEQ, T_POW, T_SUB, TokenType,
@@ -12,6 +11,7 @@ use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
 use tsdb::labels::{Label, Labels};
 
 use crate::engine::eval::{Evaluator, Smp, Val, drop_metric_name, is_comparison};
+use crate::engine::hash::{labels_hash, xxhash64};
 use crate::error::{Error, Result};
 
 /// Applies `op` to two floats: the value and whether to keep it (comparisons).
@@ -50,26 +50,37 @@ struct Matching<'m> {
 }
 
 impl Matching<'_> {
+    /// Whether label `n` takes part in the signature.
+    fn includes(&self, n: &str) -> bool {
+        if self.on {
+            self.names.iter().any(|k| k == n)
+        } else {
+            n != "__name__" && !self.names.iter().any(|k| k == n)
+        }
+    }
+
     /// The labels that identify a match group.
     fn signature(&self, l: &Labels) -> Labels {
-        if self.on {
-            Labels::from_sorted(
-                l.iter()
-                    .filter(|x| self.names.iter().any(|n| n == x.name.as_str()))
-                    .cloned()
-                    .collect(),
-            )
-        } else {
-            Labels::from_sorted(
-                l.iter()
-                    .filter(|x| {
-                        x.name.as_str() != "__name__"
-                            && !self.names.iter().any(|n| n == x.name.as_str())
-                    })
-                    .cloned()
-                    .collect(),
-            )
+        Labels::from_sorted(
+            l.iter()
+                .filter(|x| self.includes(x.name.as_str()))
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// The hash of the signature labels (Prometheus matches by this hash too).
+    fn sig(&self, l: &Labels, buf: &mut Vec<u8>) -> u64 {
+        buf.clear();
+        for x in l.iter() {
+            if self.includes(x.name.as_str()) {
+                buf.extend_from_slice(x.name.as_bytes());
+                buf.push(0xff);
+                buf.extend_from_slice(x.value.as_bytes());
+                buf.push(0xff);
+            }
         }
+        xxhash64(buf)
     }
 }
 
@@ -115,7 +126,7 @@ impl Evaluator<'_> {
                 let mut out = Vec::with_capacity(l.len());
                 for (i, (lv, rv)) in l.into_iter().zip(r).enumerate() {
                     if i % 64 == 0 {
-                        self.check("binary operation")?;
+                        self.check("expression evaluation")?;
                     }
                     let v = match op.id() {
                         T_LAND => set_and(lv, &rv, &matching),
@@ -185,23 +196,26 @@ impl Evaluator<'_> {
 }
 
 fn set_and(l: Vec<Smp>, r: &[Smp], m: &Matching<'_>) -> Vec<Smp> {
-    let sigs: HashSet<Labels> = r.iter().map(|s| m.signature(&s.labels)).collect();
+    let mut buf = Vec::new();
+    let sigs: HashSet<u64> = r.iter().map(|s| m.sig(&s.labels, &mut buf)).collect();
     l.into_iter()
-        .filter(|s| sigs.contains(&m.signature(&s.labels)))
+        .filter(|s| sigs.contains(&m.sig(&s.labels, &mut buf)))
         .collect()
 }
 
 fn set_unless(l: Vec<Smp>, r: &[Smp], m: &Matching<'_>) -> Vec<Smp> {
-    let sigs: HashSet<Labels> = r.iter().map(|s| m.signature(&s.labels)).collect();
+    let mut buf = Vec::new();
+    let sigs: HashSet<u64> = r.iter().map(|s| m.sig(&s.labels, &mut buf)).collect();
     l.into_iter()
-        .filter(|s| !sigs.contains(&m.signature(&s.labels)))
+        .filter(|s| !sigs.contains(&m.sig(&s.labels, &mut buf)))
         .collect()
 }
 
 fn set_or(mut l: Vec<Smp>, r: Vec<Smp>, m: &Matching<'_>) -> Vec<Smp> {
-    let sigs: HashSet<Labels> = l.iter().map(|s| m.signature(&s.labels)).collect();
+    let mut buf = Vec::new();
+    let sigs: HashSet<u64> = l.iter().map(|s| m.sig(&s.labels, &mut buf)).collect();
     for s in r {
-        if !sigs.contains(&m.signature(&s.labels)) {
+        if !sigs.contains(&m.sig(&s.labels, &mut buf)) {
             l.push(s);
         }
     }
@@ -228,9 +242,10 @@ fn vector_binop(
     let one_to_one = matches!(card, VectorMatchCardinality::OneToOne);
     let (many, one) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
     let one_side = if one_to_many { "left" } else { "right" };
-    let mut one_sigs: HashMap<Labels, usize> = HashMap::with_capacity(one.len());
+    let mut buf = Vec::new();
+    let mut one_sigs: HashMap<u64, usize> = HashMap::with_capacity(one.len());
     for (i, s) in one.iter().enumerate() {
-        let sig = m.signature(&s.labels);
+        let sig = m.sig(&s.labels, &mut buf);
         if let Some(&j) = one_sigs.get(&sig) {
             let matched = match_labels(&s.labels, m);
             return Err(Error::Execution(format!(
@@ -241,10 +256,10 @@ fn vector_binop(
         one_sigs.insert(sig, i);
     }
     let drop = drops_name(op) || return_bool;
-    let mut matched_sigs: HashMap<Labels, HashSet<Labels>> = HashMap::new();
-    let mut out = Vec::new();
+    let mut matched_sigs: HashMap<u64, HashSet<u64>> = HashMap::new();
+    let mut out = Vec::with_capacity(many.len());
     for ls in many {
-        let sig = m.signature(&ls.labels);
+        let sig = m.sig(&ls.labels, &mut buf);
         let Some(&ri) = one_sigs.get(&sig) else {
             continue;
         };
@@ -275,7 +290,7 @@ fn vector_binop(
                         "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
                     ));
                 }
-                if !inserted.insert(metric.clone()) {
+                if !inserted.insert(labels_hash(&metric)) {
                     return Err(Error::Execution(
                         "multiple matches for labels: grouping labels must ensure unique matches"
                             .into(),
@@ -285,7 +300,7 @@ fn vector_binop(
             None => {
                 let mut set = HashSet::new();
                 if !one_to_one {
-                    set.insert(metric.clone());
+                    set.insert(labels_hash(&metric));
                 }
                 matched_sigs.insert(sig, set);
             }
@@ -328,6 +343,9 @@ fn result_metric(
         })
         .cloned()
         .collect();
+    if include.is_empty() {
+        return Labels::from_sorted(v);
+    }
     for n in include {
         v.retain(|x| x.name.as_str() != n);
         if let Some(val) = rhs.get(n) {
@@ -335,10 +353,4 @@ fn result_metric(
         }
     }
     Labels::new(v)
-}
-
-/// The label names of a modifier list.
-#[allow(dead_code)]
-pub(crate) fn names(l: &NameList) -> &[String] {
-    &l.labels
 }

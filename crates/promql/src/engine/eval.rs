@@ -13,6 +13,7 @@ use tsdb::chunkenc::ValueType;
 use tsdb::labels::{Label, Labels, MatchType, Matcher};
 use tsdb::storage::{Queryable, SelectHints};
 
+use crate::engine::hash::xxhash64;
 use crate::engine::{EngineOptions, QueryContext};
 use crate::error::{Error, Result};
 
@@ -60,12 +61,15 @@ pub(crate) struct RangeVal {
 impl RangeVal {
     /// The points of series `s` in the window of step `i`.
     pub(crate) fn window(&self, s: usize, i: usize) -> &[(i64, f64)] {
-        let pts = &self.series[s].points;
-        let end = self.ends[i];
-        let lo = pts.partition_point(|p| p.0 <= end - self.range);
-        let hi = pts.partition_point(|p| p.0 <= end);
-        &pts[lo..hi.max(lo)]
+        window(&self.series[s].points, self.ends[i], self.range)
     }
+}
+
+/// The points in `(end - range, end]`.
+pub(crate) fn window(pts: &[(i64, f64)], end: i64, range: i64) -> &[(i64, f64)] {
+    let lo = pts.partition_point(|p| p.0 <= end.saturating_sub(range));
+    let hi = pts.partition_point(|p| p.0 <= end);
+    &pts[lo..hi.max(lo)]
 }
 
 /// The value of an expression over all steps.
@@ -107,6 +111,11 @@ impl Annotations {
         }
     }
 }
+
+/// A callback over one streamed series: the evaluator, the series, the window end of
+/// each step and the range.
+pub(crate) type SeriesFn<'f, 'a> =
+    dyn FnMut(&mut Evaluator<'a>, &RangeSeries, &[i64], i64) -> Result<()> + 'f;
 
 /// Evaluation state for one query.
 pub(crate) struct Evaluator<'a> {
@@ -261,7 +270,7 @@ impl<'a> Evaluator<'a> {
     /// alive: once a node is evaluated, its children's samples are released and its own
     /// result's samples are counted.
     pub(crate) fn eval(&mut self, expr: &Expr) -> Result<Val> {
-        self.check("query evaluation")?;
+        self.check("expression evaluation")?;
         let before = self.samples;
         let v = self.eval_node(expr)?;
         if !matches!(
@@ -330,7 +339,7 @@ impl<'a> Evaluator<'a> {
             },
         });
         (0..self.steps())
-            .map(|i| pinned.unwrap_or_else(|| self.ts(i)) - off)
+            .map(|i| pinned.unwrap_or_else(|| self.ts(i)).saturating_sub(off))
             .collect()
     }
 
@@ -342,6 +351,24 @@ impl<'a> Evaluator<'a> {
         maxt: i64,
         range: i64,
     ) -> Result<Vec<RangeSeries>> {
+        let mut out = Vec::new();
+        self.select_each(vs, mint, maxt, range, &mut |_, s| {
+            out.push(s);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Selects the series of `vs` with samples in `[mint, maxt]` and hands each one, with
+    /// its points loaded, to `f`.
+    fn select_each(
+        &mut self,
+        vs: &VectorSelector,
+        mint: i64,
+        maxt: i64,
+        range: i64,
+        f: &mut dyn FnMut(&mut Self, RangeSeries) -> Result<()>,
+    ) -> Result<()> {
         if !vs.matchers.or_matchers.is_empty() {
             return Err(Error::Execution(
                 "selectors with `or` matchers are not supported".into(),
@@ -381,11 +408,11 @@ impl<'a> Evaluator<'a> {
             range,
             ..Default::default()
         };
-        let querier = self.storage.querier(mint, maxt)?;
+        let storage = self.storage;
+        let querier = storage.querier(mint, maxt)?;
         let set = querier.select(false, Some(&hints), &ms)?;
-        let mut out = Vec::new();
         for s in set {
-            self.check("series selection")?;
+            self.check("expression evaluation")?;
             let s = s?;
             let mut it = s.iterator();
             let mut points = Vec::new();
@@ -412,13 +439,48 @@ impl<'a> Evaluator<'a> {
             if points.is_empty() {
                 continue;
             }
-            out.push(RangeSeries {
-                labels: s.labels().clone(),
-                points,
-                drop_name: false,
-            });
+            f(
+                self,
+                RangeSeries {
+                    labels: s.labels().clone(),
+                    points,
+                    drop_name: false,
+                },
+            )?;
         }
-        Ok(out)
+        Ok(())
+    }
+
+    /// Streams the series of a range selector one at a time: each is loaded (stale
+    /// markers dropped), counted against the sample limit while `f` uses it, then freed.
+    /// `f` gets the series, the window end of each step and the range.
+    pub(crate) fn stream_matrix(
+        &mut self,
+        ms: &MatrixSelector,
+        f: &mut SeriesFn<'_, 'a>,
+    ) -> Result<()> {
+        let eff = self.eff_times(&ms.vs.at, &ms.vs.offset);
+        let range = dur_ms(&ms.range);
+        let (Some(&lo), Some(&hi)) = (eff.iter().min(), eff.iter().max()) else {
+            return Ok(());
+        };
+        self.select_each(
+            &ms.vs,
+            lo.saturating_sub(range).saturating_add(1),
+            hi,
+            range,
+            &mut |ev, mut s| {
+                s.points.retain(|p| !is_stale(p.1));
+                if s.points.is_empty() {
+                    return Ok(());
+                }
+                let n = s.points.len();
+                ev.add_samples(n)?;
+                let r = f(ev, &s, &eff, range);
+                ev.samples = ev.samples.saturating_sub(n);
+                r
+            },
+        )
     }
 
     fn eval_vector_selector(&mut self, vs: &VectorSelector) -> Result<Val> {
@@ -437,11 +499,11 @@ impl<'a> Evaluator<'a> {
             return Ok(Vec::new());
         };
         let lookback = self.opts.lookback_delta;
-        let series = self.select(vs, lo - lookback + 1, hi, 0)?;
+        let series = self.select(vs, lo.saturating_sub(lookback).saturating_add(1), hi, 0)?;
         let mut out: Vec<Vec<Smp>> = (0..n).map(|_| Vec::new()).collect();
         for (si, s) in series.iter().enumerate() {
             if si % 256 == 0 {
-                self.check("instant selector")?;
+                self.check("expression evaluation")?;
             }
             let mut held = 0;
             for (i, &t) in eff.iter().enumerate() {
@@ -450,7 +512,7 @@ impl<'a> Evaluator<'a> {
                     continue;
                 }
                 let (pt, v) = s.points[idx - 1];
-                if pt <= t - lookback || is_stale(v) {
+                if pt <= t.saturating_sub(lookback) || is_stale(v) {
                     continue;
                 }
                 out[i].push(Smp {
@@ -475,7 +537,12 @@ impl<'a> Evaluator<'a> {
                 ends: eff,
             }));
         };
-        let mut series = self.select(&ms.vs, lo - range + 1, hi, range)?;
+        let mut series = self.select(
+            &ms.vs,
+            lo.saturating_sub(range).saturating_add(1),
+            hi,
+            range,
+        )?;
         let mut total = 0;
         for s in &mut series {
             s.points.retain(|p| !is_stale(p.1));
@@ -508,10 +575,10 @@ impl<'a> Evaluator<'a> {
             }));
         };
         // The first step-aligned time after `lo - range`, as Prometheus aligns subqueries.
-        let first = lo - range;
+        let first = lo.saturating_sub(range);
         let mut sub_start = first.div_euclid(step) * step;
         if sub_start <= first {
-            sub_start += step;
+            sub_start = sub_start.saturating_add(step);
         }
         let saved = (self.start, self.end, self.interval);
         if sub_start > hi {
@@ -520,6 +587,10 @@ impl<'a> Evaluator<'a> {
                 range,
                 ends: eff,
             }));
+        }
+        let sub_steps = (hi - sub_start) / step + 1;
+        if usize::try_from(sub_steps).map_or(true, |n| n > self.opts.max_samples) {
+            return Err(Error::TooManySamples("query execution"));
         }
         self.start = sub_start;
         self.end = hi;
@@ -552,15 +623,26 @@ impl<'a> Evaluator<'a> {
 
     /// Turns per-step vectors into series (in first-seen order).
     pub(crate) fn vector_to_series(&mut self, v: Vec<Vec<Smp>>, steps: &[i64]) -> Vec<RangeSeries> {
-        let mut idx: HashMap<Labels, usize> = HashMap::new();
+        // Keyed by the label hash; equal hashes are told apart by comparing labels.
+        let mut idx: HashMap<u64, Vec<usize>> = HashMap::new();
         let mut out: Vec<RangeSeries> = Vec::new();
+        let mut buf = Vec::with_capacity(256);
         for (i, vec) in v.into_iter().enumerate() {
+            let t = steps[i];
             for s in vec {
-                let t = steps[i];
-                match idx.get(&s.labels) {
+                buf.clear();
+                for l in s.labels.iter() {
+                    buf.extend_from_slice(l.name.as_bytes());
+                    buf.push(0xff);
+                    buf.extend_from_slice(l.value.as_bytes());
+                    buf.push(0xff);
+                }
+                let h = xxhash64(&buf);
+                let slot = idx.entry(h).or_default();
+                match slot.iter().find(|&&j| out[j].labels == s.labels) {
                     Some(&j) => out[j].points.push((t, s.v)),
                     None => {
-                        idx.insert(s.labels.clone(), out.len());
+                        slot.push(out.len());
                         out.push(RangeSeries {
                             labels: s.labels,
                             points: vec![(t, s.v)],

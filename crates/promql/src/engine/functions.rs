@@ -8,7 +8,7 @@ use tsdb::labels::{Label, Labels};
 use crate::engine::aggregate::format_float;
 use crate::engine::eval::{Evaluator, RangeVal, Smp, Val, cmp_labels, drop_metric_name};
 use crate::error::{Error, Result};
-use crate::functions::{label, math, quantile, range, time};
+use crate::functions::{label, math, quantile, time};
 
 /// Functions newer than Prometheus 3.5 that the parser knows; rejected as unknown.
 const NOT_IN_3_5: &[&str] = &[
@@ -118,7 +118,7 @@ fn absent_labels(expr: &Expr) -> Labels {
 }
 
 impl Evaluator<'_> {
-    fn scalar_arg(&mut self, e: &Expr) -> Result<Vec<f64>> {
+    pub(crate) fn scalar_arg(&mut self, e: &Expr) -> Result<Vec<f64>> {
         match self.eval(e)? {
             Val::Scalar(v) => Ok(v),
             _ => Err(Error::Execution("expected scalar argument".into())),
@@ -139,7 +139,7 @@ impl Evaluator<'_> {
         }
     }
 
-    fn range_arg(&mut self, e: &Expr) -> Result<RangeVal> {
+    pub(crate) fn range_arg(&mut self, e: &Expr) -> Result<RangeVal> {
         match self.eval(e)? {
             Val::Range(r) => Ok(r),
             _ => Err(Error::Execution("expected range vector argument".into())),
@@ -147,7 +147,7 @@ impl Evaluator<'_> {
     }
 
     /// The labels of a function's output sample.
-    fn fn_labels(&self, l: &Labels, already: bool) -> (Labels, bool) {
+    pub(crate) fn fn_labels(&self, l: &Labels, already: bool) -> (Labels, bool) {
         if self.opts.delayed_name_removal || already {
             (l.clone(), true)
         } else {
@@ -292,7 +292,7 @@ impl Evaluator<'_> {
                 let desc = name == "sort_by_label_desc";
                 let mut v = self.vector_arg(arg(0)?)?;
                 let mut names = Vec::new();
-                for a in &args[1..] {
+                for a in args.get(1..).unwrap_or(&[]) {
                     names.push(self.string_arg(a)?);
                 }
                 for vec in &mut v {
@@ -339,7 +339,7 @@ impl Evaluator<'_> {
                 let dst = self.string_arg(arg(1)?)?;
                 let sep = self.string_arg(arg(2)?)?;
                 let mut srcs = Vec::new();
-                for a in &args[3..] {
+                for a in args.get(3..).unwrap_or(&[]) {
                     srcs.push(self.string_arg(a)?);
                 }
                 if !valid_label_name(&dst) {
@@ -404,8 +404,14 @@ impl Evaluator<'_> {
                 let v = self.vector_arg(arg(1)?)?;
                 self.histogram_quantile(&q, v)
             }
-            "histogram_avg" | "histogram_count" | "histogram_sum" | "histogram_fraction"
-            | "histogram_stddev" | "histogram_stdvar" => {
+            "histogram_fraction" => {
+                let lo = self.scalar_arg(arg(0)?)?;
+                let hi = self.scalar_arg(arg(1)?)?;
+                let v = self.vector_arg(arg(2)?)?;
+                self.classic_buckets(v, |i, b| bucket_fraction(lo[i], hi[i], b))
+            }
+            "histogram_avg" | "histogram_count" | "histogram_sum" | "histogram_stddev"
+            | "histogram_stdvar" => {
                 // Native histograms are not stored yet: float samples give no output.
                 for a in &args {
                     self.eval(a)?;
@@ -453,133 +459,30 @@ impl Evaluator<'_> {
         Ok(Val::Vector(out))
     }
 
-    fn eval_range_function(&mut self, name: &str, args: &[&Expr]) -> Result<Val> {
-        let (m_idx, scalars) = match name {
-            "quantile_over_time" => (1, vec![0]),
-            "predict_linear" => (0, vec![1]),
-            "double_exponential_smoothing" => (0, vec![1, 2]),
-            _ => (0, vec![]),
-        };
-        let mut sv: Vec<Vec<f64>> = Vec::new();
-        for &i in &scalars {
-            let e = args
-                .get(i)
-                .ok_or_else(|| Error::Execution(format!("missing argument of {name}")))?;
-            sv.push(self.scalar_arg(e)?);
-        }
-        let m_expr = args
-            .get(m_idx)
-            .ok_or_else(|| Error::Execution(format!("missing argument of {name}")))?;
-        let r = self.range_arg(m_expr)?;
-        let keep_name = name == "last_over_time";
-        let n = r.ends.len();
-        let mut out: Vec<Vec<Smp>> = vec![Vec::new(); n];
-        if name == "quantile_over_time" {
-            for &q in &sv[0] {
-                if q.is_nan() || !(0.0..=1.0).contains(&q) {
-                    self.annos.warn(format!(
-                        "quantile value should be between 0 and 1, got {}",
-                        format_float(q).trim_start_matches('+')
-                    ));
-                }
-            }
-        }
-        if name == "double_exponential_smoothing" {
-            for (&sf, &tf) in sv[0].iter().zip(&sv[1]) {
-                if sf <= 0.0 || sf >= 1.0 {
-                    return Err(Error::Execution(format!(
-                        "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}"
-                    )));
-                }
-                if tf <= 0.0 || tf >= 1.0 {
-                    return Err(Error::Execution(format!(
-                        "invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}"
-                    )));
-                }
-            }
-        }
-        for s in 0..r.series.len() {
-            if s % 64 == 0 {
-                self.check("range function")?;
-            }
-            let series = &r.series[s];
-            let (labels, drop_flag) = if keep_name {
-                (series.labels.clone(), series.drop_name)
-            } else {
-                self.fn_labels(&series.labels, series.drop_name)
-            };
-            let mut non_counter = false;
-            for (i, slot) in out.iter_mut().enumerate() {
-                let pts = r.window(s, i);
-                if pts.is_empty() {
-                    continue;
-                }
-                let end = r.ends[i];
-                let v = match name {
-                    "rate" | "increase" | "delta" => {
-                        let counter = name != "delta";
-                        if counter && pts.len() >= 2 {
-                            non_counter = true;
-                        }
-                        range::extrapolated_rate(pts, end - r.range, end, counter, name == "rate")
-                    }
-                    "irate" => range::instant_value(pts, true),
-                    "idelta" => range::instant_value(pts, false),
-                    "changes" => range::changes(pts),
-                    "resets" => range::resets(pts),
-                    "deriv" => range::deriv(pts),
-                    "predict_linear" => range::predict_linear(pts, self.ts(i), sv[0][i]),
-                    "quantile_over_time" => range::quantile_over_time(sv[0][i], pts),
-                    "double_exponential_smoothing" => {
-                        range::double_exponential_smoothing(pts, sv[0][i], sv[1][i])
-                    }
-                    other => match other.strip_suffix("_over_time") {
-                        Some(base) => range::over_time(base, pts),
-                        None => {
-                            return Err(Error::Execution(format!(
-                                "function {other:?} is not supported"
-                            )));
-                        }
-                    },
-                };
-                if let Some(v) = v {
-                    slot.push(Smp {
-                        labels: labels.clone(),
-                        v,
-                        drop_name: drop_flag,
-                    });
-                }
-            }
-            if non_counter {
-                let metric = series.labels.get("__name__").unwrap_or("");
-                if !["_total", "_sum", "_count", "_bucket"]
-                    .iter()
-                    .any(|sfx| metric.ends_with(sfx))
-                {
-                    self.annos.info(format!(
-                        "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}"
-                    ));
-                }
-            }
-        }
-        if !self.opts.delayed_name_removal {
-            for v in &out {
-                Evaluator::check_duplicates(v)?;
-            }
-        }
-        Ok(Val::Vector(out))
-    }
-
     fn histogram_quantile(&mut self, q: &[f64], v: Vec<Vec<Smp>>) -> Result<Val> {
-        let mut out = Vec::with_capacity(v.len());
-        for (i, vec) in v.into_iter().enumerate() {
-            let qi = q.get(i).copied().unwrap_or(f64::NAN);
+        for &qi in q {
             if qi.is_nan() || !(0.0..=1.0).contains(&qi) {
                 self.annos.warn(format!(
                     "quantile value should be between 0 and 1, got {}",
                     format_float(qi).trim_start_matches('+')
                 ));
             }
+        }
+        self.classic_buckets(v, |i, buckets| {
+            let qi = q.get(i).copied().unwrap_or(f64::NAN);
+            quantile::bucket_quantile(qi, buckets)
+        })
+    }
+
+    /// Groups classic `le` buckets per step by their other labels (the name included) and
+    /// computes `f` over each group's buckets.
+    fn classic_buckets(
+        &mut self,
+        v: Vec<Vec<Smp>>,
+        f: impl Fn(usize, &mut [quantile::Bucket]) -> (f64, quantile::BucketQuantileFixes),
+    ) -> Result<Val> {
+        let mut out = Vec::with_capacity(v.len());
+        for (i, vec) in v.into_iter().enumerate() {
             let mut index: std::collections::HashMap<Labels, usize> =
                 std::collections::HashMap::new();
             let mut groups: Vec<(Labels, Vec<quantile::Bucket>, bool, String)> = Vec::new();
@@ -613,7 +516,7 @@ impl Evaluator<'_> {
             }
             let mut res = Vec::with_capacity(groups.len());
             for (labels, mut buckets, flag, metric) in groups {
-                let (val, fixes) = quantile::bucket_quantile(qi, &mut buckets);
+                let (val, fixes) = f(i, &mut buckets);
                 if fixes.forced_monotonicity {
                     self.annos.info(format!(
                         "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {metric:?}"
@@ -632,6 +535,98 @@ impl Evaluator<'_> {
         }
         Ok(Val::Vector(out))
     }
+}
+
+/// The fraction of observations between `lower` and `upper` in classic buckets, as
+/// Prometheus's `BucketFraction`.
+fn bucket_fraction(
+    lower: f64,
+    upper: f64,
+    buckets: &mut [quantile::Bucket],
+) -> (f64, quantile::BucketQuantileFixes) {
+    let none = quantile::BucketQuantileFixes::default();
+    buckets.sort_by(|a, b| {
+        a.upper_bound
+            .partial_cmp(&b.upper_bound)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let Some(last) = buckets.last() else {
+        return (f64::NAN, none);
+    };
+    if last.upper_bound != f64::INFINITY {
+        return (f64::NAN, none);
+    }
+    // Coalesce equal bounds and force monotonic counts.
+    let mut bs: Vec<(f64, f64)> = Vec::with_capacity(buckets.len());
+    for b in buckets.iter() {
+        match bs.last_mut() {
+            Some(l) if l.0 == b.upper_bound => l.1 += b.count,
+            _ => bs.push((b.upper_bound, b.count)),
+        }
+    }
+    let mut max = f64::NEG_INFINITY;
+    for b in &mut bs {
+        if b.1 < max {
+            b.1 = max;
+        }
+        max = b.1;
+    }
+    let count = bs.last().map_or(0.0, |b| b.1);
+    if count == 0.0 || lower.is_nan() || upper.is_nan() {
+        return (f64::NAN, none);
+    }
+    if lower >= upper {
+        return (0.0, none);
+    }
+    let (mut rank, mut lower_rank, mut upper_rank) = (0.0, 0.0, 0.0);
+    let (mut lower_set, mut upper_set) = (false, false);
+    for (i, &(ub, cum)) in bs.iter().enumerate() {
+        let lb = if i > 0 {
+            bs[i - 1].0
+        } else if ub > 0.0 {
+            0.0
+        } else {
+            f64::NEG_INFINITY
+        };
+        let n = cum - rank;
+        if !lower_set && lb >= lower {
+            lower_rank = rank;
+            lower_set = true;
+        }
+        if !upper_set && lb >= upper {
+            upper_rank = rank;
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            break;
+        }
+        let interpolate = |x: f64| {
+            if ub.is_infinite() || lb.is_infinite() {
+                rank
+            } else {
+                rank + n * (x - lb) / (ub - lb)
+            }
+        };
+        if !lower_set && lb < lower && ub > lower {
+            lower_rank = interpolate(lower);
+            lower_set = true;
+        }
+        if !upper_set && lb < upper && ub > upper {
+            upper_rank = interpolate(upper);
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            break;
+        }
+        rank = cum;
+    }
+    if !lower_set || lower_rank > count {
+        lower_rank = count;
+    }
+    if !upper_set || upper_rank > count {
+        upper_rank = count;
+    }
+    ((upper_rank - lower_rank) / count, none)
 }
 
 /// Parses an `le` label value as Prometheus does (`+Inf`, floats).

@@ -386,3 +386,167 @@ fn delayed_name_removal() {
         "vector cannot contain metrics with the same labelset"
     );
 }
+
+#[test]
+fn subquery_with_offset_and_at() {
+    let h = head(&[(
+        &[("__name__", "a")],
+        &[(0, 1.0), (60, 2.0), (120, 3.0), (180, 4.0)],
+    )]);
+    match instant(&h, "a[1m:1m] offset 1m", 180) {
+        Value::Matrix(m) => assert_eq!(m[0].points, vec![(120_000, 3.0)]),
+        other => panic!("{other:?}"),
+    }
+    match instant(&h, "a[2m:1m] @ 120", 1000) {
+        Value::Matrix(m) => assert_eq!(m[0].points, vec![(60_000, 2.0), (120_000, 3.0)]),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn deadline_in_the_past_times_out() {
+    let h = head(&[(&[("__name__", "a")], &[(0, 1.0)])]);
+    let ctx = QueryContext {
+        deadline: Some(std::time::Instant::now() - std::time::Duration::from_millis(1)),
+        ..Default::default()
+    };
+    let err = engine()
+        .instant_query(&h, "a", 0, &ctx)
+        .expect_err("timeout");
+    assert!(matches!(err, Error::Timeout(_)), "{err}");
+}
+
+#[test]
+fn too_many_samples_fails_fast_in_range_queries() {
+    let points: Vec<(i64, f64)> = (0..1000).map(|i| (i * 15, i as f64)).collect();
+    let h = head(&[(&[("__name__", "a")], &points)]);
+    let e = Engine::new(EngineOptions {
+        max_samples: 100,
+        ..Default::default()
+    });
+    let err = e
+        .range_query(&h, "a", 0, 15_000_000, 15_000, &QueryContext::default())
+        .expect_err("too many");
+    assert!(matches!(err, Error::TooManySamples(_)), "{err}");
+}
+
+#[test]
+fn quantile_warning_and_experimental_aggregations() {
+    let h = head(&[
+        (&[("__name__", "a"), ("i", "1")], &[(0, 1.0)]),
+        (&[("__name__", "a"), ("i", "2")], &[(0, 2.0)]),
+    ]);
+    let r = engine()
+        .instant_query(&h, "quantile(2, a)", 0, &QueryContext::default())
+        .expect("query");
+    assert_eq!(
+        r.warnings,
+        vec!["PromQL warning: quantile value should be between 0 and 1, got 2".to_string()]
+    );
+    let e = Engine::new(EngineOptions {
+        experimental_functions: true,
+        ..Default::default()
+    });
+    let r = e
+        .instant_query(&h, "limitk(1, a)", 0, &QueryContext::default())
+        .expect("limitk");
+    assert_eq!(vec_of(r.value).len(), 1);
+    let r = e
+        .instant_query(&h, "limit_ratio(1, a)", 0, &QueryContext::default())
+        .expect("limit_ratio");
+    assert_eq!(vec_of(r.value).len(), 2);
+    let r = e
+        .instant_query(&h, "limit_ratio(-1, a)", 0, &QueryContext::default())
+        .expect("limit_ratio");
+    assert_eq!(vec_of(r.value).len(), 2);
+}
+
+#[test]
+fn rate_info_for_non_counters() {
+    let h = head(&[(&[("__name__", "gauge")], &[(0, 1.0), (60, 2.0)])]);
+    let r = engine()
+        .instant_query(&h, "rate(gauge[5m])", 60_000, &QueryContext::default())
+        .expect("query");
+    assert_eq!(
+        r.infos,
+        vec![
+            "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"gauge\""
+                .to_string()
+        ]
+    );
+}
+
+#[test]
+fn sort_and_histogram_fraction() {
+    let h = head(&[
+        (&[("__name__", "h_bucket"), ("le", "1")], &[(0, 1.0)]),
+        (&[("__name__", "h_bucket"), ("le", "2")], &[(0, 3.0)]),
+        (&[("__name__", "h_bucket"), ("le", "+Inf")], &[(0, 4.0)]),
+    ]);
+    match instant(&h, "sort_desc(h_bucket)", 0) {
+        Value::Vector(v) => {
+            assert_eq!(
+                v.iter().map(|s| s.v).collect::<Vec<_>>(),
+                vec![4.0, 3.0, 1.0]
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        vec_of(instant(&h, "histogram_fraction(0, 2, h_bucket)", 0)),
+        one("{}", 0.75)
+    );
+    assert_eq!(
+        vec_of(instant(&h, "histogram_fraction(0, 1.5, h_bucket)", 0)),
+        one("{}", 0.5)
+    );
+}
+
+#[test]
+fn range_query_errors() {
+    let h = head(&[(&[("__name__", "a")], &[(0, 1.0)])]);
+    let err = engine()
+        .range_query(&h, "a[5m]", 0, 60_000, 15_000, &QueryContext::default())
+        .expect_err("matrix");
+    assert!(
+        err.to_string()
+            .contains("invalid expression type \"range vector\"")
+    );
+    let r = engine()
+        .range_query(&h, "1 + 1", 0, 60_000, 30_000, &QueryContext::default())
+        .expect("scalar");
+    match r.value {
+        Value::Matrix(m) => assert_eq!(m[0].points, vec![(0, 2.0), (30_000, 2.0), (60_000, 2.0)]),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn options_validate() {
+    assert!(EngineOptions::default().validate().is_ok());
+    let bad = EngineOptions {
+        lookback_delta: 0,
+        ..Default::default()
+    };
+    assert!(bad.validate().is_err());
+}
+
+#[test]
+fn huge_step_counts_are_refused_before_allocating() {
+    let h = head(&[(&[("__name__", "a")], &[(0, 1.0)])]);
+    let err = engine()
+        .instant_query(
+            &h,
+            "max_over_time(a[100y:1ms])",
+            0,
+            &QueryContext::default(),
+        )
+        .expect_err("too many steps");
+    assert!(matches!(err, Error::TooManySamples(_)), "{err}");
+    let err = engine()
+        .range_query(&h, "a", i64::MIN, i64::MAX, 1, &QueryContext::default())
+        .expect_err("too many steps");
+    assert!(matches!(err, Error::TooManySamples(_)), "{err}");
+    // Extreme @ and offset values do not overflow.
+    assert!(vec_of(instant(&h, "a @ -9000000000 offset -100y", 0)).is_empty());
+}

@@ -1,0 +1,161 @@
+//! Functions over range vectors (`rate`, `*_over_time`, `deriv`, ...): argument checks,
+//! annotations and labels around the kernels in [`crate::functions::range`].
+//!
+//! A range selector argument is streamed: each series is loaded, evaluated at every
+//! step and freed before the next one, so only one series' points are held at a time.
+
+use promql_parser::parser::Expr;
+
+use crate::engine::aggregate::format_float;
+use crate::engine::eval::{Evaluator, RangeSeries, Smp, Val, window};
+use crate::error::{Error, Result};
+use crate::functions::range;
+
+impl Evaluator<'_> {
+    pub(crate) fn eval_range_function(&mut self, name: &str, args: &[&Expr]) -> Result<Val> {
+        let (m_idx, scalars) = match name {
+            "quantile_over_time" => (1, vec![0]),
+            "predict_linear" => (0, vec![1]),
+            "double_exponential_smoothing" => (0, vec![1, 2]),
+            _ => (0, vec![]),
+        };
+        let mut sv: Vec<Vec<f64>> = Vec::new();
+        for &i in &scalars {
+            let e = args
+                .get(i)
+                .ok_or_else(|| Error::Execution(format!("missing argument of {name}")))?;
+            sv.push(self.scalar_arg(e)?);
+        }
+        let m_expr = *args
+            .get(m_idx)
+            .ok_or_else(|| Error::Execution(format!("missing argument of {name}")))?;
+        if name == "quantile_over_time" {
+            for &q in &sv[0] {
+                if q.is_nan() || !(0.0..=1.0).contains(&q) {
+                    self.annos.warn(format!(
+                        "quantile value should be between 0 and 1, got {}",
+                        format_float(q).trim_start_matches('+')
+                    ));
+                }
+            }
+        }
+        if name == "double_exponential_smoothing" {
+            for (&sf, &tf) in sv[0].iter().zip(&sv[1]) {
+                if sf <= 0.0 || sf >= 1.0 {
+                    return Err(Error::Execution(format!(
+                        "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}"
+                    )));
+                }
+                if tf <= 0.0 || tf >= 1.0 {
+                    return Err(Error::Execution(format!(
+                        "invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}"
+                    )));
+                }
+            }
+        }
+        let mut out: Vec<Vec<Smp>> = vec![Vec::new(); self.steps()];
+        let mut count = 0usize;
+        if let Expr::MatrixSelector(ms) = m_expr {
+            self.stream_matrix(ms, &mut |ev, series, ends, range| {
+                count += 1;
+                if count.is_multiple_of(64) {
+                    ev.check("expression evaluation")?;
+                }
+                ev.apply_series(name, &sv, series, ends, range, &mut out)
+            })?;
+        } else {
+            let r = self.range_arg(m_expr)?;
+            for (s, series) in r.series.iter().enumerate() {
+                if s % 64 == 0 {
+                    self.check("expression evaluation")?;
+                }
+                self.apply_series(name, &sv, series, &r.ends, r.range, &mut out)?;
+            }
+        }
+        if !self.opts.delayed_name_removal {
+            for v in &out {
+                Evaluator::check_duplicates(v)?;
+            }
+        }
+        Ok(Val::Vector(out))
+    }
+
+    /// Evaluates range function `name` on one series at every step, appending to `out`.
+    fn apply_series(
+        &mut self,
+        name: &str,
+        sv: &[Vec<f64>],
+        series: &RangeSeries,
+        ends: &[i64],
+        range_ms: i64,
+        out: &mut [Vec<Smp>],
+    ) -> Result<()> {
+        let (labels, drop_flag) = if name == "last_over_time" {
+            (series.labels.clone(), series.drop_name)
+        } else {
+            self.fn_labels(&series.labels, series.drop_name)
+        };
+        let mut non_counter = false;
+        for (i, slot) in out.iter_mut().enumerate() {
+            let Some(&end) = ends.get(i) else {
+                break;
+            };
+            let pts = window(&series.points, end, range_ms);
+            if pts.is_empty() {
+                continue;
+            }
+            let v = match name {
+                "rate" | "increase" | "delta" => {
+                    let counter = name != "delta";
+                    if counter && pts.len() >= 2 {
+                        non_counter = true;
+                    }
+                    range::extrapolated_rate(
+                        pts,
+                        end.saturating_sub(range_ms),
+                        end,
+                        counter,
+                        name == "rate",
+                    )
+                }
+                "irate" => range::instant_value(pts, true),
+                "idelta" => range::instant_value(pts, false),
+                "changes" => range::changes(pts),
+                "resets" => range::resets(pts),
+                "deriv" => range::deriv(pts),
+                "predict_linear" => range::predict_linear(pts, self.ts(i), sv[0][i]),
+                "quantile_over_time" => range::quantile_over_time(sv[0][i], pts),
+                "double_exponential_smoothing" => {
+                    range::double_exponential_smoothing(pts, sv[0][i], sv[1][i])
+                }
+                other => match other.strip_suffix("_over_time") {
+                    Some(base) => range::over_time(base, pts),
+                    None => {
+                        return Err(Error::Execution(format!(
+                            "function {other:?} is not supported"
+                        )));
+                    }
+                },
+            };
+            if let Some(v) = v {
+                slot.push(Smp {
+                    labels: labels.clone(),
+                    v,
+                    drop_name: drop_flag,
+                });
+            }
+        }
+        if non_counter {
+            let metric = series.labels.get("__name__").unwrap_or("");
+            if !["_total", "_sum", "_count", "_bucket"]
+                .iter()
+                .any(|sfx| metric.ends_with(sfx))
+            {
+                self.annos.info(format!(
+                    "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
