@@ -95,34 +95,33 @@ pub fn classify(ev: &Eval, loaded: &Loaded) -> Classification {
         native_histograms: ev.expects_histogram(),
         experimental: None,
     };
-    match &ev.ast {
-        Ok(ast) => {
-            visit(ast, &mut |e| {
-                if let Some(vs) = selector(e)
-                    && loaded.histogram_series.iter().any(|l| selects(vs, l))
-                {
-                    c.native_histograms = true;
-                }
-                match e {
-                    Expr::Call(call) if EXPERIMENTAL_FUNCTIONS.contains(&call.func.name) => {
-                        c.experimental = Some(Experimental::Function);
-                    }
-                    Expr::Aggregate(a)
-                        if EXPERIMENTAL_AGGREGATORS.contains(&a.op.to_string().as_str()) =>
-                    {
-                        c.experimental = Some(Experimental::Function);
-                    }
-                    _ => {}
-                }
-            });
-            if c.experimental.is_none() && needs_delayed_name_removal(ast, loaded) {
-                c.experimental = Some(Experimental::DelayedNameRemoval);
+    // Duration expressions are experimental in 3.5: promql-parser alone rejects them,
+    // the engine accepts them through its fallback.
+    if has_duration_expression(&ev.expr) && promql_parser::parser::parse(&ev.expr).is_err() {
+        c.experimental = Some(Experimental::DurationExpression);
+    }
+    if let Ok(ast) = &ev.ast {
+        visit(ast, &mut |e| {
+            if let Some(vs) = selector(e)
+                && loaded.histogram_series.iter().any(|l| selects(vs, l))
+            {
+                c.native_histograms = true;
             }
+            match e {
+                Expr::Call(call) if EXPERIMENTAL_FUNCTIONS.contains(&call.func.name) => {
+                    c.experimental = Some(Experimental::Function);
+                }
+                Expr::Aggregate(a)
+                    if EXPERIMENTAL_AGGREGATORS.contains(&a.op.to_string().as_str()) =>
+                {
+                    c.experimental = Some(Experimental::Function);
+                }
+                _ => {}
+            }
+        });
+        if c.experimental.is_none() && needs_delayed_name_removal(ast, loaded) {
+            c.experimental = Some(Experimental::DelayedNameRemoval);
         }
-        Err(_) if has_duration_expression(&ev.expr) => {
-            c.experimental = Some(Experimental::DurationExpression);
-        }
-        Err(_) => {}
     }
     c
 }

@@ -275,7 +275,8 @@ fn parse_eval(block: &[(usize, &str)]) -> Result<Eval, ScriptError> {
     } else {
         return Err(err(line, format!("invalid eval command {head:?}")));
     };
-    let ast = promql_parser::parser::parse(&expr);
+    // The engine's parser: promql-parser plus the duration-expression fallback.
+    let ast = crate::engine::parse(&expr).map_err(|e| e.to_string());
     let mut ev = Eval {
         line,
         expr,

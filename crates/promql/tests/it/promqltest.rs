@@ -8,8 +8,8 @@ use promql::promqltest::rewrite::{pin_at, print};
 use promql::promqltest::{RunOptions, Summary, run_dirs, test_files};
 
 /// Evals of the corpus that must pass: a ratchet, raised as the engine improves.
-/// Of the 800 applicable evals, the 6 that still fail are listed in docs/compatibility.md.
-const MIN_PASSED: usize = 794;
+/// Of the 800 applicable evals, the one that still fails is listed in docs/compatibility.md.
+const MIN_PASSED: usize = 799;
 /// Evals in the v3.5 corpus (spec §6).
 const CORPUS_EVALS: usize = 1479;
 /// Not-applicable evals: 630 native-histogram + 49 float-only experimental (spec §6.2).
@@ -95,8 +95,7 @@ fn corpus_expressions_round_trip_through_the_printer() {
         }
     }
     assert_eq!(
-        checked,
-        CORPUS_EVALS - 21,
-        "all but the 21 duration expressions parse"
+        checked, CORPUS_EVALS,
+        "every expression parses (duration expressions through the engine's fallback)"
     );
 }
