@@ -499,31 +499,40 @@ impl<'a> Evaluator<'a> {
             return Ok(Vec::new());
         };
         let lookback = self.opts.lookback_delta;
-        let series = self.select(vs, lo.saturating_sub(lookback).saturating_add(1), hi, 0)?;
+        // One series at a time: only the per-step outputs are held (and counted), as in
+        // Prometheus, not every raw sample in the query range.
         let mut out: Vec<Vec<Smp>> = (0..n).map(|_| Vec::new()).collect();
-        for (si, s) in series.iter().enumerate() {
-            if si % 256 == 0 {
-                self.check("expression evaluation")?;
-            }
-            let mut held = 0;
-            for (i, &t) in eff.iter().enumerate() {
-                let idx = s.points.partition_point(|p| p.0 <= t);
-                if idx == 0 {
-                    continue;
+        let mut seen = 0usize;
+        self.select_each(
+            vs,
+            lo.saturating_sub(lookback).saturating_add(1),
+            hi,
+            0,
+            &mut |ev, s| {
+                if seen.is_multiple_of(256) {
+                    ev.check("expression evaluation")?;
                 }
-                let (pt, v) = s.points[idx - 1];
-                if pt <= t.saturating_sub(lookback) || is_stale(v) {
-                    continue;
+                seen += 1;
+                let mut held = 0;
+                for (i, &t) in eff.iter().enumerate() {
+                    let idx = s.points.partition_point(|p| p.0 <= t);
+                    if idx == 0 {
+                        continue;
+                    }
+                    let (pt, v) = s.points[idx - 1];
+                    if pt <= t.saturating_sub(lookback) || is_stale(v) {
+                        continue;
+                    }
+                    out[i].push(Smp {
+                        labels: s.labels.clone(),
+                        v: if want_ts { pt as f64 / 1000.0 } else { v },
+                        drop_name: false,
+                    });
+                    held += 1;
                 }
-                out[i].push(Smp {
-                    labels: s.labels.clone(),
-                    v: if want_ts { pt as f64 / 1000.0 } else { v },
-                    drop_name: false,
-                });
-                held += 1;
-            }
-            self.add_samples(held)?;
-        }
+                ev.add_samples(held)
+            },
+        )?;
         Ok(out)
     }
 

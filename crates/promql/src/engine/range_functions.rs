@@ -96,6 +96,7 @@ impl Evaluator<'_> {
             self.fn_labels(&series.labels, series.drop_name)
         };
         let mut non_counter = false;
+        let mut produced = 0usize;
         for (i, slot) in out.iter_mut().enumerate() {
             let Some(&end) = ends.get(i) else {
                 break;
@@ -143,8 +144,12 @@ impl Evaluator<'_> {
                     v,
                     drop_name: drop_flag,
                 });
+                produced += 1;
             }
         }
+        // The outputs are held until the node is done: count them now, so a query whose
+        // per-step outputs outgrow the limit stops after this series, not at the end.
+        self.add_samples(produced)?;
         if non_counter {
             let metric = series.labels.get("__name__").unwrap_or("");
             if !["_total", "_sum", "_count", "_bucket"]
