@@ -5,7 +5,7 @@
 //! special values, classic histograms, series that stop or pause) is written as OpenMetrics
 //! text, turned into blocks with `promtool tsdb create-blocks-from openmetrics`, and served by
 //! a Prometheus on loopback. The same samples go into our in-memory [`tsdb::Head`]. Every
-//! query of [`QUERIES`] then runs as instant queries at several times and as range queries,
+//! query of [`QUERIES`] and of [`generated`] then runs as instant queries at several times and as range queries,
 //! and the results are compared value by value.
 //!
 //! Queries where our engine is known to disagree with Prometheus live in
@@ -30,7 +30,7 @@ use crate::reference::{Prometheus, reference_bin_dir};
 /// The query list.
 mod queries;
 
-use queries::QUERIES;
+use queries::{QUERIES, generated};
 
 /// Timestamp of the first sample (ms): 2023-11-14T22:13:20Z.
 const T0: i64 = 1_700_000_000_000;
@@ -401,6 +401,32 @@ fn generate() -> Vec<GenSeries> {
         });
     }
 
+    // Label values that need escaping, and UTF-8.
+    for (i, path) in ["/a\"b", "/back\\slash", "/new\nline", "/ünïcödé/日本", ""]
+        .iter()
+        .enumerate()
+    {
+        let code = (200 + i).to_string();
+        let mut pairs = vec![("code", code.as_str())];
+        if !path.is_empty() {
+            pairs.push(("path", path));
+        }
+        let mut v = 0.0;
+        let samples = (0..STEPS)
+            .map(|i| {
+                // Not integers, to avoid ties: see the note on `topk` in `queries.rs`.
+                v += rng.random_range(0.0..10.0_f64);
+                (scrape_time(&mut rng, i), v)
+            })
+            .collect();
+        out.push(GenSeries {
+            family: "path_requests",
+            kind: "counter",
+            labels: labels("path_requests_total", &pairs),
+            samples,
+        });
+    }
+
     // Pods, their nodes, and their containers' CPU counters, for `group_left` joins.
     for namespace in ["default", "monitoring"] {
         for p in 0..3 {
@@ -455,6 +481,13 @@ fn om_float(v: f64) -> String {
     }
 }
 
+/// A label value escaped for OpenMetrics text.
+fn om_escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
 /// The data set as OpenMetrics text: families in one block each, series one after another.
 fn openmetrics(data: &[GenSeries]) -> String {
     let mut families: BTreeMap<&str, (&str, Vec<&GenSeries>)> = BTreeMap::new();
@@ -472,7 +505,7 @@ fn openmetrics(data: &[GenSeries]) -> String {
             let name = &s.labels[0].1;
             let rest: Vec<String> = s.labels[1..]
                 .iter()
-                .map(|(n, v)| format!("{n}=\"{v}\""))
+                .map(|(n, v)| format!("{n}=\"{}\"", om_escape(v)))
                 .collect();
             for (t, v) in &s.samples {
                 writeln!(
@@ -1288,7 +1321,13 @@ fn engine_agrees_with_reference_prometheus() {
 
     let mut failures = String::new();
     let (mut with_data, mut errors) = (0, 0);
-    for q in QUERIES {
+    let generated = generated();
+    let queries: Vec<&str> = QUERIES
+        .iter()
+        .copied()
+        .chain(generated.iter().map(String::as_str))
+        .collect();
+    for q in &queries {
         let report = compare_query(&setup, q);
         with_data += report.with_data;
         errors += report.errors;
@@ -1299,8 +1338,8 @@ fn engine_agrees_with_reference_prometheus() {
     for known in KNOWN_DIFFERENCES {
         let q = known.query;
         assert!(
-            !QUERIES.contains(&q),
-            "{q} is in QUERIES and KNOWN_DIFFERENCES"
+            !queries.contains(&q),
+            "{q} is in QUERIES (or generated) and KNOWN_DIFFERENCES"
         );
         let report = compare_query(&setup, q);
         for (range, mode, d) in &report.diffs {
@@ -1323,7 +1362,7 @@ fn engine_agrees_with_reference_prometheus() {
         }
     }
     annotation_positions_still_differ(&setup, &mut failures);
-    let total = QUERIES.len() + KNOWN_DIFFERENCES.len();
+    let total = queries.len() + KNOWN_DIFFERENCES.len();
     eprintln!(
         "differential: {} series; {total} queries x {modes} modes = {} comparisons \
          ({} known differences); agreeing answers: {with_data} with data, {errors} errors; \
@@ -1336,9 +1375,9 @@ fn engine_agrees_with_reference_prometheus() {
     );
     // Guards against a vacuous comparison (both engines seeing no data).
     assert!(
-        with_data * 4 >= QUERIES.len() * modes * 3,
+        with_data * 4 >= queries.len() * modes * 3,
         "only {with_data} of {} comparisons had data on both sides",
-        QUERIES.len() * modes
+        queries.len() * modes
     );
     assert!(
         failures.is_empty(),
