@@ -225,7 +225,6 @@ pub(super) const QUERIES: &[&str] = &[
     "topk(0, up)",
     "topk(-1, up)",
     "topk(100, up)",
-    "topk(scalar(count(up)) - 4, temperature)",
     "bottomk(2, temperature)",
     "bottomk(1, node_memory_bytes) by (job)",
     "topk(2, special)",
@@ -523,14 +522,11 @@ pub(super) const QUERIES: &[&str] = &[
     "histogram_quantile(0.5, sum by (le) (rate(request_duration_seconds_bucket{le=~\"0.1|0.5\"}[5m])))",
     "histogram_quantile(0.5, sum by (le) (rate(request_duration_seconds_bucket[5m])) * 0)",
     "histogram_quantile(scalar(ratio{instance=\"r1\"}), sum by (le) (rate(request_duration_seconds_bucket[5m])))",
-    "topk(scalar(round(ratio{instance=\"r2\"} * 4)), temperature)",
     "topk(2.7, temperature)",
     "topk(2, up)",
     "bottomk(3, up)",
     "topk(1, kube_pod_info)",
     "bottomk by (namespace) (1, kube_pod_info)",
-    "quantile_over_time(scalar(ratio{instance=\"r1\"}), temperature[5m])",
-    "topk(scalar(ratio{instance=\"r1\"}) * 5, temperature)",
     "bottomk(scalar(nonexistent_metric), temperature)",
     "count_values(\"t\", round(temperature / 10))",
     "sum by (t) (count_values(\"t\", round(temperature / 10)))",
@@ -623,12 +619,77 @@ pub(super) fn generated() -> Vec<String> {
             }
         }
     }
+    for f in range_functions {
+        for sub in [
+            "rate(http_requests_total[5m])[10m:1m]",
+            "temperature[10m:45s]",
+            "up[7m:2m] offset 1m",
+            "special[20m:1m]",
+        ] {
+            out.push(format!("{f}({sub})"));
+        }
+    }
+    let math = [
+        "abs",
+        "ceil",
+        "floor",
+        "exp",
+        "ln",
+        "log2",
+        "log10",
+        "sqrt",
+        "sgn",
+        "sin",
+        "cos",
+        "tan",
+        "asin",
+        "acos",
+        "atan",
+        "sinh",
+        "cosh",
+        "tanh",
+        "asinh",
+        "acosh",
+        "atanh",
+        "deg",
+        "rad",
+        "round",
+        "timestamp",
+        "-",
+    ];
+    for f in math {
+        for s in ["temperature", "special", "ratio", "node_memory_bytes"] {
+            out.push(format!("{f}({s})"));
+        }
+    }
+    let dates = [
+        "day_of_month",
+        "day_of_week",
+        "day_of_year",
+        "days_in_month",
+        "hour",
+        "minute",
+        "month",
+        "year",
+    ];
+    for f in dates {
+        for s in [
+            "batch_last_success_timestamp_seconds",
+            "timestamp(up)",
+            "special{kind=~\"zero|small|negative\"}",
+            "vector(1709251199)",
+            "vector(951782400)",
+        ] {
+            out.push(format!("{f}({s})"));
+        }
+    }
     let groupings = ["", " by (job)", " without (instance)", " by (code, method)"];
     let inners = [
         "rate(http_requests_total[5m])",
         "http_requests_total",
         "up",
         "path_requests_total",
+        "special",
     ];
     let aggregations = [
         "sum", "avg", "min", "max", "count", "group", "stddev", "stdvar",
