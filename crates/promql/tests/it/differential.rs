@@ -1195,6 +1195,23 @@ const KNOWN_DIFFERENCES: &[KnownDifference] = &[
             `quantile_over_time` warn per value in both",
     },
     KnownDifference {
+        query: "up[1h30m]",
+        modes: Modes::Range,
+        reason: RANGE_OF_NON_VECTOR,
+    },
+    KnownDifference {
+        query: "1_000",
+        modes: Modes::All,
+        reason: "underscores in a number literal: Prometheus 3.5's lexer accepts `1_000` \
+            (1000); ours fails to parse (`bad_data`: bad number or duration syntax: 1_)",
+    },
+    KnownDifference {
+        query: "up offset 0s",
+        modes: Modes::All,
+        reason: "a zero offset: Prometheus accepts `offset 0s` (no offset); ours fails to \
+            parse (`bad_data`: duration must be greater than 0)",
+    },
+    KnownDifference {
         query: "exp(-Inf)",
         modes: Modes::All,
         reason: "a function of a negated Inf literal: Prometheus's parser rejects the scalar \
