@@ -1200,6 +1200,21 @@ const KNOWN_DIFFERENCES: &[KnownDifference] = &[
         reason: RANGE_OF_NON_VECTOR,
     },
     KnownDifference {
+        query: "up[1y]",
+        modes: Modes::Range,
+        reason: RANGE_OF_NON_VECTOR,
+    },
+    KnownDifference {
+        query: "up[1w] offset 1d",
+        modes: Modes::Range,
+        reason: RANGE_OF_NON_VECTOR,
+    },
+    KnownDifference {
+        query: "up offset -0s",
+        modes: Modes::All,
+        reason: "as `up offset 0s`",
+    },
+    KnownDifference {
         query: "1_000",
         modes: Modes::All,
         reason: "underscores in a number literal: Prometheus 3.5's lexer accepts `1_000` \
