@@ -864,3 +864,178 @@ pub(super) fn generated() -> Vec<String> {
     }
     out
 }
+
+/// Random expressions from a fixed seed: selectors, range functions, aggregations, binary
+/// operators with random matching, arithmetic with literals and subqueries, nested up to
+/// `depth`. `topk`/`bottomk` are left out (see [`QUERIES`] on ties), and so are `rate` and
+/// `increase` of subqueries (a known annotation difference).
+pub(super) fn random(count: usize, seed: u64) -> Vec<String> {
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..count).map(|_| random_expr(&mut rng, 3)).collect()
+}
+
+/// One random instant-vector expression.
+fn random_expr(rng: &mut rand::rngs::StdRng, depth: u32) -> String {
+    use rand::Rng;
+    use rand::seq::IndexedRandom;
+    const SELECTORS: &[&str] = &[
+        "http_requests_total",
+        "http_requests_total{code=\"500\"}",
+        "up",
+        "scrape_duration_seconds",
+        "temperature",
+        "node_memory_bytes",
+        "kube_pod_info",
+        "request_duration_seconds_count",
+        "path_requests_total",
+        "special",
+        "batch_last_success_timestamp_seconds",
+    ];
+    const RANGE_FUNCTIONS: &[&str] = &[
+        "rate",
+        "increase",
+        "delta",
+        "deriv",
+        "avg_over_time",
+        "max_over_time",
+        "changes",
+        "resets",
+        "idelta",
+        "irate",
+        "last_over_time",
+        "count_over_time",
+        "stddev_over_time",
+    ];
+    const SUBQUERY_FUNCTIONS: &[&str] = &[
+        "avg_over_time",
+        "max_over_time",
+        "min_over_time",
+        "sum_over_time",
+        "deriv",
+        "count_over_time",
+        "last_over_time",
+    ];
+    const LABELS: &[&str] = &[
+        "job",
+        "instance",
+        "code",
+        "method",
+        "location",
+        "le",
+        "namespace",
+        "kind",
+        "path",
+    ];
+    const AGGREGATIONS: &[&str] = &[
+        "sum",
+        "avg",
+        "min",
+        "max",
+        "count",
+        "group",
+        "stddev",
+        "stdvar",
+        "quantile(0.3, ",
+        "count_values(\"v\", ",
+    ];
+    const OPERATORS: &[&str] = &[
+        "+", "-", "*", "/", "%", "^", "atan2", "==", "!=", ">", "<", ">=", "<=", "and", "or",
+        "unless",
+    ];
+    const MATH: &[&str] = &[
+        "abs", "ceil", "floor", "exp", "ln", "sqrt", "sgn", "round", "-",
+    ];
+    const RANGES: &[&str] = &["1m", "5m", "17m", "1h"];
+    let labels = |rng: &mut rand::rngs::StdRng| {
+        let n = rng.random_range(0..3);
+        let mut l: Vec<&str> = (0..n)
+            .map(|_| *LABELS.choose(rng).expect("labels"))
+            .collect();
+        l.sort();
+        l.dedup();
+        l.join(", ")
+    };
+    let choice = if depth == 0 {
+        rng.random_range(0..2)
+    } else {
+        rng.random_range(0..7)
+    };
+    match choice {
+        0 => SELECTORS.choose(rng).expect("selectors").to_string(),
+        1 => format!(
+            "{}({}[{}])",
+            RANGE_FUNCTIONS.choose(rng).expect("functions"),
+            SELECTORS.choose(rng).expect("selectors"),
+            RANGES.choose(rng).expect("ranges")
+        ),
+        2 => {
+            let op = AGGREGATIONS.choose(rng).expect("aggregations");
+            let grouping = match rng.random_range(0..3) {
+                0 => String::new(),
+                1 => format!(" by ({})", labels(rng)),
+                _ => format!(" without ({})", labels(rng)),
+            };
+            let inner = random_expr(rng, depth - 1);
+            match op.split_once('(') {
+                Some((name, param)) => format!("{name}{grouping} ({param}{inner})"),
+                None => format!("{op}{grouping} ({inner})"),
+            }
+        }
+        3 => {
+            let op = *OPERATORS.choose(rng).expect("operators");
+            let set = matches!(op, "and" | "or" | "unless");
+            let comparison = matches!(op, "==" | "!=" | ">" | "<" | ">=" | "<=");
+            let bool_ = if comparison && rng.random_bool(0.5) {
+                " bool"
+            } else {
+                ""
+            };
+            let matching = match rng.random_range(0..3) {
+                0 => String::new(),
+                1 => format!(" on({})", labels(rng)),
+                _ => format!(" ignoring({})", labels(rng)),
+            };
+            let group = if !set && !matching.is_empty() && rng.random_bool(0.3) {
+                if rng.random_bool(0.5) {
+                    " group_left"
+                } else {
+                    " group_right"
+                }
+            } else {
+                ""
+            };
+            format!(
+                "({}) {op}{bool_}{matching}{group} ({})",
+                random_expr(rng, depth - 1),
+                random_expr(rng, depth - 1)
+            )
+        }
+        4 => {
+            let op = ["+", "-", "*", "/", "%", "^", ">", "<=", "== bool"]
+                .choose(rng)
+                .expect("operators");
+            let n = ["0", "1", "2.5", "-3", "1e3", "0.5"]
+                .choose(rng)
+                .expect("numbers");
+            if rng.random_bool(0.5) {
+                format!("({}) {op} {n}", random_expr(rng, depth - 1))
+            } else {
+                format!("{n} {op} ({})", random_expr(rng, depth - 1))
+            }
+        }
+        5 => format!(
+            "{}({})",
+            MATH.choose(rng).expect("math"),
+            random_expr(rng, depth - 1)
+        ),
+        _ => format!(
+            "{}(({})[{}:{}])",
+            SUBQUERY_FUNCTIONS.choose(rng).expect("functions"),
+            random_expr(rng, depth - 1),
+            ["5m", "10m", "30m"].choose(rng).expect("ranges"),
+            ["30s", "1m", "2m", ""].choose(rng).expect("steps")
+        ),
+    }
+}
