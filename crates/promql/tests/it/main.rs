@@ -4,3 +4,9 @@
 mod limits;
 /// Runs our own and Prometheus's `.test` scripts through the `promqltest` runner.
 mod promqltest;
+
+/// Locates the reference Prometheus binaries and runs a server on loopback.
+mod reference;
+
+/// Compares our engine with the reference Prometheus 3.5.3 on a generated data set.
+mod differential;
