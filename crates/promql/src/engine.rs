@@ -66,6 +66,9 @@ pub struct EngineOptions {
     /// Removes `__name__` only at the end of evaluation (Prometheus's
     /// `promql-delayed-name-removal`).
     pub delayed_name_removal: bool,
+    /// Accepts duration arithmetic in ranges, subquery steps and `offset (...)`
+    /// (Prometheus's `promql-duration-expr`; off by default as in Prometheus 3.5).
+    pub duration_expressions: bool,
 }
 
 impl Default for EngineOptions {
@@ -77,6 +80,7 @@ impl Default for EngineOptions {
             default_subquery_step: 60 * 1000,
             experimental_functions: false,
             delayed_name_removal: false,
+            duration_expressions: false,
         }
     }
 }
@@ -148,7 +152,7 @@ impl Engine {
         t: i64,
         ctx: &QueryContext,
     ) -> Result<QueryResult> {
-        let expr = parse(query)?;
+        let expr = parse_with(query, self.opts.duration_expressions)?;
         let mut ev = Evaluator::new(storage, &self.opts, ctx, t, t, 1);
         let val = ev.eval(&expr)?;
         let value = match val {
@@ -222,7 +226,7 @@ impl Engine {
         if usize::try_from(steps).map_or(true, |n| n > self.opts.max_samples) {
             return Err(Error::TooManySamples("query execution"));
         }
-        let expr = parse(query)?;
+        let expr = parse_with(query, self.opts.duration_expressions)?;
         let mut ev = Evaluator::new(storage, &self.opts, ctx, start, end, step);
         let val = ev.eval(&expr)?;
         let steps: Vec<i64> = (0..ev.steps()).map(|i| ev.ts(i)).collect();
@@ -288,11 +292,18 @@ impl Engine {
 /// Parses a query, mapping the parser's errors to [`Error::Parse`].
 ///
 /// Duration expressions (`x[5m*2]`, `x offset (1h+5m)`), which the parser lacks, are
-/// evaluated into literals when the query does not parse as written.
+/// evaluated into literals when the query does not parse as written (for tools such as the
+/// `.test` runner; queries through [`Engine`] follow [`EngineOptions::duration_expressions`]).
 pub fn parse(query: &str) -> Result<promql_parser::parser::Expr> {
+    parse_with(query, true)
+}
+
+/// Parses `query`; duration expressions are rewritten into plain durations only when
+/// `duration_expressions` is set, otherwise they are the parse error Prometheus gives.
+pub fn parse_with(query: &str, duration_expressions: bool) -> Result<promql_parser::parser::Expr> {
     match promql_parser::parser::parse(query) {
         Ok(e) => Ok(e),
-        Err(message) => match duration_expr::rewrite(query) {
+        Err(message) => match duration_expr::rewrite(query).filter(|_| duration_expressions) {
             Some(q) => promql_parser::parser::parse(&q).map_err(|_| Error::Parse { message }),
             None => Err(Error::Parse { message }),
         },

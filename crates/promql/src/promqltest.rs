@@ -96,6 +96,7 @@ pub fn test_engine_options() -> EngineOptions {
         default_subquery_step: 60 * 1000,
         experimental_functions: true,
         delayed_name_removal: false,
+        duration_expressions: true,
         ..EngineOptions::default()
     }
 }

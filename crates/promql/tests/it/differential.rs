@@ -264,11 +264,10 @@ const NAN_PARAMETER_WITHOUT_INPUT: &str = "parameter that is NaN at range-query 
 const DATE_OF_NON_FINITE: &str = "date function of NaN/±Inf: ours NaN, Prometheus the fields of \
     the date `time.Unix(math.MinInt64, 0)` (Go's conversion of a non-finite float to int64)";
 
-/// `histogram_fraction` over classic buckets: Prometheus 3.5 computes it from `le` buckets as
-/// `histogram_quantile` does; ours only handles native histograms and returns nothing.
-const FRACTION_OF_CLASSIC: &str = "histogram_fraction over classic `le` buckets: ours empty, \
-    Prometheus 3.5 interpolates within the buckets (NaN when the lower bound is 0 or more and \
-    inside the first bucket's range, as Prometheus does)";
+/// `histogram_fraction` over classic buckets with a lower bound of 0: Prometheus 3.5 returns
+/// NaN there; ours interpolates from 0 as it does for other bounds.
+const FRACTION_OF_CLASSIC: &str = "histogram_fraction over classic `le` buckets with lower \
+    bound 0: Prometheus 3.5 gives NaN, ours a value";
 
 /// Queries where our engine and Prometheus 3.5.3 disagree today. Each must still differ in
 /// its [`Modes`]; once fixed, move it to [`QUERIES`].
@@ -381,16 +380,6 @@ const KNOWN_DIFFERENCES: &[KnownDifference] = &[
     },
     KnownDifference {
         query: "histogram_fraction(0, 0.1, sum by (le) (rate(request_duration_seconds_bucket[5m])))",
-        modes: Modes::All,
-        reason: FRACTION_OF_CLASSIC,
-    },
-    KnownDifference {
-        query: "histogram_fraction(-Inf, 0.1, request_duration_seconds_bucket)",
-        modes: Modes::All,
-        reason: FRACTION_OF_CLASSIC,
-    },
-    KnownDifference {
-        query: "histogram_fraction(0.05, 0.3, sum by (le) (rate(request_duration_seconds_bucket[5m])))",
         modes: Modes::All,
         reason: FRACTION_OF_CLASSIC,
     },

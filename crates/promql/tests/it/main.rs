@@ -1,12 +1,10 @@
-//! Integration tests of the PromQL engine.
+//! Integration tests of the PromQL engine (one binary, house style rule 16).
 
+/// Compares our engine with the reference Prometheus 3.5.3 on a generated data set.
+mod differential;
 /// Queries over the sample limit fail fast with bounded memory.
 mod limits;
 /// Runs our own and Prometheus's `.test` scripts through the `promqltest` runner.
 mod promqltest;
-
 /// Locates the reference Prometheus binaries and runs a server on loopback.
 mod reference;
-
-/// Compares our engine with the reference Prometheus 3.5.3 on a generated data set.
-mod differential;

@@ -433,6 +433,8 @@ pub(super) const QUERIES: &[&str] = &[
     "histogram_quantile(0.9, label_replace(request_duration_seconds_bucket, \"le\", \"x\", \"le\", \"0.1\"))",
     "histogram_quantile(0.9, sum by (le) (rate(request_duration_seconds_bucket{le=~\"0.1|\\\\+Inf\"}[5m])))",
     "histogram_quantile(0.9, sum by (le) (rate(request_duration_seconds_bucket{le=\"+Inf\"}[5m])))",
+    "histogram_fraction(-Inf, 0.1, request_duration_seconds_bucket)",
+    "histogram_fraction(0.05, 0.3, sum by (le) (rate(request_duration_seconds_bucket[5m])))",
     "count(nonexistent_metric)",
     "sum(nonexistent_metric)",
     "absent(count(nonexistent_metric))",
