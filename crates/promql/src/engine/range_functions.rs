@@ -152,9 +152,11 @@ impl Evaluator<'_> {
         self.add_samples(produced)?;
         if non_counter {
             let metric = series.labels.get("__name__").unwrap_or("");
-            if !["_total", "_sum", "_count", "_bucket"]
-                .iter()
-                .any(|sfx| metric.ends_with(sfx))
+            // Prometheus skips the check for series without a name.
+            if !metric.is_empty()
+                && !["_total", "_sum", "_count", "_bucket"]
+                    .iter()
+                    .any(|sfx| metric.ends_with(sfx))
             {
                 self.annos.info(format!(
                     "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}"
