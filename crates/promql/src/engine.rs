@@ -35,6 +35,7 @@ mod duration_expr;
 mod eval;
 mod functions;
 mod hash;
+mod parse_checks;
 mod range_functions;
 #[cfg(test)]
 mod tests;
@@ -43,6 +44,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+use promql_parser::parser::value::ValueType;
 use tsdb::storage::Queryable;
 
 use crate::error::{Error, Result};
@@ -227,6 +229,20 @@ impl Engine {
             return Err(Error::TooManySamples("query execution"));
         }
         let expr = parse_with(query, self.opts.duration_expressions)?;
+        // Prometheus's `NewRangeQuery` rejects other types before evaluating; its API reports
+        // that as an invalid parameter (`bad_data`).
+        let kind = match expr.value_type() {
+            ValueType::String => Some("string"),
+            ValueType::Matrix => Some("range vector"),
+            ValueType::Scalar | ValueType::Vector => None,
+        };
+        if let Some(kind) = kind {
+            return Err(Error::Parse {
+                message: format!(
+                    "invalid expression type \"{kind}\" for range query, must be Scalar or instant Vector"
+                ),
+            });
+        }
         let mut ev = Evaluator::new(storage, &self.opts, ctx, start, end, step);
         let val = ev.eval(&expr)?;
         let steps: Vec<i64> = (0..ev.steps()).map(|i| ev.ts(i)).collect();
@@ -301,11 +317,16 @@ pub fn parse(query: &str) -> Result<promql_parser::parser::Expr> {
 /// Parses `query`; duration expressions are rewritten into plain durations only when
 /// `duration_expressions` is set, otherwise they are the parse error Prometheus gives.
 pub fn parse_with(query: &str, duration_expressions: bool) -> Result<promql_parser::parser::Expr> {
-    match promql_parser::parser::parse(query) {
-        Ok(e) => Ok(e),
+    let (text, expr) = match promql_parser::parser::parse(query) {
+        Ok(e) => (std::borrow::Cow::Borrowed(query), e),
         Err(message) => match duration_expr::rewrite(query).filter(|_| duration_expressions) {
-            Some(q) => promql_parser::parser::parse(&q).map_err(|_| Error::Parse { message }),
-            None => Err(Error::Parse { message }),
+            Some(q) => match promql_parser::parser::parse(&q) {
+                Ok(e) => (std::borrow::Cow::Owned(q), e),
+                Err(_) => return Err(Error::Parse { message }),
+            },
+            None => return Err(Error::Parse { message }),
         },
-    }
+    };
+    parse_checks::check(&text, &expr)?;
+    Ok(expr)
 }
