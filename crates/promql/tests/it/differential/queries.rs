@@ -699,6 +699,30 @@ pub(super) const QUERIES: &[&str] = &[
     "sort_by_label(up, \"job\")",
     "limitk(2, up)",
     "label_join(up, \"__name__\", \"\", \"job\") + 1",
+    // Range queries of a string or range vector: `bad_data`, as Prometheus.
+    "\"a string\"",
+    "http_requests_total[5m]",
+    "temperature[2m] offset 1m",
+    "batch_last_success_timestamp_seconds[10m]",
+    "rate(http_requests_total[5m])[10m:]",
+    "temperature[10m:1m]",
+    "sum(rate(http_requests_total[5m]))[30m:5m]",
+    "rate(http_requests_total[5m])[20m:3m] @ 1700003601",
+    "up[1h30m]",
+    "up[1y]",
+    "up[1w] offset 1d",
+    // `rate`/`increase` of series without a name: no counter info.
+    "rate(sum(http_requests_total)[10m:1m])",
+    "rate(rate(http_requests_total[5m])[10m:1m])",
+    "increase(rate(http_requests_total[5m])[10m:1m])",
+    // `@` beyond int64 seconds and scalar function arguments: `bad_data`, as Prometheus.
+    "up @ 1e20",
+    "exp(-Inf)",
+    "exp(-Inf) + vector(0)",
+    // Date functions of NaN/±Inf: the date of `i64::MIN` seconds, as Go on amd64.
+    "month(vector(Inf))",
+    "minute(vector(NaN))",
+    "hour(special)",
 ];
 
 /// Queries generated from combinations: every range function over every kind of series at
