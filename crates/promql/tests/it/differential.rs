@@ -245,11 +245,6 @@ const NAN_PARAMETER_WITHOUT_INPUT: &str = "parameter that is NaN at range-query 
     `quantile_over_time` ours adds `quantile value should be between 0 and 1, got NaN`, \
     which Prometheus does not";
 
-/// `histogram_fraction` over classic buckets with a lower bound of 0: Prometheus 3.5 returns
-/// NaN there; ours interpolates from 0 as it does for other bounds.
-const FRACTION_OF_CLASSIC: &str = "histogram_fraction over classic `le` buckets with lower \
-    bound 0: Prometheus 3.5 gives NaN, ours a value";
-
 /// Queries where our engine and Prometheus 3.5.3 disagree today. Each must still differ in
 /// its [`Modes`]; once fixed, move it to [`QUERIES`].
 const KNOWN_DIFFERENCES: &[KnownDifference] = &[
@@ -278,16 +273,6 @@ const KNOWN_DIFFERENCES: &[KnownDifference] = &[
         modes: Modes::All,
         reason: "a zero offset: Prometheus accepts `offset 0s` (no offset); ours fails to \
             parse (`bad_data`: duration must be greater than 0)",
-    },
-    KnownDifference {
-        query: "histogram_fraction(0, 0.1, request_duration_seconds_bucket)",
-        modes: Modes::All,
-        reason: FRACTION_OF_CLASSIC,
-    },
-    KnownDifference {
-        query: "histogram_fraction(0, 0.1, sum by (le) (rate(request_duration_seconds_bucket[5m])))",
-        modes: Modes::All,
-        reason: FRACTION_OF_CLASSIC,
     },
     KnownDifference {
         query: "topk(scalar(count(up)) - 4, temperature)",

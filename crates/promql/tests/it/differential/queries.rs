@@ -723,6 +723,9 @@ pub(super) const QUERIES: &[&str] = &[
     "month(vector(Inf))",
     "minute(vector(NaN))",
     "hour(special)",
+    // `histogram_fraction` over classic buckets from 0: NaN in the first bucket, as Prometheus 3.5.
+    "histogram_fraction(0, 0.1, request_duration_seconds_bucket)",
+    "histogram_fraction(0, 0.1, sum by (le) (rate(request_duration_seconds_bucket[5m])))",
 ];
 
 /// Queries generated from combinations: every range function over every kind of series at
