@@ -236,27 +236,9 @@ struct KnownDifference {
     reason: &'static str,
 }
 
-/// A parameter that is NaN at steps where the input has no samples (here: steps before the
-/// data starts, where `scalar(...)` is NaN): Prometheus skips such steps before looking at
-/// the parameter; ours checks it at every step.
-const NAN_PARAMETER_WITHOUT_INPUT: &str = "parameter that is NaN at range-query steps where \
-    the input vector is empty (25m steps from before the data's start): for `topk` ours fails \
-    with `execution: Parameter value is NaN` where Prometheus returns the other steps; for \
-    `quantile_over_time` ours adds `quantile value should be between 0 and 1, got NaN`, \
-    which Prometheus does not";
-
 /// Queries where our engine and Prometheus 3.5.3 disagree today. Each must still differ in
 /// its [`Modes`]; once fixed, move it to [`QUERIES`].
 const KNOWN_DIFFERENCES: &[KnownDifference] = &[
-    KnownDifference {
-        query: "quantile(scalar(ratio{instance=\"r1\"}), temperature)",
-        modes: Modes::Range,
-        reason: "`quantile` whose parameter varies across a range query's steps: Prometheus \
-            3.5 checks only the parameter's minimum and maximum over all steps and warns at most \
-            once for each (`quantile value should be between 0 and 1, got -0.96...`); ours warns \
-            once per distinct out-of-range value. Values agree; `histogram_quantile` and \
-            `quantile_over_time` warn per value in both",
-    },
     KnownDifference {
         query: "up offset -0s",
         modes: Modes::All,
@@ -273,26 +255,6 @@ const KNOWN_DIFFERENCES: &[KnownDifference] = &[
         modes: Modes::All,
         reason: "a zero offset: Prometheus accepts `offset 0s` (no offset); ours fails to \
             parse (`bad_data`: duration must be greater than 0)",
-    },
-    KnownDifference {
-        query: "topk(scalar(count(up)) - 4, temperature)",
-        modes: Modes::Range,
-        reason: NAN_PARAMETER_WITHOUT_INPUT,
-    },
-    KnownDifference {
-        query: "topk(scalar(round(ratio{instance=\"r2\"} * 4)), temperature)",
-        modes: Modes::Range,
-        reason: NAN_PARAMETER_WITHOUT_INPUT,
-    },
-    KnownDifference {
-        query: "topk(scalar(ratio{instance=\"r1\"}) * 5, temperature)",
-        modes: Modes::Range,
-        reason: NAN_PARAMETER_WITHOUT_INPUT,
-    },
-    KnownDifference {
-        query: "quantile_over_time(scalar(ratio{instance=\"r1\"}), temperature[5m])",
-        modes: Modes::Range,
-        reason: NAN_PARAMETER_WITHOUT_INPUT,
     },
 ];
 

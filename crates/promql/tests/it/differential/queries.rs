@@ -726,6 +726,12 @@ pub(super) const QUERIES: &[&str] = &[
     // `histogram_fraction` over classic buckets from 0: NaN in the first bucket, as Prometheus 3.5.
     "histogram_fraction(0, 0.1, request_duration_seconds_bucket)",
     "histogram_fraction(0, 0.1, sum by (le) (rate(request_duration_seconds_bucket[5m])))",
+    // `topk`/`quantile` parameters that are NaN where the input is empty; `quantile` warnings once per query.
+    "quantile(scalar(ratio{instance=\"r1\"}), temperature)",
+    "topk(scalar(count(up)) - 4, temperature)",
+    "topk(scalar(round(ratio{instance=\"r2\"} * 4)), temperature)",
+    "topk(scalar(ratio{instance=\"r1\"}) * 5, temperature)",
+    "quantile_over_time(scalar(ratio{instance=\"r1\"}), temperature[5m])",
 ];
 
 /// Queries generated from combinations: every range function over every kind of series at
@@ -897,7 +903,8 @@ pub(super) fn generated() -> Vec<String> {
 /// Random expressions from a fixed seed: selectors, range functions, aggregations, binary
 /// operators with random matching, arithmetic with literals and subqueries, nested up to
 /// `depth`. `topk`/`bottomk` are left out (see [`QUERIES`] on ties), and so are `rate` and
-/// `increase` of subqueries (a known annotation difference).
+/// `increase` of subqueries (once a known annotation difference; left out so the seeded
+/// list stays as it was).
 pub(super) fn random(count: usize, seed: u64) -> Vec<String> {
     use rand::SeedableRng;
     use rand::rngs::StdRng;
