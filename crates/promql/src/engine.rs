@@ -51,6 +51,7 @@ use crate::error::{Error, Result};
 use crate::value::{Sample, Series, Value};
 
 use eval::{Evaluator, Smp, Val, cmp_labels, drop_metric_name};
+pub(crate) use parse_checks::has_invalid_utf8_literal;
 
 /// Engine settings, with Prometheus 3.5's server defaults.
 #[derive(Debug, Clone)]
@@ -155,6 +156,7 @@ impl Engine {
         ctx: &QueryContext,
     ) -> Result<QueryResult> {
         let expr = parse_with(query, self.opts.duration_expressions)?;
+        parse_checks::label_names(query, &expr)?;
         let mut ev = Evaluator::new(storage, &self.opts, ctx, t, t, 1);
         let val = ev.eval(&expr)?;
         let value = match val {
@@ -243,6 +245,7 @@ impl Engine {
                 ),
             });
         }
+        parse_checks::label_names(query, &expr)?;
         let mut ev = Evaluator::new(storage, &self.opts, ctx, start, end, step);
         let val = ev.eval(&expr)?;
         let steps: Vec<i64> = (0..ev.steps()).map(|i| ev.ts(i)).collect();

@@ -732,6 +732,17 @@ pub(super) const QUERIES: &[&str] = &[
     "topk(scalar(round(ratio{instance=\"r2\"} * 4)), temperature)",
     "topk(scalar(ratio{instance=\"r1\"}) * 5, temperature)",
     "quantile_over_time(scalar(ratio{instance=\"r1\"}), temperature[5m])",
+    // Label names Go decodes to invalid UTF-8; more parser checks and date extremes.
+    "label_replace(up, \"\\xff\", \"\", \"instance\", \"(.*)\")",
+    "label_join(up, \"a\", \",\", \"\\377\")",
+    "ln(-1)",
+    "log2(NaN) + vector(1)",
+    "up @ -1e19",
+    "up @ 1e15",
+    "year(vector(9.3e18))",
+    "day_of_year(vector(-9.2e18))",
+    "quantile(scalar(ratio{instance=\"r1\"}) * 3 - 1, temperature)",
+    "bottomk(scalar(count(up)) - 4, temperature)",
 ];
 
 /// Queries generated from combinations: every range function over every kind of series at
