@@ -515,6 +515,8 @@ fn range_query_errors() {
         err.to_string()
             .contains("invalid expression type \"range vector\"")
     );
+    // Prometheus rejects the expression type before evaluating, as an invalid parameter.
+    assert_eq!(err.kind(), tsdb::ErrorKind::BadData);
     let r = engine()
         .range_query(&h, "1 + 1", 0, 60_000, 30_000, &QueryContext::default())
         .expect("scalar");
