@@ -23,6 +23,9 @@
 //!   kernels in [`crate::functions`].
 //!   Range functions (`range_functions.rs`) stream a range selector's series: each is
 //!   loaded, evaluated at every step and freed before the next.
+//! * Checks Prometheus's parser makes and `promql-parser` lacks (function argument types,
+//!   `@` bounds), and label names Go decodes to invalid UTF-8, run after parsing
+//!   (`parse_checks.rs`).
 //! * Duration expressions, which the parser lacks, are evaluated into literals by a
 //!   textual rewrite (`duration_expr.rs`) when a query does not parse as written.
 //! * Samples held (points of selected series and vector elements) are counted against
