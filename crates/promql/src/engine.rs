@@ -23,6 +23,9 @@
 //!   kernels in [`crate::functions`].
 //!   Range functions (`range_functions.rs`) stream a range selector's series: each is
 //!   loaded, evaluated at every step and freed before the next.
+//! * Checks Prometheus's parser makes and `promql-parser` lacks (function argument types,
+//!   `@` bounds), and label names Go decodes to invalid UTF-8, run after parsing
+//!   (`parse_checks.rs`).
 //! * Duration expressions, which the parser lacks, are evaluated into literals by a
 //!   textual rewrite (`duration_expr.rs`) when a query does not parse as written.
 //! * Samples held (points of selected series and vector elements) are counted against
@@ -35,6 +38,7 @@ mod duration_expr;
 mod eval;
 mod functions;
 mod hash;
+mod parse_checks;
 mod range_functions;
 #[cfg(test)]
 mod tests;
@@ -43,12 +47,14 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+use promql_parser::parser::value::ValueType;
 use tsdb::storage::Queryable;
 
 use crate::error::{Error, Result};
 use crate::value::{Sample, Series, Value};
 
 use eval::{Evaluator, Smp, Val, cmp_labels, drop_metric_name};
+pub(crate) use parse_checks::has_invalid_utf8_literal;
 
 /// Engine settings, with Prometheus 3.5's server defaults.
 #[derive(Debug, Clone)]
@@ -153,6 +159,7 @@ impl Engine {
         ctx: &QueryContext,
     ) -> Result<QueryResult> {
         let expr = parse_with(query, self.opts.duration_expressions)?;
+        parse_checks::label_names(query, &expr)?;
         let mut ev = Evaluator::new(storage, &self.opts, ctx, t, t, 1);
         let val = ev.eval(&expr)?;
         let value = match val {
@@ -227,6 +234,21 @@ impl Engine {
             return Err(Error::TooManySamples("query execution"));
         }
         let expr = parse_with(query, self.opts.duration_expressions)?;
+        // Prometheus's `NewRangeQuery` rejects other types before evaluating; its API reports
+        // that as an invalid parameter (`bad_data`).
+        let kind = match expr.value_type() {
+            ValueType::String => Some("string"),
+            ValueType::Matrix => Some("range vector"),
+            ValueType::Scalar | ValueType::Vector => None,
+        };
+        if let Some(kind) = kind {
+            return Err(Error::Parse {
+                message: format!(
+                    "invalid expression type \"{kind}\" for range query, must be Scalar or instant Vector"
+                ),
+            });
+        }
+        parse_checks::label_names(query, &expr)?;
         let mut ev = Evaluator::new(storage, &self.opts, ctx, start, end, step);
         let val = ev.eval(&expr)?;
         let steps: Vec<i64> = (0..ev.steps()).map(|i| ev.ts(i)).collect();
@@ -301,11 +323,16 @@ pub fn parse(query: &str) -> Result<promql_parser::parser::Expr> {
 /// Parses `query`; duration expressions are rewritten into plain durations only when
 /// `duration_expressions` is set, otherwise they are the parse error Prometheus gives.
 pub fn parse_with(query: &str, duration_expressions: bool) -> Result<promql_parser::parser::Expr> {
-    match promql_parser::parser::parse(query) {
-        Ok(e) => Ok(e),
+    let (text, expr) = match promql_parser::parser::parse(query) {
+        Ok(e) => (std::borrow::Cow::Borrowed(query), e),
         Err(message) => match duration_expr::rewrite(query).filter(|_| duration_expressions) {
-            Some(q) => promql_parser::parser::parse(&q).map_err(|_| Error::Parse { message }),
-            None => Err(Error::Parse { message }),
+            Some(q) => match promql_parser::parser::parse(&q) {
+                Ok(e) => (std::borrow::Cow::Owned(q), e),
+                Err(_) => return Err(Error::Parse { message }),
+            },
+            None => return Err(Error::Parse { message }),
         },
-    }
+    };
+    parse_checks::check(&text, &expr)?;
+    Ok(expr)
 }

@@ -62,6 +62,28 @@ pub(crate) fn format_float(f: f64) -> String {
     }
 }
 
+/// `quantile`'s warnings, once per query as in Prometheus: for NaN if any step's parameter
+/// is NaN, otherwise for the largest above 1 and the smallest below 0 (Go's `math.Max` and
+/// `math.Min` propagate NaN, which hides the other two).
+fn quantile_warnings(params: &[f64], ev: &mut Evaluator<'_>) {
+    let bad = if params.iter().any(|q| q.is_nan()) {
+        vec![f64::NAN]
+    } else {
+        let max = params.iter().copied().fold(f64::MIN, f64::max);
+        let min = params.iter().copied().fold(f64::MAX, f64::min);
+        [(max > 1.0).then_some(max), (min < 0.0).then_some(min)]
+            .into_iter()
+            .flatten()
+            .collect()
+    };
+    for q in bad {
+        ev.annos.warn(format!(
+            "quantile value should be between 0 and 1, got {}",
+            format_float(q).trim_start_matches('+')
+        ));
+    }
+}
+
 impl Evaluator<'_> {
     pub(crate) fn eval_aggregate(&mut self, a: &AggregateExpr) -> Result<Val> {
         let op = a.op.id();
@@ -99,6 +121,9 @@ impl Evaluator<'_> {
             Some(LabelModifier::Exclude(l)) => (false, l.labels.clone()),
             None => (true, Vec::new()),
         };
+        if op == T_QUANTILE && a.param.is_some() {
+            quantile_warnings(&params, self);
+        }
         let mut out = Vec::with_capacity(n);
         for (i, vec) in input.into_iter().enumerate() {
             if i % 64 == 0 {
@@ -119,11 +144,9 @@ impl Evaluator<'_> {
         names: &[String],
         vec: Vec<Smp>,
     ) -> Result<Vec<Smp>> {
-        if op == T_QUANTILE && (param.is_nan() || !(0.0..=1.0).contains(&param)) {
-            self.annos.warn(format!(
-                "quantile value should be between 0 and 1, got {}",
-                format_float(param).trim_start_matches('+')
-            ));
+        // Prometheus looks at `k` and the ratio only for a series with a sample.
+        if vec.is_empty() && [T_TOPK, T_BOTTOMK, T_LIMITK, T_LIMIT_RATIO].contains(&op) {
+            return Ok(Vec::new());
         }
         let k = if op == T_TOPK || op == T_BOTTOMK || op == T_LIMITK {
             if param.is_nan() {

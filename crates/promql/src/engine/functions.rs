@@ -556,20 +556,13 @@ fn bucket_fraction(
     if last.upper_bound != f64::INFINITY {
         return (f64::NAN, none);
     }
-    // Coalesce equal bounds and force monotonic counts.
+    // Coalesce equal bounds. Prometheus 3.5 does not force monotonic counts here.
     let mut bs: Vec<(f64, f64)> = Vec::with_capacity(buckets.len());
     for b in buckets.iter() {
         match bs.last_mut() {
             Some(l) if l.0 == b.upper_bound => l.1 += b.count,
             _ => bs.push((b.upper_bound, b.count)),
         }
-    }
-    let mut max = f64::NEG_INFINITY;
-    for b in &mut bs {
-        if b.1 < max {
-            b.1 = max;
-        }
-        max = b.1;
     }
     let count = bs.last().map_or(0.0, |b| b.1);
     if count == 0.0 || lower.is_nan() || upper.is_nan() {
@@ -581,10 +574,10 @@ fn bucket_fraction(
     let (mut rank, mut lower_rank, mut upper_rank) = (0.0, 0.0, 0.0);
     let (mut lower_set, mut upper_set) = (false, false);
     for (i, &(ub, cum)) in bs.iter().enumerate() {
+        // Prometheus 3.5 takes the first bucket to start at -Inf, so a bound inside it
+        // interpolates to NaN (later versions start positive buckets at 0).
         let lb = if i > 0 {
             bs[i - 1].0
-        } else if ub > 0.0 {
-            0.0
         } else {
             f64::NEG_INFINITY
         };
@@ -600,13 +593,7 @@ fn bucket_fraction(
         if lower_set && upper_set {
             break;
         }
-        let interpolate = |x: f64| {
-            if ub.is_infinite() || lb.is_infinite() {
-                rank
-            } else {
-                rank + n * (x - lb) / (ub - lb)
-            }
-        };
+        let interpolate = |x: f64| rank + n * (x - lb) / (ub - lb);
         if !lower_set && lb < lower && ub > lower {
             lower_rank = interpolate(lower);
             lower_set = true;

@@ -29,16 +29,6 @@ impl Evaluator<'_> {
         let m_expr = *args
             .get(m_idx)
             .ok_or_else(|| Error::Execution(format!("missing argument of {name}")))?;
-        if name == "quantile_over_time" {
-            for &q in &sv[0] {
-                if q.is_nan() || !(0.0..=1.0).contains(&q) {
-                    self.annos.warn(format!(
-                        "quantile value should be between 0 and 1, got {}",
-                        format_float(q).trim_start_matches('+')
-                    ));
-                }
-            }
-        }
         if name == "double_exponential_smoothing" {
             for (&sf, &tf) in sv[0].iter().zip(&sv[1]) {
                 if sf <= 0.0 || sf >= 1.0 {
@@ -70,6 +60,17 @@ impl Evaluator<'_> {
                     self.check("expression evaluation")?;
                 }
                 self.apply_series(name, &sv, series, &r.ends, r.range, &mut out)?;
+            }
+        }
+        if name == "quantile_over_time" {
+            // Prometheus checks the parameter only where some series has samples.
+            for (&q, v) in sv[0].iter().zip(&out) {
+                if !v.is_empty() && (q.is_nan() || !(0.0..=1.0).contains(&q)) {
+                    self.annos.warn(format!(
+                        "quantile value should be between 0 and 1, got {}",
+                        format_float(q).trim_start_matches('+')
+                    ));
+                }
             }
         }
         if !self.opts.delayed_name_removal {
@@ -152,9 +153,11 @@ impl Evaluator<'_> {
         self.add_samples(produced)?;
         if non_counter {
             let metric = series.labels.get("__name__").unwrap_or("");
-            if !["_total", "_sum", "_count", "_bucket"]
-                .iter()
-                .any(|sfx| metric.ends_with(sfx))
+            // Prometheus skips the check for series without a name.
+            if !metric.is_empty()
+                && !["_total", "_sum", "_count", "_bucket"]
+                    .iter()
+                    .any(|sfx| metric.ends_with(sfx))
             {
                 self.annos.info(format!(
                     "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}"

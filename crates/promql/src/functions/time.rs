@@ -7,9 +7,11 @@
 //! here with Howard Hinnant's days-from-civil algorithms, so negative times and leap years
 //! need no table. Leap seconds do not exist in Unix time.
 //!
-//! Non-finite input (NaN, ±Inf) gives NaN: Go's conversion of those to `int64` is
-//! platform-dependent, so Prometheus has no portable answer to match. Finite values beyond
-//! the `i64` range saturate.
+//! Non-finite input (NaN, ±Inf) and values beyond the `i64` range become `i64::MIN`, as
+//! Go's `int64(v)` does on amd64 (the platform Prometheus is released for), and Go's
+//! calendar arithmetic on unsigned "absolute" seconds wraps around for times near
+//! `i64::MIN`: `time.Unix(math.MinInt64, 0).UTC()` is 292277026596-12-04 15:30:08, a
+//! Sunday. [`go_unix_seconds`] reproduces both.
 
 const SECS_PER_DAY: i64 = 86_400;
 
@@ -49,12 +51,14 @@ struct CivilTime {
 }
 
 impl CivilTime {
-    fn from_unix_seconds(secs: i64) -> Self {
-        let days = secs.div_euclid(SECS_PER_DAY);
+    /// The fields of `secs` seconds since 1970-01-01 (|secs| < 2^64).
+    fn from_unix_seconds(secs: i128) -> Self {
+        let days = i64::try_from(secs.div_euclid(i128::from(SECS_PER_DAY)))
+            .expect("|secs| < 2^64, so the day number fits in i64");
         let (year, month, day) = civil_from_days(days);
         CivilTime {
             days,
-            second_of_day: secs.rem_euclid(SECS_PER_DAY),
+            second_of_day: secs.rem_euclid(i128::from(SECS_PER_DAY)) as i64,
             year,
             month,
             day,
@@ -68,11 +72,30 @@ impl CivilTime {
 }
 
 fn with_time(v: f64, f: impl Fn(&CivilTime) -> f64) -> f64 {
-    if !v.is_finite() {
-        return f64::NAN;
-    }
-    // `as` truncates toward zero and saturates, like Go's int64(v) for in-range values.
-    f(&CivilTime::from_unix_seconds(v as i64))
+    f(&CivilTime::from_unix_seconds(go_unix_seconds(v)))
+}
+
+/// Seconds from Go's `time.Unix(int64(v), 0)` to the instant whose proleptic Gregorian
+/// fields Go's `Time.Date`/`Clock` report.
+///
+/// `int64(v)` truncates toward zero; out of range or non-finite it is `i64::MIN` on amd64
+/// (`CVTTSD2SQ`'s "integer indefinite"). Go then computes the date from
+/// `uint64(sec + unixToAbsolute)`, so times before `-unixToAbsolute` (within about 260
+/// years of `i64::MIN`) wrap around by 2^64 seconds.
+fn go_unix_seconds(v: f64) -> i128 {
+    // 2^63: `as` would saturate instead.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    let secs = if (-LIMIT..LIMIT).contains(&v) {
+        v as i64
+    } else {
+        i64::MIN
+    };
+    // Go 1.24's `unixToInternal + internalToAbsolute`: 1969 years of days to year 1, plus
+    // `absoluteYears` (292277022399) years of 365.2425 days and March to December (306
+    // days) back to the absolute epoch.
+    const UNIX_TO_ABSOLUTE: i128 =
+        62_135_596_800 + 292_277_022_399 * 31_556_952 + 306 * SECS_PER_DAY as i128;
+    (i128::from(secs) + UNIX_TO_ABSOLUTE).rem_euclid(1 << 64) - UNIX_TO_ABSOLUTE
 }
 
 /// `(year, month, day)` of the given day number (days since 1970-01-01).

@@ -196,7 +196,9 @@ fn run_eval(engine: &impl QueryEngine, head: &tsdb::Head, ev: &Eval) -> Result<(
         }
         EvalTime::Instant(t) => {
             let mut queries = vec![(ev.expr.clone(), t)];
-            if let Some(pinned) = pin_at(ast, t) {
+            // The printed AST would hold `ÿ` where the query has Go's byte `\xff`.
+            let printable = !crate::engine::has_invalid_utf8_literal(&ev.expr);
+            if let Some(pinned) = pin_at(ast, t).filter(|_| printable) {
                 let text = print(&pinned);
                 let times: Vec<i64> = if t == 0 {
                     vec![-1000, 0, 1000]

@@ -77,15 +77,55 @@ fn fractions_truncate_toward_zero() {
     assert_eq!(all(59.999), all(59.0));
 }
 
+/// Prometheus 3.5.3 (Go on amd64) answers these for NaN, ±Inf and finite values beyond the
+/// `i64` range: the fields of `time.Unix(math.MinInt64, 0).UTC()`.
 #[test]
-fn non_finite_gives_nan_and_extremes_do_not_panic() {
-    for n in NAMES {
-        for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
-            assert!(f(n)(v).is_nan(), "{n}({v})");
+fn non_finite_and_out_of_range_give_the_date_of_i64_min() {
+    let want = [
+        ("minute", 30.0),
+        ("hour", 15.0),
+        ("day_of_month", 4.0),
+        ("day_of_week", 0.0),
+        ("day_of_year", 339.0),
+        ("days_in_month", 31.0),
+        ("month", 12.0),
+        ("year", 292_277_026_596.0),
+    ];
+    for (n, w) in want {
+        for v in [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            9.3e18,
+            -9.3e18,
+            f64::MAX,
+        ] {
+            assert_eq!(f(n)(v), w, "{n}({v})");
         }
-        for v in [f64::MAX, f64::MIN, 9.3e18, -9.3e18, i64::MAX as f64] {
+    }
+    for n in NAMES {
+        for v in [f64::MIN, i64::MAX as f64, -9.2233e18] {
             assert!(f(n)(v).is_finite(), "{n}({v})");
         }
+    }
+}
+
+/// In-range extremes, as Prometheus 3.5.3 answers them (no wrap-around yet).
+#[test]
+fn extremes_within_i64_match_prometheus() {
+    let cases = [
+        ("year", -9.2e18, -291_536_392_293.0),
+        ("month", -9.2e18, 5.0),
+        ("hour", -9.2e18, 12.0),
+        ("year", 9.2e18, 291_536_396_232.0),
+        ("month", 9.2e18, 8.0),
+        ("hour", 9.2e18, 11.0),
+        ("year", -9.2233e18, -292_274_739_900.0),
+        ("month", -9.2233e18, 2.0),
+        ("hour", -9.2233e18, 14.0),
+    ];
+    for (n, v, w) in cases {
+        assert_eq!(f(n)(v), w, "{n}({v})");
     }
 }
 
