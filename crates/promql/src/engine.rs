@@ -167,7 +167,7 @@ impl Engine {
                 Value::Vector(
                     vec.into_iter()
                         .map(|s| Sample {
-                            labels: s.labels,
+                            labels: Arc::unwrap_or_clone(s.labels),
                             t,
                             v: s.v,
                         })
@@ -276,7 +276,7 @@ impl Engine {
             .map(|mut s| {
                 if s.drop_name {
                     any = true;
-                    s.labels = drop_metric_name(&s.labels);
+                    s.labels = eval::drop_metric_name_shared(&s.labels);
                     s.drop_name = false;
                 }
                 s

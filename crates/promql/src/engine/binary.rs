@@ -2,6 +2,7 @@
 //! with `on`/`ignoring` and `group_left`/`group_right` matching.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use promql_parser::parser::token::{
     T_ADD, T_ATAN2, T_DIV, T_EQLC, T_GTE, T_GTR, T_LAND, T_LOR, T_LSS, T_LTE, T_LUNLESS, T_MOD,
@@ -10,7 +11,7 @@ use promql_parser::parser::token::{
 use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
 use tsdb::labels::{Label, Labels};
 
-use crate::engine::eval::{Evaluator, Smp, Val, drop_metric_name, is_comparison};
+use crate::engine::eval::{Evaluator, Smp, Val, drop_metric_name_shared, is_comparison};
 use crate::engine::hash::{labels_hash, xxhash64};
 use crate::error::{Error, Result};
 
@@ -181,7 +182,7 @@ impl Evaluator<'_> {
                     if delayed {
                         smp.drop_name = true;
                     } else {
-                        smp.labels = drop_metric_name(&smp.labels);
+                        smp.labels = drop_metric_name_shared(&smp.labels);
                     }
                 }
                 res.push(smp);
@@ -306,7 +307,7 @@ fn vector_binop(
             }
         }
         out.push(Smp {
-            labels: metric,
+            labels: Arc::new(metric),
             v: val,
             drop_name: (drop && delayed) || ls.drop_name,
         });

@@ -2,6 +2,7 @@
 //! step; selectors, offsets, `@` and subqueries live here.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime};
 
@@ -13,7 +14,9 @@ use tsdb::chunkenc::ValueType;
 use tsdb::labels::{Label, Labels, MatchType, Matcher};
 use tsdb::storage::{Queryable, SelectHints};
 
-use crate::engine::hash::xxhash64;
+use std::collections::hash_map::Entry;
+
+use crate::engine::hash::{FastMap, xxhash64};
 use crate::engine::{EngineOptions, QueryContext};
 use crate::error::{Error, Result};
 
@@ -26,10 +29,14 @@ pub(crate) fn is_stale(v: f64) -> bool {
 }
 
 /// One element of an instant vector at one step.
+///
+/// The labels are shared: every step's sample of one series points at the same
+/// `Arc<Labels>`, so producing a sample per step does not allocate, and per-series work
+/// (group keys, duplicate checks) can be cached by the `Arc`'s address.
 #[derive(Debug, Clone)]
 pub(crate) struct Smp {
     /// The labels.
-    pub(crate) labels: Labels,
+    pub(crate) labels: Arc<Labels>,
     /// The value.
     pub(crate) v: f64,
     /// `__name__` is to be removed at the end (delayed name removal).
@@ -189,6 +196,15 @@ pub(crate) fn drop_metric_name(l: &Labels) -> Labels {
     )
 }
 
+/// [`drop_metric_name`] for shared labels: the same `Arc` when there is nothing to drop.
+pub(crate) fn drop_metric_name_shared(l: &Arc<Labels>) -> Arc<Labels> {
+    if l.iter().any(|x| is_name_label(x.name.as_str())) {
+        Arc::new(drop_metric_name(l))
+    } else {
+        Arc::clone(l)
+    }
+}
+
 fn is_name_label(n: &str) -> bool {
     n == "__name__" || n == "__type__" || n == "__unit__"
 }
@@ -300,7 +316,7 @@ impl<'a> Evaluator<'a> {
                                 labels: if delayed {
                                     s.labels
                                 } else {
-                                    drop_metric_name(&s.labels)
+                                    drop_metric_name_shared(&s.labels)
                                 },
                                 v: -s.v,
                                 drop_name: delayed,
@@ -513,6 +529,7 @@ impl<'a> Evaluator<'a> {
                     ev.check("expression evaluation")?;
                 }
                 seen += 1;
+                let labels = Arc::new(s.labels);
                 let mut held = 0;
                 for (i, &t) in eff.iter().enumerate() {
                     let idx = s.points.partition_point(|p| p.0 <= t);
@@ -524,7 +541,7 @@ impl<'a> Evaluator<'a> {
                         continue;
                     }
                     out[i].push(Smp {
-                        labels: s.labels.clone(),
+                        labels: Arc::clone(&labels),
                         v: if want_ts { pt as f64 / 1000.0 } else { v },
                         drop_name: false,
                     });
@@ -648,12 +665,12 @@ impl<'a> Evaluator<'a> {
                 }
                 let h = xxhash64(&buf);
                 let slot = idx.entry(h).or_default();
-                match slot.iter().find(|&&j| out[j].labels == s.labels) {
+                match slot.iter().find(|&&j| out[j].labels == *s.labels) {
                     Some(&j) => out[j].points.push((t, s.v)),
                     None => {
                         slot.push(out.len());
                         out.push(RangeSeries {
-                            labels: s.labels,
+                            labels: Arc::unwrap_or_clone(s.labels),
                             points: vec![(t, s.v)],
                             drop_name: s.drop_name,
                         });
@@ -669,16 +686,43 @@ impl<'a> Evaluator<'a> {
         if vec.len() < 2 {
             return Ok(());
         }
-        let mut seen: HashSet<&Labels> = HashSet::with_capacity(vec.len());
-        for s in vec {
-            if !s.drop_name && !seen.insert(&s.labels) {
-                return Err(Error::Execution(
-                    "vector cannot contain metrics with the same labelset".into(),
-                ));
+        if !has_duplicates(vec.iter().filter(|s| !s.drop_name).map(|s| &s.labels)) {
+            return Ok(());
+        }
+        Err(Error::Execution(
+            "vector cannot contain metrics with the same labelset".into(),
+        ))
+    }
+}
+
+/// Whether two of `labels` are equal: keyed by `Labels::hash_value` (FxHash), with a full
+/// comparison when hashes meet; the same `Arc` twice counts as a duplicate.
+pub(crate) fn has_duplicates<'l>(labels: impl Iterator<Item = &'l Arc<Labels>>) -> bool {
+    let mut seen: FastMap<u64, &'l Arc<Labels>> = FastMap::default();
+    let mut collided: Vec<&'l Arc<Labels>> = Vec::new();
+    for l in labels {
+        match seen.entry(l.hash_value()) {
+            Entry::Vacant(e) => {
+                e.insert(l);
+            }
+            Entry::Occupied(e) => {
+                let prev: &Arc<Labels> = e.get();
+                if Arc::ptr_eq(prev, l) || **prev == **l {
+                    return true;
+                }
+                // A hash collision between different label sets: compare with the
+                // other colliders (rare, so a linear scan).
+                if collided
+                    .iter()
+                    .any(|&c| c.hash_value() == l.hash_value() && **c == **l)
+                {
+                    return true;
+                }
+                collided.push(l);
             }
         }
-        Ok(())
     }
+    false
 }
 
 /// The number of samples a value holds.

@@ -4,12 +4,24 @@
 //! A range selector argument is streamed: each series is loaded, evaluated at every
 //! step and freed before the next one, so only one series' points are held at a time.
 
+use std::sync::Arc;
+
 use promql_parser::parser::Expr;
 
 use crate::engine::aggregate::format_float;
-use crate::engine::eval::{Evaluator, RangeSeries, Smp, Val, window};
+use tsdb::labels::Labels;
+
+use crate::engine::eval::{Evaluator, RangeSeries, Smp, Val, has_duplicates, window};
 use crate::error::{Error, Result};
 use crate::functions::range;
+
+/// The output of a range function node.
+struct RangeOut {
+    /// One vector per step.
+    steps: Vec<Vec<Smp>>,
+    /// The output labels of every series that produced a sample and keeps them.
+    labels: Vec<Arc<Labels>>,
+}
 
 impl Evaluator<'_> {
     pub(crate) fn eval_range_function(&mut self, name: &str, args: &[&Expr]) -> Result<Val> {
@@ -53,7 +65,10 @@ impl Evaluator<'_> {
                 }
             }
         }
-        let mut out: Vec<Vec<Smp>> = vec![Vec::new(); self.steps()];
+        let mut out = RangeOut {
+            steps: vec![Vec::new(); self.steps()],
+            labels: Vec::new(),
+        };
         let mut count = 0usize;
         if let Expr::MatrixSelector(ms) = m_expr {
             self.stream_matrix(ms, &mut |ev, series, ends, range| {
@@ -72,12 +87,15 @@ impl Evaluator<'_> {
                 self.apply_series(name, &sv, series, &r.ends, r.range, &mut out)?;
             }
         }
-        if !self.opts.delayed_name_removal {
-            for v in &out {
+        // Each series gives at most one sample per step, so a step can hold a duplicate
+        // only if two series' output labels are equal: check those once for the node,
+        // and step by step only when some are.
+        if !self.opts.delayed_name_removal && has_duplicates(out.labels.iter()) {
+            for v in &out.steps {
                 Evaluator::check_duplicates(v)?;
             }
         }
-        Ok(Val::Vector(out))
+        Ok(Val::Vector(out.steps))
     }
 
     /// Evaluates range function `name` on one series at every step, appending to `out`.
@@ -88,16 +106,17 @@ impl Evaluator<'_> {
         series: &RangeSeries,
         ends: &[i64],
         range_ms: i64,
-        out: &mut [Vec<Smp>],
+        out: &mut RangeOut,
     ) -> Result<()> {
         let (labels, drop_flag) = if name == "last_over_time" {
             (series.labels.clone(), series.drop_name)
         } else {
             self.fn_labels(&series.labels, series.drop_name)
         };
+        let labels = Arc::new(labels);
         let mut non_counter = false;
         let mut produced = 0usize;
-        for (i, slot) in out.iter_mut().enumerate() {
+        for (i, slot) in out.steps.iter_mut().enumerate() {
             let Some(&end) = ends.get(i) else {
                 break;
             };
@@ -140,7 +159,7 @@ impl Evaluator<'_> {
             };
             if let Some(v) = v {
                 slot.push(Smp {
-                    labels: labels.clone(),
+                    labels: Arc::clone(&labels),
                     v,
                     drop_name: drop_flag,
                 });
@@ -150,6 +169,9 @@ impl Evaluator<'_> {
         // The outputs are held until the node is done: count them now, so a query whose
         // per-step outputs outgrow the limit stops after this series, not at the end.
         self.add_samples(produced)?;
+        if produced > 0 && !drop_flag {
+            out.labels.push(labels);
+        }
         if non_counter {
             let metric = series.labels.get("__name__").unwrap_or("");
             if !["_total", "_sum", "_count", "_bucket"]
