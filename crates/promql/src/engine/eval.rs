@@ -649,13 +649,21 @@ impl<'a> Evaluator<'a> {
 
     /// Turns per-step vectors into series (in first-seen order).
     pub(crate) fn vector_to_series(&mut self, v: Vec<Vec<Smp>>, steps: &[i64]) -> Vec<RangeSeries> {
-        // Keyed by the label hash; equal hashes are told apart by comparing labels.
+        // Samples of one series usually share one `Arc`: look it up by address first (the
+        // `Arc` is kept in `by_addr`, so the address is not reused); otherwise keyed by the
+        // label hash, equal hashes told apart by comparing labels.
+        let mut by_addr: FastMap<usize, (Arc<Labels>, usize)> = FastMap::default();
         let mut idx: HashMap<u64, Vec<usize>> = HashMap::new();
         let mut out: Vec<RangeSeries> = Vec::new();
         let mut buf = Vec::with_capacity(256);
         for (i, vec) in v.into_iter().enumerate() {
             let t = steps[i];
             for s in vec {
+                let addr = Arc::as_ptr(&s.labels) as usize;
+                if let Some(&(_, j)) = by_addr.get(&addr) {
+                    out[j].points.push((t, s.v));
+                    continue;
+                }
                 buf.clear();
                 for l in s.labels.iter() {
                     buf.extend_from_slice(l.name.as_bytes());
@@ -665,17 +673,22 @@ impl<'a> Evaluator<'a> {
                 }
                 let h = xxhash64(&buf);
                 let slot = idx.entry(h).or_default();
-                match slot.iter().find(|&&j| out[j].labels == *s.labels) {
-                    Some(&j) => out[j].points.push((t, s.v)),
+                let j = match slot.iter().find(|&&j| out[j].labels == *s.labels) {
+                    Some(&j) => {
+                        out[j].points.push((t, s.v));
+                        j
+                    }
                     None => {
                         slot.push(out.len());
                         out.push(RangeSeries {
-                            labels: Arc::unwrap_or_clone(s.labels),
+                            labels: (*s.labels).clone(),
                             points: vec![(t, s.v)],
                             drop_name: s.drop_name,
                         });
+                        out.len() - 1
                     }
-                }
+                };
+                by_addr.insert(addr, (s.labels, j));
             }
         }
         out
