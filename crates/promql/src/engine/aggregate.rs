@@ -37,6 +37,8 @@ pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
 /// equal keys from different series map to one group id through the key's FxHash.
 #[derive(Debug, Default)]
 struct GroupKeys {
+    /// Whether to cache by input address (not worth it for a single step).
+    cache: bool,
     /// Input labels address → group id (the `Arc` is kept alive here).
     by_input: FastMap<usize, (Arc<Labels>, usize)>,
     /// Key hash → group ids with that hash.
@@ -49,7 +51,9 @@ impl GroupKeys {
     /// The group id of a series with these labels.
     fn id(&mut self, l: &Arc<Labels>, by: bool, names: &[String]) -> usize {
         let addr = Arc::as_ptr(l) as usize;
-        if let Some((_, g)) = self.by_input.get(&addr) {
+        if self.cache
+            && let Some((_, g)) = self.by_input.get(&addr)
+        {
             return *g;
         }
         let key = group_labels(l, by, names);
@@ -64,7 +68,9 @@ impl GroupKeys {
                 g
             }
         };
-        self.by_input.insert(addr, (Arc::clone(l), g));
+        if self.cache {
+            self.by_input.insert(addr, (Arc::clone(l), g));
+        }
         g
     }
 }
@@ -140,7 +146,10 @@ impl Evaluator<'_> {
             None => (true, Vec::new()),
         };
         let mut out = Vec::with_capacity(n);
-        let mut keys = GroupKeys::default();
+        let mut keys = GroupKeys {
+            cache: input.len() > 1,
+            ..GroupKeys::default()
+        };
         // Group id → index in the current step's groups (usize::MAX: none yet).
         let mut slots: Vec<usize> = Vec::new();
         for (i, vec) in input.into_iter().enumerate() {

@@ -15,6 +15,45 @@ use crate::engine::eval::{Evaluator, RangeSeries, Smp, Val, has_duplicates, wind
 use crate::error::{Error, Result};
 use crate::functions::range;
 
+/// The windows of one series at successive window ends: while the ends do not decrease
+/// (always, unless `@` pins them), two cursors move forward instead of two binary searches
+/// per step.
+struct Windows<'p> {
+    pts: &'p [(i64, f64)],
+    range: i64,
+    forward: bool,
+    lo: usize,
+    hi: usize,
+}
+
+impl<'p> Windows<'p> {
+    fn new(pts: &'p [(i64, f64)], ends: &[i64], range: i64) -> Self {
+        Windows {
+            pts,
+            range,
+            forward: ends.windows(2).all(|w| w[0] <= w[1]),
+            lo: 0,
+            hi: 0,
+        }
+    }
+
+    /// The points in `(end - range, end]`; with `forward`, `end` must not decrease.
+    fn at(&mut self, end: i64) -> &'p [(i64, f64)] {
+        if !self.forward {
+            return window(self.pts, end, self.range);
+        }
+        let start = end.saturating_sub(self.range);
+        while self.lo < self.pts.len() && self.pts[self.lo].0 <= start {
+            self.lo += 1;
+        }
+        self.hi = self.hi.max(self.lo);
+        while self.hi < self.pts.len() && self.pts[self.hi].0 <= end {
+            self.hi += 1;
+        }
+        &self.pts[self.lo..self.hi]
+    }
+}
+
 /// The output of a range function node.
 struct RangeOut {
     /// One vector per step.
@@ -114,13 +153,14 @@ impl Evaluator<'_> {
             self.fn_labels(&series.labels, series.drop_name)
         };
         let labels = Arc::new(labels);
+        let mut windows = Windows::new(&series.points, ends, range_ms);
         let mut non_counter = false;
         let mut produced = 0usize;
         for (i, slot) in out.steps.iter_mut().enumerate() {
             let Some(&end) = ends.get(i) else {
                 break;
             };
-            let pts = window(&series.points, end, range_ms);
+            let pts = windows.at(end);
             if pts.is_empty() {
                 continue;
             }
