@@ -48,7 +48,7 @@ use tsdb::storage::Queryable;
 use crate::error::{Error, Result};
 use crate::value::{Sample, Series, Value};
 
-use eval::{Evaluator, Smp, Val, cmp_labels, drop_metric_name};
+use eval::{Evaluator, NameDropper, Smp, Val, cmp_labels, drop_metric_name};
 
 /// Engine settings, with Prometheus 3.5's server defaults.
 #[derive(Debug, Clone)]
@@ -163,7 +163,7 @@ impl Engine {
             Val::Str(s) => Value::String { t, s },
             Val::Vector(mut steps) => {
                 let vec = steps.pop().unwrap_or_default();
-                let vec = self.finish_names(vec)?;
+                let vec = self.finish_names(vec, &mut NameDropper::default())?;
                 Value::Vector(
                     vec.into_iter()
                         .map(|s| Sample {
@@ -237,8 +237,9 @@ impl Engine {
             }],
             Val::Vector(v) => {
                 let mut finished = Vec::with_capacity(v.len());
+                let mut names = NameDropper::default();
                 for vec in v {
-                    finished.push(self.finish_names(vec)?);
+                    finished.push(self.finish_names(vec, &mut names)?);
                 }
                 ev.vector_to_series(finished, &steps)
                     .into_iter()
@@ -269,14 +270,14 @@ impl Engine {
 
     /// Removes `__name__` from flagged samples (delayed name removal) and checks that the
     /// result has no duplicate label sets.
-    fn finish_names(&self, vec: Vec<Smp>) -> Result<Vec<Smp>> {
+    fn finish_names(&self, vec: Vec<Smp>, names: &mut NameDropper) -> Result<Vec<Smp>> {
         let mut any = false;
         let out: Vec<Smp> = vec
             .into_iter()
             .map(|mut s| {
                 if s.drop_name {
                     any = true;
-                    s.labels = eval::drop_metric_name_shared(&s.labels);
+                    s.labels = names.drop_name(&s.labels);
                     s.drop_name = false;
                 }
                 s

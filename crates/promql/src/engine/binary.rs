@@ -11,7 +11,7 @@ use promql_parser::parser::token::{
 use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
 use tsdb::labels::{Label, Labels};
 
-use crate::engine::eval::{Evaluator, Smp, Val, drop_metric_name_shared, is_comparison};
+use crate::engine::eval::{Evaluator, NameDropper, Smp, Val, is_comparison};
 use crate::engine::hash::{labels_hash, xxhash64};
 use crate::error::{Error, Result};
 
@@ -160,6 +160,7 @@ impl Evaluator<'_> {
         delayed: bool,
     ) -> Result<Val> {
         let drop = drops_name(op) || return_bool;
+        let mut names = NameDropper::default();
         let mut out = Vec::with_capacity(v.len());
         for (i, vec) in v.into_iter().enumerate() {
             let sv = s.get(i).copied().unwrap_or(f64::NAN);
@@ -182,7 +183,7 @@ impl Evaluator<'_> {
                     if delayed {
                         smp.drop_name = true;
                     } else {
-                        smp.labels = drop_metric_name_shared(&smp.labels);
+                        smp.labels = names.drop_name(&smp.labels);
                     }
                 }
                 res.push(smp);

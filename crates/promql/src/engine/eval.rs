@@ -196,12 +196,25 @@ pub(crate) fn drop_metric_name(l: &Labels) -> Labels {
     )
 }
 
-/// [`drop_metric_name`] for shared labels: the same `Arc` when there is nothing to drop.
-pub(crate) fn drop_metric_name_shared(l: &Arc<Labels>) -> Arc<Labels> {
-    if l.iter().any(|x| is_name_label(x.name.as_str())) {
-        Arc::new(drop_metric_name(l))
-    } else {
-        Arc::clone(l)
+/// [`drop_metric_name`] for shared labels, once per distinct input: the samples of one
+/// series at every step get one shared result.
+#[derive(Debug, Default)]
+pub(crate) struct NameDropper {
+    /// Input address → (input, kept alive so the address is not reused; result).
+    done: FastMap<usize, (Arc<Labels>, Arc<Labels>)>,
+}
+
+impl NameDropper {
+    /// The labels without `__name__`: the same `Arc` when there is nothing to drop.
+    pub(crate) fn drop_name(&mut self, l: &Arc<Labels>) -> Arc<Labels> {
+        if !l.iter().any(|x| is_name_label(x.name.as_str())) {
+            return Arc::clone(l);
+        }
+        let (_, out) = self
+            .done
+            .entry(Arc::as_ptr(l) as usize)
+            .or_insert_with(|| (Arc::clone(l), Arc::new(drop_metric_name(l))));
+        Arc::clone(out)
     }
 }
 
@@ -308,6 +321,7 @@ impl<'a> Evaluator<'a> {
                 Val::Scalar(v) => Ok(Val::Scalar(v.into_iter().map(|x| -x).collect())),
                 Val::Vector(steps) => {
                     let delayed = self.opts.delayed_name_removal;
+                    let mut names = NameDropper::default();
                     let mut out = Vec::with_capacity(steps.len());
                     for vec in steps {
                         let res: Vec<Smp> = vec
@@ -316,7 +330,7 @@ impl<'a> Evaluator<'a> {
                                 labels: if delayed {
                                     s.labels
                                 } else {
-                                    drop_metric_name_shared(&s.labels)
+                                    names.drop_name(&s.labels)
                                 },
                                 v: -s.v,
                                 drop_name: delayed,

@@ -9,7 +9,7 @@ use tsdb::labels::{Label, Labels};
 
 use crate::engine::aggregate::format_float;
 use crate::engine::eval::{
-    Evaluator, RangeVal, Smp, Val, cmp_labels, drop_metric_name, drop_metric_name_shared,
+    Evaluator, NameDropper, RangeVal, Smp, Val, cmp_labels, drop_metric_name,
 };
 use crate::error::{Error, Result};
 use crate::functions::{label, math, quantile, time};
@@ -162,6 +162,7 @@ impl Evaluator<'_> {
     /// Maps every sample with `f`, dropping the metric name.
     fn map_vector(&mut self, v: Vec<Vec<Smp>>, f: impl Fn(f64, usize) -> f64) -> Result<Val> {
         let delayed = self.opts.delayed_name_removal;
+        let mut names = NameDropper::default();
         let mut out = Vec::with_capacity(v.len());
         for (i, vec) in v.into_iter().enumerate() {
             let res: Vec<Smp> = vec
@@ -170,7 +171,7 @@ impl Evaluator<'_> {
                     labels: if delayed {
                         s.labels
                     } else {
-                        drop_metric_name_shared(&s.labels)
+                        names.drop_name(&s.labels)
                     },
                     v: f(s.v, i),
                     drop_name: delayed,
