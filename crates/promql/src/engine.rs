@@ -28,6 +28,12 @@
 //! * Samples held (points of selected series and vector elements) are counted against
 //!   `max_samples`; the deadline and cancel flag are checked per series and per step.
 //! * With delayed name removal, samples carry a flag and lose `__name__` only at the end.
+//! * A sample's labels are an `Arc<Labels>` shared by that series' samples at every step,
+//!   so per-series work is done once per distinct label set, looked up by the `Arc`'s
+//!   address (the cache keeps a clone, so an address is not reused): aggregation group
+//!   keys, `__name__` removal, and turning per-step vectors into series. A range
+//!   function checks its output label sets for duplicates once per node, and step by
+//!   step only when two are equal.
 
 mod aggregate;
 mod binary;
