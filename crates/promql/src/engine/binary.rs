@@ -1,6 +1,7 @@
 //! Binary operators: arithmetic, comparison and set operators over scalars and vectors,
 //! with `on`/`ignoring` and `group_left`/`group_right` matching.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
 use tsdb::labels::{Label, Labels};
 
 use crate::engine::eval::{Evaluator, NameDropper, Smp, Val, is_comparison};
-use crate::engine::hash::{labels_hash, xxhash64};
+use crate::engine::hash::{FastMap, labels_hash, xxhash64};
 use crate::error::{Error, Result};
 
 /// Applies `op` to two floats: the value and whether to keep it (comparisons).
@@ -48,6 +49,26 @@ fn drops_name(op: TokenType) -> bool {
 struct Matching<'m> {
     on: bool,
     names: &'m [String],
+    /// Per-node caches by the labels' `Arc` addresses (the `Arc`s are kept, so an
+    /// address is not reused): the same series meet at every step.
+    cache: RefCell<MatchCache>,
+}
+
+/// Signatures and result labels already computed for this node.
+#[derive(Debug, Default)]
+struct MatchCache {
+    /// Labels address → (labels, signature hash).
+    sigs: FastMap<usize, (Arc<Labels>, u64)>,
+    /// (many-side, one-side) addresses → (both inputs, result labels, their hash).
+    metrics: FastMap<(usize, usize), MetricEntry>,
+}
+
+/// A cached result label set of a vector-vector operation.
+#[derive(Debug)]
+struct MetricEntry {
+    _inputs: (Arc<Labels>, Arc<Labels>),
+    metric: Arc<Labels>,
+    hash: u64,
 }
 
 impl Matching<'_> {
@@ -71,7 +92,20 @@ impl Matching<'_> {
     }
 
     /// The hash of the signature labels (Prometheus matches by this hash too).
-    fn sig(&self, l: &Labels, buf: &mut Vec<u8>) -> u64 {
+    fn sig(&self, l: &Arc<Labels>, buf: &mut Vec<u8>) -> u64 {
+        let addr = Arc::as_ptr(l) as usize;
+        if let Some((_, h)) = self.cache.borrow().sigs.get(&addr) {
+            return *h;
+        }
+        let h = self.sig_uncached(l, buf);
+        self.cache
+            .borrow_mut()
+            .sigs
+            .insert(addr, (Arc::clone(l), h));
+        h
+    }
+
+    fn sig_uncached(&self, l: &Labels, buf: &mut Vec<u8>) -> u64 {
         buf.clear();
         for x in l.iter() {
             if self.includes(x.name.as_str()) {
@@ -118,7 +152,11 @@ impl Evaluator<'_> {
                     Some(LabelModifier::Exclude(ls)) => (false, ls.labels.as_slice()),
                     None => (false, empty),
                 };
-                let matching = Matching { on, names };
+                let matching = Matching {
+                    on,
+                    names,
+                    cache: RefCell::default(),
+                };
                 let card = b
                     .modifier
                     .as_ref()
@@ -277,14 +315,39 @@ fn vector_binop(
         } else if !keep {
             continue;
         }
-        let metric = result_metric(
-            &ls.labels,
-            &rs.labels,
-            drop && !delayed,
-            m,
-            one_to_one,
-            include,
+        let key = (
+            Arc::as_ptr(&ls.labels) as usize,
+            Arc::as_ptr(&rs.labels) as usize,
         );
+        let cached = m
+            .cache
+            .borrow()
+            .metrics
+            .get(&key)
+            .map(|e| (Arc::clone(&e.metric), e.hash));
+        let (metric, metric_hash) = match cached {
+            Some(c) => c,
+            None => {
+                let metric = Arc::new(result_metric(
+                    &ls.labels,
+                    &rs.labels,
+                    drop && !delayed,
+                    m,
+                    one_to_one,
+                    include,
+                ));
+                let hash = labels_hash(&metric);
+                m.cache.borrow_mut().metrics.insert(
+                    key,
+                    MetricEntry {
+                        _inputs: (Arc::clone(&ls.labels), Arc::clone(&rs.labels)),
+                        metric: Arc::clone(&metric),
+                        hash,
+                    },
+                );
+                (metric, hash)
+            }
+        };
         match matched_sigs.get_mut(&sig) {
             Some(inserted) => {
                 if one_to_one {
@@ -292,7 +355,7 @@ fn vector_binop(
                         "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
                     ));
                 }
-                if !inserted.insert(labels_hash(&metric)) {
+                if !inserted.insert(metric_hash) {
                     return Err(Error::Execution(
                         "multiple matches for labels: grouping labels must ensure unique matches"
                             .into(),
@@ -302,13 +365,13 @@ fn vector_binop(
             None => {
                 let mut set = HashSet::new();
                 if !one_to_one {
-                    set.insert(labels_hash(&metric));
+                    set.insert(metric_hash);
                 }
                 matched_sigs.insert(sig, set);
             }
         }
         out.push(Smp {
-            labels: Arc::new(metric),
+            labels: metric,
             v: val,
             drop_name: (drop && delayed) || ls.drop_name,
         });
