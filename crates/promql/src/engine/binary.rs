@@ -2,7 +2,6 @@
 //! with `on`/`ignoring` and `group_left`/`group_right` matching.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use promql_parser::parser::token::{
@@ -13,7 +12,7 @@ use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
 use tsdb::labels::{Label, Labels};
 
 use crate::engine::eval::{Evaluator, NameDropper, Smp, Val, is_comparison};
-use crate::engine::hash::{FastMap, labels_hash, xxhash64};
+use crate::engine::hash::{FastMap, FastSet, labels_hash, xxhash64};
 use crate::error::{Error, Result};
 
 /// Applies `op` to two floats: the value and whether to keep it (comparisons).
@@ -237,7 +236,7 @@ impl Evaluator<'_> {
 
 fn set_and(l: Vec<Smp>, r: &[Smp], m: &Matching<'_>) -> Vec<Smp> {
     let mut buf = Vec::new();
-    let sigs: HashSet<u64> = r.iter().map(|s| m.sig(&s.labels, &mut buf)).collect();
+    let sigs: FastSet<u64> = r.iter().map(|s| m.sig(&s.labels, &mut buf)).collect();
     l.into_iter()
         .filter(|s| sigs.contains(&m.sig(&s.labels, &mut buf)))
         .collect()
@@ -245,7 +244,7 @@ fn set_and(l: Vec<Smp>, r: &[Smp], m: &Matching<'_>) -> Vec<Smp> {
 
 fn set_unless(l: Vec<Smp>, r: &[Smp], m: &Matching<'_>) -> Vec<Smp> {
     let mut buf = Vec::new();
-    let sigs: HashSet<u64> = r.iter().map(|s| m.sig(&s.labels, &mut buf)).collect();
+    let sigs: FastSet<u64> = r.iter().map(|s| m.sig(&s.labels, &mut buf)).collect();
     l.into_iter()
         .filter(|s| !sigs.contains(&m.sig(&s.labels, &mut buf)))
         .collect()
@@ -253,7 +252,7 @@ fn set_unless(l: Vec<Smp>, r: &[Smp], m: &Matching<'_>) -> Vec<Smp> {
 
 fn set_or(mut l: Vec<Smp>, r: Vec<Smp>, m: &Matching<'_>) -> Vec<Smp> {
     let mut buf = Vec::new();
-    let sigs: HashSet<u64> = l.iter().map(|s| m.sig(&s.labels, &mut buf)).collect();
+    let sigs: FastSet<u64> = l.iter().map(|s| m.sig(&s.labels, &mut buf)).collect();
     for s in r {
         if !sigs.contains(&m.sig(&s.labels, &mut buf)) {
             l.push(s);
@@ -283,7 +282,8 @@ fn vector_binop(
     let (many, one) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
     let one_side = if one_to_many { "left" } else { "right" };
     let mut buf = Vec::new();
-    let mut one_sigs: HashMap<u64, usize> = HashMap::with_capacity(one.len());
+    let mut one_sigs: FastMap<u64, usize> =
+        FastMap::with_capacity_and_hasher(one.len(), Default::default());
     for (i, s) in one.iter().enumerate() {
         let sig = m.sig(&s.labels, &mut buf);
         if let Some(&j) = one_sigs.get(&sig) {
@@ -296,7 +296,7 @@ fn vector_binop(
         one_sigs.insert(sig, i);
     }
     let drop = drops_name(op) || return_bool;
-    let mut matched_sigs: HashMap<u64, HashSet<u64>> = HashMap::new();
+    let mut matched_sigs: FastMap<u64, FastSet<u64>> = FastMap::default();
     let mut out = Vec::with_capacity(many.len());
     for ls in many {
         let sig = m.sig(&ls.labels, &mut buf);
@@ -363,7 +363,7 @@ fn vector_binop(
                 }
             }
             None => {
-                let mut set = HashSet::new();
+                let mut set = FastSet::default();
                 if !one_to_one {
                     set.insert(metric_hash);
                 }

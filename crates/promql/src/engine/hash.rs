@@ -23,12 +23,18 @@ impl Hasher for FastHasher {
         self.write_u64(n as u64);
     }
     fn finish(&self) -> u64 {
-        self.0
+        // The product's high bits are the well-mixed ones, and addresses (aligned) have
+        // constant low bits: rotate them down, as rustc-hash does, since hashbrown picks
+        // the bucket from the low bits.
+        self.0.rotate_left(26)
     }
 }
 
 /// A `HashMap` keyed by hashes or addresses.
 pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+/// A `HashSet` of hashes or addresses.
+pub(crate) type FastSet<K> = std::collections::HashSet<K, BuildHasherDefault<FastHasher>>;
 
 const P1: u64 = 11_400_714_785_074_694_791;
 const P2: u64 = 14_029_467_366_897_019_727;
