@@ -31,6 +31,12 @@
 //! * Samples held (points of selected series and vector elements) are counted against
 //!   `max_samples`; the deadline and cancel flag are checked per series and per step.
 //! * With delayed name removal, samples carry a flag and lose `__name__` only at the end.
+//! * A sample's labels are an `Arc<Labels>` shared by that series' samples at every step,
+//!   so per-series work is done once per distinct label set, looked up by the `Arc`'s
+//!   address (the cache keeps a clone, so an address is not reused): aggregation group
+//!   keys, `__name__` removal, and turning per-step vectors into series. A range
+//!   function checks its output label sets for duplicates once per node, and step by
+//!   step only when two are equal.
 
 mod aggregate;
 mod binary;
@@ -53,7 +59,7 @@ use tsdb::storage::Queryable;
 use crate::error::{Error, Result};
 use crate::value::{Sample, Series, Value};
 
-use eval::{Evaluator, Smp, Val, cmp_labels, drop_metric_name};
+use eval::{Evaluator, NameDropper, Smp, Val, cmp_labels, drop_metric_name};
 pub(crate) use parse_checks::has_invalid_utf8_literal;
 
 /// Engine settings, with Prometheus 3.5's server defaults.
@@ -170,11 +176,11 @@ impl Engine {
             Val::Str(s) => Value::String { t, s },
             Val::Vector(mut steps) => {
                 let vec = steps.pop().unwrap_or_default();
-                let vec = self.finish_names(vec)?;
+                let vec = self.finish_names(vec, &mut NameDropper::default())?;
                 Value::Vector(
                     vec.into_iter()
                         .map(|s| Sample {
-                            labels: s.labels,
+                            labels: Arc::unwrap_or_clone(s.labels),
                             t,
                             v: s.v,
                         })
@@ -259,8 +265,9 @@ impl Engine {
             }],
             Val::Vector(v) => {
                 let mut finished = Vec::with_capacity(v.len());
+                let mut names = NameDropper::default();
                 for vec in v {
-                    finished.push(self.finish_names(vec)?);
+                    finished.push(self.finish_names(vec, &mut names)?);
                 }
                 ev.vector_to_series(finished, &steps)
                     .into_iter()
@@ -291,14 +298,14 @@ impl Engine {
 
     /// Removes `__name__` from flagged samples (delayed name removal) and checks that the
     /// result has no duplicate label sets.
-    fn finish_names(&self, vec: Vec<Smp>) -> Result<Vec<Smp>> {
+    fn finish_names(&self, vec: Vec<Smp>, names: &mut NameDropper) -> Result<Vec<Smp>> {
         let mut any = false;
         let out: Vec<Smp> = vec
             .into_iter()
             .map(|mut s| {
                 if s.drop_name {
                     any = true;
-                    s.labels = drop_metric_name(&s.labels);
+                    s.labels = names.drop_name(&s.labels);
                     s.drop_name = false;
                 }
                 s

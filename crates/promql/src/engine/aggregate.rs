@@ -3,6 +3,7 @@
 //! `without` labels.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use promql_parser::parser::token::{
     T_AVG, T_BOTTOMK, T_COUNT, T_COUNT_VALUES, T_GROUP, T_LIMIT_RATIO, T_LIMITK, T_MAX, T_MIN,
@@ -12,7 +13,7 @@ use promql_parser::parser::{AggregateExpr, LabelModifier};
 use tsdb::labels::{Label, Labels};
 
 use crate::engine::eval::{Evaluator, Smp, Val, set_label};
-use crate::engine::hash::labels_hash;
+use crate::engine::hash::{FastMap, labels_hash};
 use crate::error::{Error, Result};
 use crate::functions::quantile;
 
@@ -29,10 +30,55 @@ pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
     (t, c)
 }
 
+/// The group keys of one aggregation node, computed once per distinct input series.
+///
+/// Input samples of one series share one `Arc<Labels>` across steps, so keys are cached
+/// by its address (the cache holds a clone, so an address is never reused while cached);
+/// equal keys from different series map to one group id through the key's FxHash.
+#[derive(Debug, Default)]
+struct GroupKeys {
+    /// Whether to cache by input address (not worth it for a single step).
+    cache: bool,
+    /// Input labels address → group id (the `Arc` is kept alive here).
+    by_input: FastMap<usize, (Arc<Labels>, usize)>,
+    /// Key hash → group ids with that hash.
+    by_hash: FastMap<u64, Vec<usize>>,
+    /// Group id → the key and whether it holds `__name__`.
+    keys: Vec<(Arc<Labels>, bool)>,
+}
+
+impl GroupKeys {
+    /// The group id of a series with these labels.
+    fn id(&mut self, l: &Arc<Labels>, by: bool, names: &[String]) -> usize {
+        let addr = Arc::as_ptr(l) as usize;
+        if self.cache
+            && let Some((_, g)) = self.by_input.get(&addr)
+        {
+            return *g;
+        }
+        let key = group_labels(l, by, names);
+        let ids = self.by_hash.entry(key.hash_value()).or_default();
+        let g = match ids.iter().find(|&&g| *self.keys[g].0 == key) {
+            Some(&g) => g,
+            None => {
+                let g = self.keys.len();
+                ids.push(g);
+                let has_name = key.has("__name__");
+                self.keys.push((Arc::new(key), has_name));
+                g
+            }
+        };
+        if self.cache {
+            self.by_input.insert(addr, (Arc::clone(l), g));
+        }
+        g
+    }
+}
+
 /// Running state of one group.
 #[derive(Debug, Clone)]
 struct Group {
-    labels: Labels,
+    labels: Arc<Labels>,
     value: f64,
     c: f64,
     mean: f64,
@@ -125,12 +171,23 @@ impl Evaluator<'_> {
             quantile_warnings(&params, self);
         }
         let mut out = Vec::with_capacity(n);
+        let mut keys = GroupKeys {
+            cache: input.len() > 1,
+            ..GroupKeys::default()
+        };
+        // Group id → index in the current step's groups (usize::MAX: none yet).
+        let mut slots: Vec<usize> = Vec::new();
         for (i, vec) in input.into_iter().enumerate() {
             if i % 64 == 0 {
                 self.check("expression evaluation")?;
             }
             let p = params.get(i).copied().unwrap_or(f64::NAN);
-            out.push(self.aggregate_step(op, p, &label_param, by, &names, vec)?);
+            let grouping = Grouping {
+                label_param: &label_param,
+                by,
+                names: &names,
+            };
+            out.push(self.aggregate_step(op, p, &grouping, &mut keys, &mut slots, vec)?);
         }
         Ok(Val::Vector(out))
     }
@@ -139,11 +196,16 @@ impl Evaluator<'_> {
         &mut self,
         op: u16,
         param: f64,
-        label_param: &str,
-        by: bool,
-        names: &[String],
+        grouping: &Grouping<'_>,
+        keys: &mut GroupKeys,
+        slots: &mut Vec<usize>,
         vec: Vec<Smp>,
     ) -> Result<Vec<Smp>> {
+        let &Grouping {
+            label_param,
+            by,
+            names,
+        } = grouping;
         // Prometheus looks at `k` and the ratio only for a series with a sample.
         if vec.is_empty() && [T_TOPK, T_BOTTOMK, T_LIMITK, T_LIMIT_RATIO].contains(&op) {
             return Ok(Vec::new());
@@ -183,21 +245,45 @@ impl Evaluator<'_> {
                 ));
             }
         }
+        // count_values keys depend on the value, so they are built per sample.
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let mut groups: Vec<Group> = Vec::new();
         for s in vec {
             if op == T_LIMIT_RATIO && !ratio_keeps(ratio, &s.labels) {
                 continue;
             }
-            let mut key = group_labels(&s.labels, by, names);
-            if op == T_COUNT_VALUES {
-                key = set_label(&key, label_param, &format_float(s.v));
-            }
-            let gi = match index.get(&key) {
-                Some(&g) => g,
-                None => {
-                    index.insert(key.clone(), groups.len());
-                    let drop_name = s.drop_name && key.has("__name__");
+            let found = if op == T_COUNT_VALUES {
+                let key = set_label(
+                    &group_labels(&s.labels, by, names),
+                    label_param,
+                    &format_float(s.v),
+                );
+                match index.get(&key) {
+                    Some(&g) => Ok(g),
+                    None => {
+                        index.insert(key.clone(), groups.len());
+                        let has_name = key.has("__name__");
+                        Err((Arc::new(key), has_name))
+                    }
+                }
+            } else {
+                let id = keys.id(&s.labels, by, names);
+                if slots.len() <= id {
+                    slots.resize(id + 1, usize::MAX);
+                }
+                match slots[id] {
+                    usize::MAX => {
+                        slots[id] = groups.len();
+                        let (key, has_name) = &keys.keys[id];
+                        Err((Arc::clone(key), *has_name))
+                    }
+                    g => Ok(g),
+                }
+            };
+            let gi = match found {
+                Ok(g) => g,
+                Err((key, has_name)) => {
+                    let drop_name = s.drop_name && has_name;
                     groups.push(Group {
                         drop_name,
                         labels: key,
@@ -257,6 +343,7 @@ impl Evaluator<'_> {
                 _ => {}
             }
         }
+        slots.iter_mut().for_each(|s| *s = usize::MAX);
         let mut out = Vec::with_capacity(groups.len());
         for mut g in groups {
             let v = match op {
@@ -324,6 +411,17 @@ impl Evaluator<'_> {
         }
         Ok(out)
     }
+}
+
+/// How an aggregation groups its input.
+#[derive(Debug)]
+struct Grouping<'g> {
+    /// The string parameter (`count_values`'s label).
+    label_param: &'g str,
+    /// `by` (true) or `without`.
+    by: bool,
+    /// The labels listed.
+    names: &'g [String],
 }
 
 /// Whether `limit_ratio(ratio, ...)` keeps the series with these labels: its hash, as a

@@ -1,7 +1,8 @@
 //! Binary operators: arithmetic, comparison and set operators over scalars and vectors,
 //! with `on`/`ignoring` and `group_left`/`group_right` matching.
 
-use std::collections::{HashMap, HashSet};
+use std::cell::RefCell;
+use std::sync::Arc;
 
 use promql_parser::parser::token::{
     T_ADD, T_ATAN2, T_DIV, T_EQLC, T_GTE, T_GTR, T_LAND, T_LOR, T_LSS, T_LTE, T_LUNLESS, T_MOD,
@@ -10,8 +11,8 @@ use promql_parser::parser::token::{
 use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
 use tsdb::labels::{Label, Labels};
 
-use crate::engine::eval::{Evaluator, Smp, Val, drop_metric_name, is_comparison};
-use crate::engine::hash::{labels_hash, xxhash64};
+use crate::engine::eval::{Evaluator, NameDropper, Smp, Val, is_comparison};
+use crate::engine::hash::{FastMap, FastSet, labels_hash, xxhash64};
 use crate::error::{Error, Result};
 
 /// Applies `op` to two floats: the value and whether to keep it (comparisons).
@@ -47,6 +48,26 @@ fn drops_name(op: TokenType) -> bool {
 struct Matching<'m> {
     on: bool,
     names: &'m [String],
+    /// Per-node caches by the labels' `Arc` addresses (the `Arc`s are kept, so an
+    /// address is not reused): the same series meet at every step.
+    cache: RefCell<MatchCache>,
+}
+
+/// Signatures and result labels already computed for this node.
+#[derive(Debug, Default)]
+struct MatchCache {
+    /// Labels address → (labels, signature hash).
+    sigs: FastMap<usize, (Arc<Labels>, u64)>,
+    /// (many-side, one-side) addresses → (both inputs, result labels, their hash).
+    metrics: FastMap<(usize, usize), MetricEntry>,
+}
+
+/// A cached result label set of a vector-vector operation.
+#[derive(Debug)]
+struct MetricEntry {
+    _inputs: (Arc<Labels>, Arc<Labels>),
+    metric: Arc<Labels>,
+    hash: u64,
 }
 
 impl Matching<'_> {
@@ -70,7 +91,20 @@ impl Matching<'_> {
     }
 
     /// The hash of the signature labels (Prometheus matches by this hash too).
-    fn sig(&self, l: &Labels, buf: &mut Vec<u8>) -> u64 {
+    fn sig(&self, l: &Arc<Labels>, buf: &mut Vec<u8>) -> u64 {
+        let addr = Arc::as_ptr(l) as usize;
+        if let Some((_, h)) = self.cache.borrow().sigs.get(&addr) {
+            return *h;
+        }
+        let h = self.sig_uncached(l, buf);
+        self.cache
+            .borrow_mut()
+            .sigs
+            .insert(addr, (Arc::clone(l), h));
+        h
+    }
+
+    fn sig_uncached(&self, l: &Labels, buf: &mut Vec<u8>) -> u64 {
         buf.clear();
         for x in l.iter() {
             if self.includes(x.name.as_str()) {
@@ -117,7 +151,11 @@ impl Evaluator<'_> {
                     Some(LabelModifier::Exclude(ls)) => (false, ls.labels.as_slice()),
                     None => (false, empty),
                 };
-                let matching = Matching { on, names };
+                let matching = Matching {
+                    on,
+                    names,
+                    cache: RefCell::default(),
+                };
                 let card = b
                     .modifier
                     .as_ref()
@@ -159,6 +197,7 @@ impl Evaluator<'_> {
         delayed: bool,
     ) -> Result<Val> {
         let drop = drops_name(op) || return_bool;
+        let mut names = NameDropper::default();
         let mut out = Vec::with_capacity(v.len());
         for (i, vec) in v.into_iter().enumerate() {
             let sv = s.get(i).copied().unwrap_or(f64::NAN);
@@ -181,7 +220,7 @@ impl Evaluator<'_> {
                     if delayed {
                         smp.drop_name = true;
                     } else {
-                        smp.labels = drop_metric_name(&smp.labels);
+                        smp.labels = names.drop_name(&smp.labels);
                     }
                 }
                 res.push(smp);
@@ -197,7 +236,7 @@ impl Evaluator<'_> {
 
 fn set_and(l: Vec<Smp>, r: &[Smp], m: &Matching<'_>) -> Vec<Smp> {
     let mut buf = Vec::new();
-    let sigs: HashSet<u64> = r.iter().map(|s| m.sig(&s.labels, &mut buf)).collect();
+    let sigs: FastSet<u64> = r.iter().map(|s| m.sig(&s.labels, &mut buf)).collect();
     l.into_iter()
         .filter(|s| sigs.contains(&m.sig(&s.labels, &mut buf)))
         .collect()
@@ -205,7 +244,7 @@ fn set_and(l: Vec<Smp>, r: &[Smp], m: &Matching<'_>) -> Vec<Smp> {
 
 fn set_unless(l: Vec<Smp>, r: &[Smp], m: &Matching<'_>) -> Vec<Smp> {
     let mut buf = Vec::new();
-    let sigs: HashSet<u64> = r.iter().map(|s| m.sig(&s.labels, &mut buf)).collect();
+    let sigs: FastSet<u64> = r.iter().map(|s| m.sig(&s.labels, &mut buf)).collect();
     l.into_iter()
         .filter(|s| !sigs.contains(&m.sig(&s.labels, &mut buf)))
         .collect()
@@ -213,7 +252,7 @@ fn set_unless(l: Vec<Smp>, r: &[Smp], m: &Matching<'_>) -> Vec<Smp> {
 
 fn set_or(mut l: Vec<Smp>, r: Vec<Smp>, m: &Matching<'_>) -> Vec<Smp> {
     let mut buf = Vec::new();
-    let sigs: HashSet<u64> = l.iter().map(|s| m.sig(&s.labels, &mut buf)).collect();
+    let sigs: FastSet<u64> = l.iter().map(|s| m.sig(&s.labels, &mut buf)).collect();
     for s in r {
         if !sigs.contains(&m.sig(&s.labels, &mut buf)) {
             l.push(s);
@@ -243,7 +282,8 @@ fn vector_binop(
     let (many, one) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
     let one_side = if one_to_many { "left" } else { "right" };
     let mut buf = Vec::new();
-    let mut one_sigs: HashMap<u64, usize> = HashMap::with_capacity(one.len());
+    let mut one_sigs: FastMap<u64, usize> =
+        FastMap::with_capacity_and_hasher(one.len(), Default::default());
     for (i, s) in one.iter().enumerate() {
         let sig = m.sig(&s.labels, &mut buf);
         if let Some(&j) = one_sigs.get(&sig) {
@@ -256,7 +296,7 @@ fn vector_binop(
         one_sigs.insert(sig, i);
     }
     let drop = drops_name(op) || return_bool;
-    let mut matched_sigs: HashMap<u64, HashSet<u64>> = HashMap::new();
+    let mut matched_sigs: FastMap<u64, FastSet<u64>> = FastMap::default();
     let mut out = Vec::with_capacity(many.len());
     for ls in many {
         let sig = m.sig(&ls.labels, &mut buf);
@@ -275,14 +315,39 @@ fn vector_binop(
         } else if !keep {
             continue;
         }
-        let metric = result_metric(
-            &ls.labels,
-            &rs.labels,
-            drop && !delayed,
-            m,
-            one_to_one,
-            include,
+        let key = (
+            Arc::as_ptr(&ls.labels) as usize,
+            Arc::as_ptr(&rs.labels) as usize,
         );
+        let cached = m
+            .cache
+            .borrow()
+            .metrics
+            .get(&key)
+            .map(|e| (Arc::clone(&e.metric), e.hash));
+        let (metric, metric_hash) = match cached {
+            Some(c) => c,
+            None => {
+                let metric = Arc::new(result_metric(
+                    &ls.labels,
+                    &rs.labels,
+                    drop && !delayed,
+                    m,
+                    one_to_one,
+                    include,
+                ));
+                let hash = labels_hash(&metric);
+                m.cache.borrow_mut().metrics.insert(
+                    key,
+                    MetricEntry {
+                        _inputs: (Arc::clone(&ls.labels), Arc::clone(&rs.labels)),
+                        metric: Arc::clone(&metric),
+                        hash,
+                    },
+                );
+                (metric, hash)
+            }
+        };
         match matched_sigs.get_mut(&sig) {
             Some(inserted) => {
                 if one_to_one {
@@ -290,7 +355,7 @@ fn vector_binop(
                         "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
                     ));
                 }
-                if !inserted.insert(labels_hash(&metric)) {
+                if !inserted.insert(metric_hash) {
                     return Err(Error::Execution(
                         "multiple matches for labels: grouping labels must ensure unique matches"
                             .into(),
@@ -298,9 +363,9 @@ fn vector_binop(
                 }
             }
             None => {
-                let mut set = HashSet::new();
+                let mut set = FastSet::default();
                 if !one_to_one {
-                    set.insert(labels_hash(&metric));
+                    set.insert(metric_hash);
                 }
                 matched_sigs.insert(sig, set);
             }

@@ -2,6 +2,7 @@
 //! step; selectors, offsets, `@` and subqueries live here.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime};
 
@@ -13,7 +14,9 @@ use tsdb::chunkenc::ValueType;
 use tsdb::labels::{Label, Labels, MatchType, Matcher};
 use tsdb::storage::{Queryable, SelectHints};
 
-use crate::engine::hash::xxhash64;
+use std::collections::hash_map::Entry;
+
+use crate::engine::hash::{FastMap, xxhash64};
 use crate::engine::{EngineOptions, QueryContext};
 use crate::error::{Error, Result};
 
@@ -26,10 +29,14 @@ pub(crate) fn is_stale(v: f64) -> bool {
 }
 
 /// One element of an instant vector at one step.
+///
+/// The labels are shared: every step's sample of one series points at the same
+/// `Arc<Labels>`, so producing a sample per step does not allocate, and per-series work
+/// (group keys, duplicate checks) can be cached by the `Arc`'s address.
 #[derive(Debug, Clone)]
 pub(crate) struct Smp {
     /// The labels.
-    pub(crate) labels: Labels,
+    pub(crate) labels: Arc<Labels>,
     /// The value.
     pub(crate) v: f64,
     /// `__name__` is to be removed at the end (delayed name removal).
@@ -189,6 +196,28 @@ pub(crate) fn drop_metric_name(l: &Labels) -> Labels {
     )
 }
 
+/// [`drop_metric_name`] for shared labels, once per distinct input: the samples of one
+/// series at every step get one shared result.
+#[derive(Debug, Default)]
+pub(crate) struct NameDropper {
+    /// Input address → (input, kept alive so the address is not reused; result).
+    done: FastMap<usize, (Arc<Labels>, Arc<Labels>)>,
+}
+
+impl NameDropper {
+    /// The labels without `__name__`: the same `Arc` when there is nothing to drop.
+    pub(crate) fn drop_name(&mut self, l: &Arc<Labels>) -> Arc<Labels> {
+        if !l.iter().any(|x| is_name_label(x.name.as_str())) {
+            return Arc::clone(l);
+        }
+        let (_, out) = self
+            .done
+            .entry(Arc::as_ptr(l) as usize)
+            .or_insert_with(|| (Arc::clone(l), Arc::new(drop_metric_name(l))));
+        Arc::clone(out)
+    }
+}
+
 fn is_name_label(n: &str) -> bool {
     n == "__name__" || n == "__type__" || n == "__unit__"
 }
@@ -292,6 +321,7 @@ impl<'a> Evaluator<'a> {
                 Val::Scalar(v) => Ok(Val::Scalar(v.into_iter().map(|x| -x).collect())),
                 Val::Vector(steps) => {
                     let delayed = self.opts.delayed_name_removal;
+                    let mut names = NameDropper::default();
                     let mut out = Vec::with_capacity(steps.len());
                     for vec in steps {
                         let res: Vec<Smp> = vec
@@ -300,7 +330,7 @@ impl<'a> Evaluator<'a> {
                                 labels: if delayed {
                                     s.labels
                                 } else {
-                                    drop_metric_name(&s.labels)
+                                    names.drop_name(&s.labels)
                                 },
                                 v: -s.v,
                                 drop_name: delayed,
@@ -513,6 +543,7 @@ impl<'a> Evaluator<'a> {
                     ev.check("expression evaluation")?;
                 }
                 seen += 1;
+                let labels = Arc::new(s.labels);
                 let mut held = 0;
                 for (i, &t) in eff.iter().enumerate() {
                     let idx = s.points.partition_point(|p| p.0 <= t);
@@ -524,7 +555,7 @@ impl<'a> Evaluator<'a> {
                         continue;
                     }
                     out[i].push(Smp {
-                        labels: s.labels.clone(),
+                        labels: Arc::clone(&labels),
                         v: if want_ts { pt as f64 / 1000.0 } else { v },
                         drop_name: false,
                     });
@@ -632,13 +663,21 @@ impl<'a> Evaluator<'a> {
 
     /// Turns per-step vectors into series (in first-seen order).
     pub(crate) fn vector_to_series(&mut self, v: Vec<Vec<Smp>>, steps: &[i64]) -> Vec<RangeSeries> {
-        // Keyed by the label hash; equal hashes are told apart by comparing labels.
+        // Samples of one series usually share one `Arc`: look it up by address first (the
+        // `Arc` is kept in `by_addr`, so the address is not reused); otherwise keyed by the
+        // label hash, equal hashes told apart by comparing labels.
+        let mut by_addr: FastMap<usize, (Arc<Labels>, usize)> = FastMap::default();
         let mut idx: HashMap<u64, Vec<usize>> = HashMap::new();
         let mut out: Vec<RangeSeries> = Vec::new();
         let mut buf = Vec::with_capacity(256);
         for (i, vec) in v.into_iter().enumerate() {
             let t = steps[i];
             for s in vec {
+                let addr = Arc::as_ptr(&s.labels) as usize;
+                if let Some(&(_, j)) = by_addr.get(&addr) {
+                    out[j].points.push((t, s.v));
+                    continue;
+                }
                 buf.clear();
                 for l in s.labels.iter() {
                     buf.extend_from_slice(l.name.as_bytes());
@@ -648,17 +687,22 @@ impl<'a> Evaluator<'a> {
                 }
                 let h = xxhash64(&buf);
                 let slot = idx.entry(h).or_default();
-                match slot.iter().find(|&&j| out[j].labels == s.labels) {
-                    Some(&j) => out[j].points.push((t, s.v)),
+                let j = match slot.iter().find(|&&j| out[j].labels == *s.labels) {
+                    Some(&j) => {
+                        out[j].points.push((t, s.v));
+                        j
+                    }
                     None => {
                         slot.push(out.len());
                         out.push(RangeSeries {
-                            labels: s.labels,
+                            labels: (*s.labels).clone(),
                             points: vec![(t, s.v)],
                             drop_name: s.drop_name,
                         });
+                        out.len() - 1
                     }
-                }
+                };
+                by_addr.insert(addr, (s.labels, j));
             }
         }
         out
@@ -669,16 +713,43 @@ impl<'a> Evaluator<'a> {
         if vec.len() < 2 {
             return Ok(());
         }
-        let mut seen: HashSet<&Labels> = HashSet::with_capacity(vec.len());
-        for s in vec {
-            if !s.drop_name && !seen.insert(&s.labels) {
-                return Err(Error::Execution(
-                    "vector cannot contain metrics with the same labelset".into(),
-                ));
+        if !has_duplicates(vec.iter().filter(|s| !s.drop_name).map(|s| &s.labels)) {
+            return Ok(());
+        }
+        Err(Error::Execution(
+            "vector cannot contain metrics with the same labelset".into(),
+        ))
+    }
+}
+
+/// Whether two of `labels` are equal: keyed by `Labels::hash_value` (FxHash), with a full
+/// comparison when hashes meet; the same `Arc` twice counts as a duplicate.
+pub(crate) fn has_duplicates<'l>(labels: impl Iterator<Item = &'l Arc<Labels>>) -> bool {
+    let mut seen: FastMap<u64, &'l Arc<Labels>> = FastMap::default();
+    let mut collided: Vec<&'l Arc<Labels>> = Vec::new();
+    for l in labels {
+        match seen.entry(l.hash_value()) {
+            Entry::Vacant(e) => {
+                e.insert(l);
+            }
+            Entry::Occupied(e) => {
+                let prev: &Arc<Labels> = e.get();
+                if Arc::ptr_eq(prev, l) || **prev == **l {
+                    return true;
+                }
+                // A hash collision between different label sets: compare with the
+                // other colliders (rare, so a linear scan).
+                if collided
+                    .iter()
+                    .any(|&c| c.hash_value() == l.hash_value() && **c == **l)
+                {
+                    return true;
+                }
+                collided.push(l);
             }
         }
-        Ok(())
     }
+    false
 }
 
 /// The number of samples a value holds.

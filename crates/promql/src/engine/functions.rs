@@ -1,12 +1,16 @@
 //! Function dispatch: argument evaluation and validation, annotations and `__name__`
 //! handling around the kernels in [`crate::functions`].
 
+use std::sync::Arc;
+
 use promql_parser::label::MatchOp;
 use promql_parser::parser::{Call, Expr, VectorSelector};
 use tsdb::labels::{Label, Labels};
 
 use crate::engine::aggregate::format_float;
-use crate::engine::eval::{Evaluator, RangeVal, Smp, Val, cmp_labels, drop_metric_name};
+use crate::engine::eval::{
+    Evaluator, NameDropper, RangeVal, Smp, Val, cmp_labels, drop_metric_name,
+};
 use crate::error::{Error, Result};
 use crate::functions::{label, math, quantile, time};
 
@@ -158,6 +162,7 @@ impl Evaluator<'_> {
     /// Maps every sample with `f`, dropping the metric name.
     fn map_vector(&mut self, v: Vec<Vec<Smp>>, f: impl Fn(f64, usize) -> f64) -> Result<Val> {
         let delayed = self.opts.delayed_name_removal;
+        let mut names = NameDropper::default();
         let mut out = Vec::with_capacity(v.len());
         for (i, vec) in v.into_iter().enumerate() {
             let res: Vec<Smp> = vec
@@ -166,7 +171,7 @@ impl Evaluator<'_> {
                     labels: if delayed {
                         s.labels
                     } else {
-                        drop_metric_name(&s.labels)
+                        names.drop_name(&s.labels)
                     },
                     v: f(s.v, i),
                     drop_name: delayed,
@@ -210,7 +215,7 @@ impl Evaluator<'_> {
                     v.into_iter()
                         .map(|x| {
                             vec![Smp {
-                                labels: Labels::empty(),
+                                labels: Arc::new(Labels::empty()),
                                 v: x,
                                 drop_name: false,
                             }]
@@ -245,13 +250,13 @@ impl Evaluator<'_> {
             }
             "absent" => {
                 let v = self.vector_arg(arg(0)?)?;
-                let labels = absent_labels(arg(0)?);
+                let labels = Arc::new(absent_labels(arg(0)?));
                 Ok(Val::Vector(
                     v.into_iter()
                         .map(|vec| {
                             if vec.is_empty() {
                                 vec![Smp {
-                                    labels: labels.clone(),
+                                    labels: Arc::clone(&labels),
                                     v: 1.0,
                                     drop_name: false,
                                 }]
@@ -264,7 +269,7 @@ impl Evaluator<'_> {
             }
             "absent_over_time" => {
                 let r = self.range_arg(arg(0)?)?;
-                let labels = absent_labels(arg(0)?);
+                let labels = Arc::new(absent_labels(arg(0)?));
                 let mut out = Vec::with_capacity(n);
                 for i in 0..r.ends.len() {
                     let any = (0..r.series.len()).any(|s| !r.window(s, i).is_empty());
@@ -272,7 +277,7 @@ impl Evaluator<'_> {
                         Vec::new()
                     } else {
                         vec![Smp {
-                            labels: labels.clone(),
+                            labels: Arc::clone(&labels),
                             v: 1.0,
                             drop_name: false,
                         }]
@@ -388,7 +393,7 @@ impl Evaluator<'_> {
                     let v: Vec<Vec<Smp>> = (0..n)
                         .map(|i| {
                             vec![Smp {
-                                labels: Labels::empty(),
+                                labels: Arc::new(Labels::empty()),
                                 v: f(self.ts(i) as f64 / 1000.0),
                                 drop_name: false,
                             }]
@@ -448,7 +453,7 @@ impl Evaluator<'_> {
                 let labels = f(&s.labels);
                 let drop_name = s.drop_name && !renames;
                 res.push(Smp {
-                    labels,
+                    labels: Arc::new(labels),
                     drop_name,
                     ..s
                 });
@@ -523,7 +528,7 @@ impl Evaluator<'_> {
                     ));
                 }
                 res.push(Smp {
-                    labels,
+                    labels: Arc::new(labels),
                     v: val,
                     drop_name: flag,
                 });

@@ -1,7 +1,40 @@
 //! Prometheus's label-set hash (`labels.Labels.Hash`: xxHash64 of `name\xffvalue\xff...`),
 //! which `limit_ratio` uses to pick series deterministically.
 
+use std::hash::{BuildHasherDefault, Hasher};
+
 use tsdb::labels::Labels;
+
+/// A hasher for keys that are already hashes or addresses: one multiply (FxHash's
+/// constant), no SipHash rounds.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+    fn finish(&self) -> u64 {
+        // The product's high bits are the well-mixed ones, and addresses (aligned) have
+        // constant low bits: rotate them down, as rustc-hash does, since hashbrown picks
+        // the bucket from the low bits.
+        self.0.rotate_left(26)
+    }
+}
+
+/// A `HashMap` keyed by hashes or addresses.
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+/// A `HashSet` of hashes or addresses.
+pub(crate) type FastSet<K> = std::collections::HashSet<K, BuildHasherDefault<FastHasher>>;
 
 const P1: u64 = 11_400_714_785_074_694_791;
 const P2: u64 = 14_029_467_366_897_019_727;

@@ -4,12 +4,63 @@
 //! A range selector argument is streamed: each series is loaded, evaluated at every
 //! step and freed before the next one, so only one series' points are held at a time.
 
+use std::sync::Arc;
+
 use promql_parser::parser::Expr;
 
 use crate::engine::aggregate::format_float;
-use crate::engine::eval::{Evaluator, RangeSeries, Smp, Val, window};
+use tsdb::labels::Labels;
+
+use crate::engine::eval::{Evaluator, RangeSeries, Smp, Val, has_duplicates, window};
 use crate::error::{Error, Result};
 use crate::functions::range;
+
+/// The windows of one series at successive window ends: while the ends do not decrease
+/// (always, unless `@` pins them), two cursors move forward instead of two binary searches
+/// per step.
+struct Windows<'p> {
+    pts: &'p [(i64, f64)],
+    range: i64,
+    forward: bool,
+    lo: usize,
+    hi: usize,
+}
+
+impl<'p> Windows<'p> {
+    fn new(pts: &'p [(i64, f64)], ends: &[i64], range: i64) -> Self {
+        Windows {
+            pts,
+            range,
+            forward: ends.windows(2).all(|w| w[0] <= w[1]),
+            lo: 0,
+            hi: 0,
+        }
+    }
+
+    /// The points in `(end - range, end]`; with `forward`, `end` must not decrease.
+    fn at(&mut self, end: i64) -> &'p [(i64, f64)] {
+        if !self.forward {
+            return window(self.pts, end, self.range);
+        }
+        let start = end.saturating_sub(self.range);
+        while self.lo < self.pts.len() && self.pts[self.lo].0 <= start {
+            self.lo += 1;
+        }
+        self.hi = self.hi.max(self.lo);
+        while self.hi < self.pts.len() && self.pts[self.hi].0 <= end {
+            self.hi += 1;
+        }
+        &self.pts[self.lo..self.hi]
+    }
+}
+
+/// The output of a range function node.
+struct RangeOut {
+    /// One vector per step.
+    steps: Vec<Vec<Smp>>,
+    /// The output labels of every series that produced a sample and keeps them.
+    labels: Vec<Arc<Labels>>,
+}
 
 impl Evaluator<'_> {
     pub(crate) fn eval_range_function(&mut self, name: &str, args: &[&Expr]) -> Result<Val> {
@@ -43,7 +94,10 @@ impl Evaluator<'_> {
                 }
             }
         }
-        let mut out: Vec<Vec<Smp>> = vec![Vec::new(); self.steps()];
+        let mut out = RangeOut {
+            steps: vec![Vec::new(); self.steps()],
+            labels: Vec::new(),
+        };
         let mut count = 0usize;
         if let Expr::MatrixSelector(ms) = m_expr {
             self.stream_matrix(ms, &mut |ev, series, ends, range| {
@@ -64,7 +118,7 @@ impl Evaluator<'_> {
         }
         if name == "quantile_over_time" {
             // Prometheus checks the parameter only where some series has samples.
-            for (&q, v) in sv[0].iter().zip(&out) {
+            for (&q, v) in sv[0].iter().zip(&out.steps) {
                 if !v.is_empty() && (q.is_nan() || !(0.0..=1.0).contains(&q)) {
                     self.annos.warn(format!(
                         "quantile value should be between 0 and 1, got {}",
@@ -73,12 +127,15 @@ impl Evaluator<'_> {
                 }
             }
         }
-        if !self.opts.delayed_name_removal {
-            for v in &out {
+        // Each series gives at most one sample per step, so a step can hold a duplicate
+        // only if two series' output labels are equal: check those once for the node,
+        // and step by step only when some are.
+        if !self.opts.delayed_name_removal && has_duplicates(out.labels.iter()) {
+            for v in &out.steps {
                 Evaluator::check_duplicates(v)?;
             }
         }
-        Ok(Val::Vector(out))
+        Ok(Val::Vector(out.steps))
     }
 
     /// Evaluates range function `name` on one series at every step, appending to `out`.
@@ -89,20 +146,22 @@ impl Evaluator<'_> {
         series: &RangeSeries,
         ends: &[i64],
         range_ms: i64,
-        out: &mut [Vec<Smp>],
+        out: &mut RangeOut,
     ) -> Result<()> {
         let (labels, drop_flag) = if name == "last_over_time" {
             (series.labels.clone(), series.drop_name)
         } else {
             self.fn_labels(&series.labels, series.drop_name)
         };
+        let labels = Arc::new(labels);
+        let mut windows = Windows::new(&series.points, ends, range_ms);
         let mut non_counter = false;
         let mut produced = 0usize;
-        for (i, slot) in out.iter_mut().enumerate() {
+        for (i, slot) in out.steps.iter_mut().enumerate() {
             let Some(&end) = ends.get(i) else {
                 break;
             };
-            let pts = window(&series.points, end, range_ms);
+            let pts = windows.at(end);
             if pts.is_empty() {
                 continue;
             }
@@ -141,7 +200,7 @@ impl Evaluator<'_> {
             };
             if let Some(v) = v {
                 slot.push(Smp {
-                    labels: labels.clone(),
+                    labels: Arc::clone(&labels),
                     v,
                     drop_name: drop_flag,
                 });
@@ -151,6 +210,9 @@ impl Evaluator<'_> {
         // The outputs are held until the node is done: count them now, so a query whose
         // per-step outputs outgrow the limit stops after this series, not at the end.
         self.add_samples(produced)?;
+        if produced > 0 && !drop_flag {
+            out.labels.push(labels);
+        }
         if non_counter {
             let metric = series.labels.get("__name__").unwrap_or("");
             // Prometheus skips the check for series without a name.

@@ -198,6 +198,69 @@ fn binary_operators_and_matching() {
     assert!(err.is_ok());
 }
 
+/// A range function checks its series' output labels once for the node: series that
+/// collide after `__name__` is dropped fail only if they have outputs at the same step.
+#[test]
+fn range_function_duplicates_only_at_shared_steps() {
+    let h = head(&[
+        (&[("__name__", "a"), ("i", "1")], &[(0, 1.0), (60, 2.0)]),
+        (
+            &[("__name__", "b"), ("i", "1")],
+            &[(1000, 1.0), (1060, 2.0)],
+        ),
+        (&[("__name__", "c"), ("i", "2")], &[(0, 1.0), (1060, 2.0)]),
+    ]);
+    let q = |start: i64, end: i64| {
+        engine().range_query(
+            &h,
+            "sum_over_time({i!=\"\"}[2m])",
+            start * 1000,
+            end * 1000,
+            60_000,
+            &QueryContext::default(),
+        )
+    };
+    let ok = q(0, 120).expect("a and b never share a step");
+    match ok.value {
+        Value::Matrix(m) => assert_eq!(m.len(), 2),
+        other => panic!("{other:?}"),
+    }
+    let ok = q(0, 1200).expect("still disjoint");
+    match ok.value {
+        Value::Matrix(m) => assert_eq!(m.len(), 2),
+        other => panic!("{other:?}"),
+    }
+    let h2 = head(&[
+        (&[("__name__", "a"), ("i", "1")], &[(0, 1.0), (60, 2.0)]),
+        (&[("__name__", "b"), ("i", "1")], &[(60, 1.0)]),
+    ]);
+    let err = engine()
+        .range_query(
+            &h2,
+            "rate({i=\"1\"}[2m])",
+            0,
+            120_000,
+            60_000,
+            &QueryContext::default(),
+        )
+        .map(|_| ());
+    assert!(err.is_ok(), "rate needs two points: b has no output");
+    let err = engine()
+        .range_query(
+            &h2,
+            "sum_over_time({i=\"1\"}[2m])",
+            0,
+            120_000,
+            60_000,
+            &QueryContext::default(),
+        )
+        .expect_err("a and b share steps 60 and 120");
+    assert_eq!(
+        err.to_string(),
+        "vector cannot contain metrics with the same labelset"
+    );
+}
+
 #[test]
 fn duplicate_labelset_is_an_error() {
     let h = head(&[
