@@ -11,7 +11,7 @@
 //! Go's `int64(v)` does on amd64 (the platform Prometheus is released for), and Go's
 //! calendar arithmetic on unsigned "absolute" seconds wraps around for times near
 //! `i64::MIN`: `time.Unix(math.MinInt64, 0).UTC()` is 292277026596-12-04 15:30:08, a
-//! Sunday. [`go_unix_seconds`] reproduces both.
+//! Sunday. `go_unix_seconds` reproduces both.
 
 const SECS_PER_DAY: i64 = 86_400;
 
