@@ -28,6 +28,8 @@ pub mod metrics;
 pub mod options;
 pub mod record;
 pub mod storage;
+#[cfg(feature = "test-util")]
+pub mod testutil;
 pub mod wal;
 
 pub use db::Db;

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use promql::{Engine, EngineOptions, QueryContext};
 
-use crate::reference::{Prometheus, reference_bin_dir};
+use tsdb::testutil::{Prometheus, reference_bin_dir};
 
 /// Reducing answers to a common form and comparing them.
 mod compare;

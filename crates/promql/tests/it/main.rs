@@ -6,5 +6,3 @@ mod differential;
 mod limits;
 /// Runs our own and Prometheus's `.test` scripts through the `promqltest` runner.
 mod promqltest;
-/// Locates the reference Prometheus binaries and runs a server on loopback.
-mod reference;

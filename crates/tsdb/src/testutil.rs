@@ -1,6 +1,8 @@
-//! Helpers for checks against the reference Prometheus 3.5.3: locating its binaries and
-//! running a server on loopback (copied from `tsdb`'s integration tests, which a test crate
-//! of another package cannot import).
+//! Test support shared with other crates' tests (feature `test-util`): locating the
+//! reference Prometheus 3.5.3 binaries and running a Prometheus server on loopback.
+//!
+//! Under `CI=true` a missing reference binary panics, so tests that need it fail rather
+//! than skip; elsewhere they print a note and skip.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -8,13 +10,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Whether this run is CI, where a missing external program is a failure.
-pub(crate) fn is_ci() -> bool {
+pub fn is_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
 /// The directory holding `prometheus` and `promtool` 3.5.3, or `None` (outside CI) when it
 /// cannot be found or installed. Under `CI=true` a missing binary panics.
-pub(crate) fn reference_bin_dir() -> Option<PathBuf> {
+pub fn reference_bin_dir() -> Option<PathBuf> {
     if let Ok(d) = std::env::var("REFERENCE_PROMETHEUS_BIN") {
         let dir = PathBuf::from(d);
         if dir.join("promtool").is_file() && dir.join("prometheus").is_file() {
@@ -56,7 +58,7 @@ fn missing(why: &str) -> Option<PathBuf> {
 }
 
 /// A free loopback port.
-pub(crate) fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .expect("bind loopback")
         .local_addr()
@@ -65,15 +67,16 @@ pub(crate) fn free_port() -> u16 {
 }
 
 /// A Prometheus server on loopback, killed on drop.
-pub(crate) struct Prometheus {
+#[derive(Debug)]
+pub struct Prometheus {
     child: Child,
     /// `http://127.0.0.1:PORT`.
-    pub(crate) url: String,
+    pub url: String,
 }
 
 impl Prometheus {
     /// Starts `prometheus` on `data_dir` with the given config text, waits until ready.
-    pub(crate) fn start(bin: &Path, data_dir: &Path, config: &str, extra: &[&str]) -> Prometheus {
+    pub fn start(bin: &Path, data_dir: &Path, config: &str, extra: &[&str]) -> Prometheus {
         let port = free_port();
         let cfg = data_dir.with_extension("yml");
         std::fs::write(&cfg, config.replace("PORT", &port.to_string())).expect("write config");
@@ -103,6 +106,13 @@ impl Prometheus {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Stops the server with SIGTERM and waits for it to exit.
+    pub fn stop(mut self) {
+        // SAFETY: kill(2) with a pid we own; no memory is involved.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
     }
 }
 
