@@ -13,9 +13,8 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write as _};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use prometheus_client::registry::Registry;
@@ -23,6 +22,7 @@ use promql::value::Value;
 use promql::{Engine, EngineOptions, QueryContext};
 use tsdb::Head;
 use tsdb::labels::Labels;
+use tsdb::testutil::{Prometheus, reference_bin_dir};
 
 /// Start of the data (ms): 2023-11-14T22:13:20Z.
 const T0: i64 = 1_700_000_000_000;
@@ -185,72 +185,6 @@ fn load_head(data: &[Gen]) -> Head {
     head
 }
 
-/// The directory with `prometheus` and `promtool` 3.5.3, from the install script.
-fn reference_bin_dir() -> PathBuf {
-    if let Ok(d) = std::env::var("REFERENCE_PROMETHEUS_BIN") {
-        return PathBuf::from(d);
-    }
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/install-reference-prometheus.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run install-reference-prometheus.sh");
-    assert!(out.status.success(), "{} failed", script.display());
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-}
-
-/// A Prometheus server on loopback, stopped on drop.
-struct Prometheus {
-    child: Child,
-    url: String,
-}
-
-impl Prometheus {
-    fn start(bin: &Path, data_dir: &Path) -> Prometheus {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free loopback port")
-            .port();
-        let cfg = data_dir.with_extension("yml");
-        std::fs::write(&cfg, "global: {}\n").expect("write config");
-        let log = File::create(data_dir.with_extension("log")).expect("log file");
-        let child = Command::new(bin.join("prometheus"))
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!("--storage.tsdb.path={}", data_dir.display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--storage.tsdb.retention.time=100y")
-            .arg("--query.max-samples=500000000")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start prometheus");
-        let p = Prometheus {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(300);
-        while ureq::get(&format!("{}/-/ready", p.url)).call().is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "prometheus did not become ready; see {}",
-                data_dir.with_extension("log").display()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        p
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        // SAFETY: kill(2) on the pid of a child we own; no memory is involved.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let _ = self.child.wait();
-    }
-}
-
 /// One benchmark query: a range query when `step > 0`, else an instant query at `TEND`.
 struct Query {
     expr: &'static str,
@@ -361,7 +295,8 @@ fn main() {
         .ok()
         .map(|s| s.parse().expect("BENCH_SERIES must be a number"))
         .unwrap_or(10_000);
-    let bin = reference_bin_dir();
+    let bin =
+        reference_bin_dir().expect("the reference Prometheus 3.5.3 is needed for this benchmark");
     let started = Instant::now();
     let data = generate(n);
     let dir = tempfile::tempdir().expect("temp dir");
@@ -381,7 +316,15 @@ fn main() {
     );
     std::fs::remove_file(&om).expect("remove OpenMetrics file");
     eprintln!("blocks written in {:.1?}", started.elapsed());
-    let prom = Prometheus::start(&bin, &prom_dir);
+    let prom = Prometheus::start(
+        &bin,
+        &prom_dir,
+        "global: {}\n",
+        &[
+            "--storage.tsdb.retention.time=100y",
+            "--query.max-samples=500000000",
+        ],
+    );
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(600)))
         .build()
