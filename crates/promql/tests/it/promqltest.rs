@@ -19,15 +19,23 @@ fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The upstream corpus: `$PROMQL_CORPUS_DIR`, else `shared/promql-testdata/v3.5` in the
+/// nearest ancestor of this crate that has it (the project root's `../shared`).
 fn corpus_dir() -> PathBuf {
-    let dir = manifest_dir().join("../../../shared/promql-testdata/v3.5");
-    assert!(
-        dir.is_dir(),
-        "the Prometheus v3.5 PromQL test corpus is missing: expected it at {} \
-         (see docs/reference/promql-testsuite.md)",
-        dir.display()
-    );
-    dir
+    if let Some(d) = std::env::var_os("PROMQL_CORPUS_DIR") {
+        return PathBuf::from(d);
+    }
+    let found = manifest_dir()
+        .ancestors()
+        .map(|a| a.join("shared/promql-testdata/v3.5"))
+        .find(|d| d.is_dir());
+    found.unwrap_or_else(|| {
+        panic!(
+            "the Prometheus v3.5 PromQL test corpus is missing: no shared/promql-testdata/v3.5 \
+             above {} and PROMQL_CORPUS_DIR is unset (see docs/reference/promql-testsuite.md)",
+            manifest_dir().display()
+        )
+    })
 }
 
 fn run(dir: &Path) -> Summary {
