@@ -16,19 +16,7 @@ use crate::engine::eval::{Evaluator, Smp, Val, set_label};
 use crate::engine::hash::{FastMap, labels_hash};
 use crate::error::{Error, Result};
 use crate::functions::quantile;
-
-/// Neumaier's compensated summation step, as Prometheus's `kahanSumInc`.
-pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
-    let t = sum + inc;
-    let c = if t.is_infinite() {
-        0.0
-    } else if sum.abs() >= inc.abs() {
-        c + ((sum - t) + inc)
-    } else {
-        c + ((inc - t) + sum)
-    };
-    (t, c)
-}
+use crate::functions::range::kahan_sum_inc;
 
 /// The group keys of one aggregation node, computed once per distinct input series.
 ///
@@ -314,11 +302,11 @@ impl Evaluator<'_> {
             g.count += 1.0;
             match op {
                 T_SUM => {
-                    (g.value, g.c) = kahan_inc(s.v, g.value, g.c);
+                    (g.value, g.c) = kahan_sum_inc(s.v, g.value, g.c);
                 }
                 T_AVG => {
                     if !g.incremental {
-                        let (nv, nc) = kahan_inc(s.v, g.value, g.c);
+                        let (nv, nc) = kahan_sum_inc(s.v, g.value, g.c);
                         if !nv.is_infinite() {
                             g.value = nv;
                             g.c = nc;
@@ -329,7 +317,7 @@ impl Evaluator<'_> {
                         g.c /= g.count - 1.0;
                     }
                     let q = (g.count - 1.0) / g.count;
-                    (g.mean, g.c) = kahan_inc(s.v / g.count, q * g.mean, q * g.c);
+                    (g.mean, g.c) = kahan_sum_inc(s.v / g.count, q * g.mean, q * g.c);
                 }
                 T_MAX if g.value < s.v || g.value.is_nan() => g.value = s.v,
                 T_MIN if g.value > s.v || g.value.is_nan() => g.value = s.v,
