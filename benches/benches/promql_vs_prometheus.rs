@@ -14,7 +14,6 @@
 use std::fs::File;
 use std::io::{BufWriter, Write as _};
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use prometheus_client::registry::Registry;
@@ -303,17 +302,7 @@ fn main() {
     let om = dir.path().join("data.om");
     write_openmetrics(&data, &om);
     let prom_dir = dir.path().join("prom");
-    let out = Command::new(bin.join("promtool"))
-        .args(["tsdb", "create-blocks-from", "openmetrics"])
-        .arg(&om)
-        .arg(&prom_dir)
-        .output()
-        .expect("run promtool");
-    assert!(
-        out.status.success(),
-        "promtool create-blocks-from failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    tsdb::testutil::create_blocks_from_openmetrics(&bin, &om, &prom_dir);
     std::fs::remove_file(&om).expect("remove OpenMetrics file");
     eprintln!("blocks written in {:.1?}", started.elapsed());
     let prom = Prometheus::start(

@@ -122,3 +122,19 @@ impl Drop for Prometheus {
         let _ = self.child.wait();
     }
 }
+
+/// Runs `promtool tsdb create-blocks-from openmetrics INPUT OUT_DIR` from `bin` and panics
+/// with promtool's message if it fails.
+pub fn create_blocks_from_openmetrics(bin: &Path, input: &Path, out_dir: &Path) {
+    let out = Command::new(bin.join("promtool"))
+        .args(["tsdb", "create-blocks-from", "openmetrics", "--quiet"])
+        .arg(input)
+        .arg(out_dir)
+        .output()
+        .expect("run promtool");
+    assert!(
+        out.status.success(),
+        "promtool tsdb create-blocks-from openmetrics failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

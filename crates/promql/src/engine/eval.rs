@@ -319,30 +319,8 @@ impl<'a> Evaluator<'a> {
             Expr::Paren(p) => self.eval(&p.expr),
             Expr::Unary(u) => match self.eval(&u.expr)? {
                 Val::Scalar(v) => Ok(Val::Scalar(v.into_iter().map(|x| -x).collect())),
-                Val::Vector(steps) => {
-                    let delayed = self.opts.delayed_name_removal;
-                    let mut names = NameDropper::default();
-                    let mut out = Vec::with_capacity(steps.len());
-                    for vec in steps {
-                        let res: Vec<Smp> = vec
-                            .into_iter()
-                            .map(|s| Smp {
-                                labels: if delayed {
-                                    s.labels
-                                } else {
-                                    names.drop_name(&s.labels)
-                                },
-                                v: -s.v,
-                                drop_name: delayed,
-                            })
-                            .collect();
-                        if !delayed {
-                            Evaluator::check_duplicates(&res)?;
-                        }
-                        out.push(res);
-                    }
-                    Ok(Val::Vector(out))
-                }
+                // Like any arithmetic, negation drops the metric name.
+                Val::Vector(steps) => self.map_vector(steps, |v, _| -v),
                 _ => Err(Error::Execution(
                     "unary expression only allowed on expressions of type scalar or vector".into(),
                 )),

@@ -160,7 +160,11 @@ impl Evaluator<'_> {
     }
 
     /// Maps every sample with `f`, dropping the metric name.
-    fn map_vector(&mut self, v: Vec<Vec<Smp>>, f: impl Fn(f64, usize) -> f64) -> Result<Val> {
+    pub(crate) fn map_vector(
+        &mut self,
+        v: Vec<Vec<Smp>>,
+        f: impl Fn(f64, usize) -> f64,
+    ) -> Result<Val> {
         let delayed = self.opts.delayed_name_removal;
         let mut names = NameDropper::default();
         let mut out = Vec::with_capacity(v.len());

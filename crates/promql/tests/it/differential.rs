@@ -14,7 +14,6 @@
 //! in the engine makes the test fail until the entry moves back to [`QUERIES`].
 
 use std::fmt::Write as _;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use promql::{Engine, EngineOptions, QueryContext};
@@ -313,17 +312,7 @@ fn engine_agrees_with_reference_prometheus() {
     let om = dir.path().join("data.om");
     std::fs::write(&om, openmetrics(&data)).expect("write OpenMetrics");
     let prom_dir = dir.path().join("prom");
-    let out = Command::new(bin.join("promtool"))
-        .args(["tsdb", "create-blocks-from", "openmetrics"])
-        .arg(&om)
-        .arg(&prom_dir)
-        .output()
-        .expect("run promtool");
-    assert!(
-        out.status.success(),
-        "promtool create-blocks-from failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    tsdb::testutil::create_blocks_from_openmetrics(&bin, &om, &prom_dir);
     let prom = Prometheus::start(
         &bin,
         &prom_dir,

@@ -20,7 +20,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -465,24 +464,13 @@ fn chunks_and_cutting_match_prometheus() {
     let Some(bin) = crate::util::reference_bin_dir() else {
         return;
     };
-    let promtool = bin.join("promtool");
     let tmp = tempfile::tempdir().expect("temp dir");
     let input = tmp.path().join("input.om");
     let out_dir = tmp.path().join("blocks");
     let series = generate();
     let expected = write_openmetrics(&series, &input);
 
-    let out = Command::new(&promtool)
-        .args(["tsdb", "create-blocks-from", "openmetrics", "--quiet"])
-        .arg(&input)
-        .arg(&out_dir)
-        .output()
-        .expect("run promtool");
-    assert!(
-        out.status.success(),
-        "promtool failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    tsdb::testutil::create_blocks_from_openmetrics(&bin, &input, &out_dir);
 
     let mut block_dirs: Vec<PathBuf> = std::fs::read_dir(&out_dir)
         .expect("list blocks")
