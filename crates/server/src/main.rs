@@ -1,41 +1,26 @@
-//! The `tsdbd` binary: parse flags, start the server, wait for SIGINT/SIGTERM, shut down.
+//! The `tsdbd` binary: parse flags, open the storage, serve HTTP until SIGINT/SIGTERM.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook::iterator::Signals;
+use prometheus_client::registry::Registry;
 
 /// A Prometheus-compatible time-series database.
 #[derive(Debug, Parser)]
 #[command(name = "tsdbd", version)]
 struct Args {
     /// Data directory (WAL, head chunks, blocks). Created if missing.
-    #[arg(long, default_value = "data", env = "TSDBD_DATA_DIR")]
+    #[arg(long = "storage.tsdb.path", default_value = "data")]
     data_dir: PathBuf,
-    /// When the WAL is fsynced: `always` (before acknowledging; "2xx = durable"),
-    /// `never` (leave it to the OS), or an interval such as `100ms`.
-    #[arg(long, default_value = "always")]
-    wal_sync: String,
+    /// Address to listen on.
+    #[arg(long = "web.listen-address", default_value = "127.0.0.1:9201")]
+    listen_address: String,
 }
 
-fn parse_sync(s: &str) -> anyhow::Result<tsdb::wal::SyncPolicy> {
-    use tsdb::wal::SyncPolicy;
-    Ok(match s {
-        "always" => SyncPolicy::Always,
-        "never" => SyncPolicy::Never,
-        _ => {
-            let ms = s
-                .strip_suffix("ms")
-                .and_then(|n| n.parse::<u64>().ok())
-                .with_context(|| format!("--wal-sync {s:?}: expected always, never or <N>ms"))?;
-            SyncPolicy::Interval(std::time::Duration::from_millis(ms))
-        }
-    })
-}
-
-fn main() -> anyhow::Result<()> {
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -45,17 +30,29 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let config = server::Config {
         data_dir: args.data_dir,
-        tsdb: tsdb::Options {
-            wal_sync: parse_sync(&args.wal_sync)?,
-            ..Default::default()
-        },
+        listen_address: args.listen_address,
+        ..Default::default()
     };
-    let mut signals = Signals::new([SIGINT, SIGTERM]).context("install signal handlers")?;
-    let server = server::Server::start(config).context("start tsdbd")?;
-    tracing::info!("tsdbd running; send SIGINT or SIGTERM to stop");
-    if let Some(sig) = signals.forever().next() {
-        tracing::info!(signal = sig, "shutting down");
-    }
-    server.shutdown().context("shut down")?;
+    let state = Arc::new(server::state::AppState::new(config.clone()));
+    let listener = tokio::net::TcpListener::bind(&config.listen_address)
+        .await
+        .with_context(|| format!("listen on {}", config.listen_address))?;
+    tracing::info!(address = %config.listen_address, "listening");
+    let open_state = Arc::clone(&state);
+    let opened = tokio::task::spawn_blocking(move || {
+        let mut registry = Registry::default();
+        let db = tsdb::Db::open(&config.data_dir, config.tsdb.clone(), &mut registry)?;
+        open_state.set_db(Arc::new(db));
+        tracing::info!("storage open; ready");
+        Ok::<(), tsdb::Error>(())
+    });
+    let app = server::http::app(Arc::clone(&state));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("serve")?;
+    opened.await.context("join")?.context("open storage")?;
     Ok(())
 }
