@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use prometheus_client::registry::Registry;
 
 /// A Prometheus-compatible time-series database.
 #[derive(Debug, Parser)]
@@ -40,8 +39,11 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(address = %config.listen_address, "listening");
     let open_state = Arc::clone(&state);
     let opened = tokio::task::spawn_blocking(move || {
-        let mut registry = Registry::default();
-        let db = tsdb::Db::open(&config.data_dir, config.tsdb.clone(), &mut registry)?;
+        let db = tsdb::Db::open(
+            &config.data_dir,
+            config.tsdb.clone(),
+            &mut open_state.registry.lock(),
+        )?;
         open_state.set_db(Arc::new(db));
         tracing::info!("storage open; ready");
         Ok::<(), tsdb::Error>(())

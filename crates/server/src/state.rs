@@ -18,6 +18,9 @@ pub struct AppState {
     pub query_slots: Arc<tokio::sync::Semaphore>,
     /// When the server started.
     pub started: SystemTime,
+    /// Every metric family of the process, served at `/metrics`. Components register
+    /// their families when the state is built (and the storage when it opens).
+    pub registry: parking_lot::Mutex<prometheus_client::registry::Registry>,
 }
 
 impl AppState {
@@ -29,6 +32,7 @@ impl AppState {
             config,
             db: OnceLock::new(),
             started: SystemTime::now(),
+            registry: parking_lot::Mutex::new(prometheus_client::registry::Registry::default()),
         }
     }
 
