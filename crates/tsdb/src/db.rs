@@ -54,6 +54,24 @@ impl Db {
         self.head.appender()
     }
 
+    /// Hides the samples in `[mint, maxt]` of the series matching `matchers` (tombstones,
+    /// logged to the WAL first); returns how many series were affected.
+    pub fn delete(
+        &self,
+        mint: i64,
+        maxt: i64,
+        matchers: &[crate::labels::Matcher],
+    ) -> Result<usize> {
+        self.head.delete(mint, maxt, matchers)
+    }
+
+    /// Rewrites data without its tombstoned samples. Only the head exists so far, and the
+    /// head keeps its tombstones until it is compacted (see `head::delete`), so this is a
+    /// no-op until blocks arrive.
+    pub fn clean_tombstones(&self) -> Result<()> {
+        self.head.clean_tombstones()
+    }
+
     /// Flushes the WAL and closes the database.
     pub fn close(self) -> Result<()> {
         self.head.close()

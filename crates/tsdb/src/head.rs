@@ -7,6 +7,7 @@
 //!   makes the samples visible.
 //! * [`read`]: [`HeadQuerier`], the head's implementation of the storage traits.
 //! * `replay`: rebuilding the head from a WAL checkpoint and segments on open.
+//! * `delete`: tombstones ([`Head::delete`]); [`stats`]: cardinality ([`Head::stats`]).
 //!
 //! Sealed chunks stay in memory, compressed (about 1.4 bytes per sample); see
 //! `docs/ARCHITECTURE.md` for why they are not m-mapped to `chunks_head/` yet.
@@ -31,9 +32,11 @@ use crate::record::{HeadSeriesRef, RefMetadata};
 use crate::wal::{self, Wal, WalMetrics, WalOptions, WalWriter};
 
 pub mod append;
+mod delete;
 pub mod read;
 mod replay;
 pub mod series;
+pub mod stats;
 
 pub use append::HeadAppender;
 pub use read::HeadQuerier;
