@@ -16,7 +16,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{any, get, post};
+use axum::routing::{MethodRouter, any, get, post};
 
 use crate::state::AppState;
 
@@ -31,39 +31,61 @@ mod status;
 /// The routes of the query, metadata, status and admin API.
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/api/v1/query", get(query::query).post(query::query))
+        .route("/api/v1/query", only(get(query::query).post(query::query)))
         .route(
             "/api/v1/query_range",
-            get(query::query_range).post(query::query_range),
+            only(get(query::query_range).post(query::query_range)),
         )
         .route(
             "/api/v1/format_query",
-            get(query::format_query).post(query::format_query),
+            only(get(query::format_query).post(query::format_query)),
         )
         .route(
             "/api/v1/parse_query",
-            get(query::parse_query).post(query::parse_query),
+            only(get(query::parse_query).post(query::parse_query)),
         )
-        .route("/api/v1/series", get(series::series).post(series::series))
-        .route("/api/v1/labels", get(series::labels).post(series::labels))
-        .route("/api/v1/label/{name}/values", get(series::label_values))
-        .route("/api/v1/status/buildinfo", get(status::buildinfo))
-        .route("/api/v1/status/runtimeinfo", get(status::runtimeinfo))
-        .route("/api/v1/status/flags", get(status::status_flags))
-        .route("/api/v1/status/config", get(status::status_config))
-        .route("/api/v1/status/tsdb", get(status::status_tsdb))
-        .route("/api/v1/status/walreplay", get(status::walreplay))
-        .route("/api/v1/rules", get(status::rules))
-        .route("/api/v1/alerts", get(status::alerts))
+        .route(
+            "/api/v1/series",
+            only(get(series::series).post(series::series)),
+        )
+        .route(
+            "/api/v1/labels",
+            only(get(series::labels).post(series::labels)),
+        )
+        .route(
+            "/api/v1/label/{name}/values",
+            only(get(series::label_values)),
+        )
+        .route("/api/v1/status/buildinfo", only(get(status::buildinfo)))
+        .route("/api/v1/status/runtimeinfo", only(get(status::runtimeinfo)))
+        .route("/api/v1/status/flags", only(get(status::status_flags)))
+        .route("/api/v1/status/config", only(get(status::status_config)))
+        .route("/api/v1/status/tsdb", only(get(status::status_tsdb)))
+        .route("/api/v1/status/walreplay", only(get(status::walreplay)))
+        .route("/api/v1/rules", only(get(status::rules)))
+        .route("/api/v1/alerts", only(get(status::alerts)))
         .route(
             "/api/v1/admin/tsdb/delete_series",
-            post(admin::delete_series).put(admin::delete_series),
+            only(post(admin::delete_series).put(admin::delete_series)),
         )
         .route(
             "/api/v1/admin/tsdb/clean_tombstones",
-            post(admin::clean_tombstones).put(admin::clean_tombstones),
+            only(post(admin::clean_tombstones).put(admin::clean_tombstones)),
         )
         .route("/api/v1/{*rest}", any(not_found))
+}
+
+/// A route answering other methods like Prometheus: 405 `Method Not Allowed`.
+fn only(route: MethodRouter<Arc<AppState>>) -> MethodRouter<Arc<AppState>> {
+    route.fallback(method_not_allowed)
+}
+
+async fn method_not_allowed() -> impl IntoResponse {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "Method Not Allowed\n",
+    )
 }
 
 /// Prometheus's answer for an unknown API path.

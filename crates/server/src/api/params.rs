@@ -179,7 +179,7 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
         return None;
     }
     let year = if neg { -year } else { year };
-    let b = rest[dash..].as_bytes();
+    let b = &rest.as_bytes()[dash..];
     // -MM-DDTHH:MM:SS
     if b.len() < 15 || b[0] != b'-' || b[3] != b'-' || b[6] != b'T' || b[9] != b':' || b[12] != b':'
     {
@@ -348,12 +348,21 @@ pub(crate) fn parse_selector(s: &str) -> Result<Vec<Matcher>, String> {
 /// `parseMatchersParam`: every selector must have a matcher that does not match the empty
 /// string.
 pub(crate) fn parse_match_sets(values: &[&str]) -> Result<Vec<Vec<Matcher>>, String> {
+    const EMPTY: &str = "match[] must contain at least one non-empty matcher";
     let mut sets = Vec::with_capacity(values.len());
     for v in values {
-        sets.push(parse_selector(v)?);
+        // promql-parser itself rejects selectors whose matchers all match the empty string,
+        // which Prometheus's selector parser accepts and this check then refuses.
+        sets.push(parse_selector(v).map_err(|e| {
+            if e.contains("at least one non-empty matcher") {
+                EMPTY.to_string()
+            } else {
+                e
+            }
+        })?);
     }
     if sets.iter().any(|ms| ms.iter().all(Matcher::matches_empty)) {
-        return Err("match[] must contain at least one non-empty matcher".into());
+        return Err(EMPTY.into());
     }
     Ok(sets)
 }

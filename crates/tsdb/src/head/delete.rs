@@ -164,7 +164,11 @@ mod tests {
             let head = Head::open(&wal, &opts, &mut Registry::default()).expect("open");
             fill(&head);
             let m = Matcher::new(MatchType::Equal, "__name__", "a").expect("matcher");
-            assert_eq!(head.delete(2000, 4000, &[m.clone()]).expect("delete"), 1);
+            assert_eq!(
+                head.delete(2000, 4000, std::slice::from_ref(&m))
+                    .expect("delete"),
+                1
+            );
             assert_eq!(samples(&head, "a"), [0, 1000, 5000, 6000, 7000, 8000, 9000]);
             assert_eq!(samples(&head, "b").len(), 10);
             // Beyond the series' samples: clamped, nothing new to hide.
@@ -198,7 +202,7 @@ mod tests {
         let head = Head::new(&opts, &mut Registry::default()).expect("head");
         let m = Matcher::new(MatchType::Equal, "__name__", "a").expect("matcher");
         assert_eq!(
-            head.delete(i64::MIN, i64::MAX, &[m.clone()])
+            head.delete(i64::MIN, i64::MAX, std::slice::from_ref(&m))
                 .expect("empty"),
             0
         );
