@@ -97,6 +97,7 @@ fn requests() -> Vec<Request> {
         req("annotations query (60s step)", "POST", "/api/v1/query_range", &[("query", "changes(up[5m]) > 0".into()), ("start", start.clone()), ("end", end.clone()), ("step", "60".into())]),
         req("range query with limit", "POST", "/api/v1/query_range", &[("query", "up".into()), ("start", start.clone()), ("end", end.clone()), ("step", "600".into()), ("limit", "2".into())]),
         req("format_query", "POST", "/api/v1/format_query", &[("query", "sum(rate(http_requests_total{job=\"api\"}[5m]))by(code)".into())]),
+        req("format_query, long", "POST", "/api/v1/format_query", &[("query", "histogram_quantile(0.99, sum by (le, job, instance) (rate(http_request_duration_seconds_bucket{job=\"api\",code=~\"5..\"}[5m]))) > on(job) group_left() max by (job) (up{job=\"api\"}) * 100".into())]),
         req("parse_query", "POST", "/api/v1/parse_query", &[("query", "sum by (code) (rate(http_requests_total{job=\"api\"}[5m] offset 1m)) / on(code) group_left() up > bool 0".into())]),
         req("parse_query, subquery and @", "GET", "/api/v1/parse_query", &[("query", "max_over_time(deriv(x[5m])[1h:1m] @ 1700000000) and -y".into())]),
     ];
