@@ -3,8 +3,10 @@
 //! A query waits for a slot of `AppState::query_slots`, then runs on tokio's blocking pool.
 //! Its deadline is the request's `timeout` capped by the engine's (`--query.timeout`),
 //! counted from the moment the request arrived, so time spent queueing for a slot counts
-//! (as in Prometheus, whose queue wait is inside the query's context). If the client goes
-//! away, the handler's future is dropped and [`CancelOnDrop`] sets the query's cancel flag.
+//! (as in Prometheus, whose queue wait is inside the query's context). When the handler's
+//! future is dropped, [`CancelOnDrop`] sets the query's cancel flag. Note that hyper's
+//! HTTP/1 server does not drop it when a client closes its connection mid-request (it does
+//! not read the socket while the handler runs), so an abandoned query runs to its deadline.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,8 +26,8 @@ use crate::state::AppState;
 /// Prometheus's cap on points per series of a range query.
 const MAX_POINTS_PER_SERIES: i128 = 11_000;
 
-/// Sets a query's cancel flag when dropped: the handler future is dropped when the client
-/// disconnects, and evaluation stops at its next check.
+/// Sets a query's cancel flag when dropped (the handler future was dropped), so evaluation
+/// stops at its next check instead of holding a query slot for nothing.
 struct CancelOnDrop(Arc<AtomicBool>);
 
 impl Drop for CancelOnDrop {
