@@ -16,10 +16,11 @@ use super::response::ApiError;
 use crate::state::AppState;
 
 fn enabled(state: &AppState) -> Result<Arc<tsdb::Db>, ApiError> {
+    let db = state.db().map(Arc::clone).ok_or_else(ApiError::not_ready)?;
     if !state.config.enable_admin_api {
         return Err(ApiError::new(ErrorKind::Unavailable, "admin APIs disabled"));
     }
-    state.db().map(Arc::clone).ok_or_else(ApiError::not_ready)
+    Ok(db)
 }
 
 /// `POST|PUT /api/v1/admin/tsdb/delete_series`: `match[]` (required), `start`, `end`.

@@ -150,6 +150,7 @@ pub(crate) async fn query(
 }
 
 async fn instant(state: &Arc<AppState>, p: &Params, arrived: Instant) -> Result<Success, ApiError> {
+    state.db().ok_or_else(ApiError::not_ready)?;
     let limit = p.limit()?;
     let t = p.time_or("time", now_ms())?;
     let deadline = deadline(state, p, arrived)?;
@@ -178,6 +179,7 @@ pub(crate) async fn query_range(
 }
 
 async fn range(state: &Arc<AppState>, p: &Params, arrived: Instant) -> Result<Success, ApiError> {
+    state.db().ok_or_else(ApiError::not_ready)?;
     let limit = p.limit()?;
     let start = p.time("start")?;
     let end = p.time("end")?;

@@ -33,8 +33,10 @@ impl Lookup {
     }
 }
 
-/// Parses `limit`, `start`, `end` and `match[]` in Prometheus's order.
-fn lookup(p: &Params, match_error_is_param: bool) -> Result<Lookup, ApiError> {
+/// Parses `limit`, `start`, `end` and `match[]` in Prometheus's order (after checking
+/// that the storage is ready, which Prometheus does first).
+fn lookup(state: &AppState, p: &Params, match_error_is_param: bool) -> Result<Lookup, ApiError> {
+    state.db().ok_or_else(ApiError::not_ready)?;
     let limit = p.limit()?;
     let start = p.time_or("start", MIN_TIME)?;
     let end = p.time_or("end", MAX_TIME)?;
@@ -83,10 +85,11 @@ pub(crate) async fn series(
 }
 
 async fn series_inner(state: &AppState, p: &Params) -> Result<Success, ApiError> {
+    state.db().ok_or_else(ApiError::not_ready)?;
     if p.all("match[]").is_empty() {
         return Err(ApiError::bad_data("no match[] parameter provided"));
     }
-    let l = lookup(p, true)?;
+    let l = lookup(state, p, true)?;
     let limit = l.limit;
     let (mut all, warnings) = blocking(state, move |db| {
         let q = db
@@ -164,7 +167,7 @@ pub(crate) async fn labels(
 }
 
 async fn labels_inner(state: &AppState, p: &Params) -> Result<Success, ApiError> {
-    let l = lookup(p, false)?;
+    let l = lookup(state, p, false)?;
     let limit = l.limit;
     let names = blocking(state, move |db| {
         let q = db
@@ -208,11 +211,12 @@ async fn label_values_inner(
     name: String,
     p: &Params,
 ) -> Result<Success, ApiError> {
+    state.db().ok_or_else(ApiError::not_ready)?;
     let name = unescape_label_name(&name);
     if name.is_empty() {
         return Err(ApiError::bad_data(format!("invalid label name: {name:?}")));
     }
-    let l = lookup(p, false)?;
+    let l = lookup(state, p, false)?;
     let limit = l.limit;
     let values = blocking(state, move |db| {
         let q = db

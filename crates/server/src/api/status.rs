@@ -156,6 +156,9 @@ pub(crate) async fn status_tsdb(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
+    let Some(db) = state.db().map(Arc::clone) else {
+        return ApiError::not_ready().into_response();
+    };
     let p = Params::new(&uri, &headers, &Bytes::new());
     let limit = match p.get("limit") {
         "" => 10,
@@ -165,9 +168,6 @@ pub(crate) async fn status_tsdb(
                 return ApiError::bad_data("limit must be a positive number").into_response();
             }
         },
-    };
-    let Some(db) = state.db().map(Arc::clone) else {
-        return ApiError::not_ready().into_response();
     };
     let stats = match tokio::task::spawn_blocking(move || db.head().stats("__name__", limit)).await
     {

@@ -260,6 +260,8 @@ fn not_ready_answers_503_but_walreplay_answers() {
         "/api/v1/series?match[]=up",
         "/api/v1/labels",
         "/api/v1/status/tsdb",
+        "/api/v1/query?query=1&time=bad",
+        "/api/v1/label/job/values?limit=-1",
     ] {
         let (status, typ, _) = error_of(&get(&s.url, path));
         assert_eq!((status, typ.as_str()), (503, "unavailable"), "{path}");
