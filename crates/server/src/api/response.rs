@@ -97,12 +97,13 @@ pub(crate) fn error_type(kind: ErrorKind) -> &'static str {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({
-            "status": "error",
-            "errorType": error_type(self.kind),
-            "error": self.message,
-        });
-        json_response(self.status, body.to_string())
+        // Prometheus's member order: status, errorType, error.
+        let mut body = String::from(r#"{"status":"error","errorType":""#);
+        body.push_str(error_type(self.kind));
+        body.push_str(r#"","error":"#);
+        write_str(&mut body, &self.message);
+        body.push('}');
+        json_response(self.status, body)
     }
 }
 
@@ -167,8 +168,28 @@ impl IntoResponse for Success {
     }
 }
 
+/// Escapes `<`, `>`, `&`, U+2028 and U+2029 as Go's JSON encoder does (`\u003c`, ...).
+/// They can only occur inside JSON strings, so the whole body can be rewritten.
+fn go_escape(body: String) -> String {
+    if !body.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
+        return body;
+    }
+    let mut out = String::with_capacity(body.len() + 16);
+    for c in body.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn json_response(status: StatusCode, body: String) -> Response {
-    let mut r = (status, body).into_response();
+    let mut r = (status, go_escape(body)).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -381,6 +402,16 @@ mod tests {
         let capped = cap_annotations(list, "warning");
         assert_eq!(capped.len(), 11);
         assert_eq!(capped[10], "3 more warning annotations omitted");
+    }
+
+    #[test]
+    fn html_characters_are_escaped_like_go() {
+        assert_eq!(
+            go_escape(r#"{"a":"x>1 && y<2"}"#.into()),
+            r#"{"a":"x\u003e1 \u0026\u0026 y\u003c2"}"#
+        );
+        assert_eq!(go_escape("\u{2028}".into()), "\\u2028");
+        assert_eq!(go_escape("plain".into()), "plain");
     }
 
     #[test]

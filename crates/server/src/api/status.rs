@@ -11,6 +11,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::json;
 
 use super::params::{Params, format_rfc3339_nanos};
@@ -52,16 +53,28 @@ fn ns_since_epoch(t: std::time::SystemTime) -> i128 {
     }
 }
 
+/// Prometheus's `PrometheusVersion`, members in its order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BuildInfo {
+    version: &'static str,
+    revision: &'static str,
+    branch: &'static str,
+    build_user: &'static str,
+    build_date: &'static str,
+    go_version: &'static str,
+}
+
 /// `GET /api/v1/status/buildinfo`.
 pub(crate) async fn buildinfo() -> Response {
-    Success::json(&json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "revision": option_env!("TSDBD_REVISION").unwrap_or("unknown"),
-        "branch": option_env!("TSDBD_BRANCH").unwrap_or("unknown"),
-        "buildUser": option_env!("TSDBD_BUILD_USER").unwrap_or("unknown"),
-        "buildDate": option_env!("TSDBD_BUILD_DATE").unwrap_or("unknown"),
-        "goVersion": concat!("rust", env!("CARGO_PKG_RUST_VERSION")),
-    }))
+    Success::json(&BuildInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        revision: option_env!("TSDBD_REVISION").unwrap_or("unknown"),
+        branch: option_env!("TSDBD_BRANCH").unwrap_or("unknown"),
+        build_user: option_env!("TSDBD_BUILD_USER").unwrap_or("unknown"),
+        build_date: option_env!("TSDBD_BUILD_DATE").unwrap_or("unknown"),
+        go_version: concat!("rust", env!("CARGO_PKG_RUST_VERSION")),
+    })
     .into_response()
 }
 
@@ -176,25 +189,63 @@ pub(crate) async fn status_tsdb(
             return ApiError::new(tsdb::ErrorKind::Internal, e.to_string()).into_response();
         }
     };
-    let list = |v: &[tsdb::head::stats::Stat]| -> serde_json::Value {
+    let list = |v: &[tsdb::head::stats::Stat]| -> Vec<TsdbStat> {
         v.iter()
-            .map(|s| json!({"name": s.name, "value": s.count}))
+            .map(|s| TsdbStat {
+                name: s.name.clone(),
+                value: s.count,
+            })
             .collect()
     };
-    Success::json(&json!({
-        "headStats": {
-            "numSeries": stats.num_series,
-            "numLabelPairs": stats.num_label_pairs,
-            "chunkCount": stats.chunk_count,
-            "minTime": stats.min_time,
-            "maxTime": stats.max_time,
+    Success::json(&TsdbStatus {
+        head_stats: HeadStats {
+            num_series: stats.num_series,
+            num_label_pairs: stats.num_label_pairs,
+            chunk_count: stats.chunk_count,
+            min_time: stats.min_time,
+            max_time: stats.max_time,
         },
-        "seriesCountByMetricName": list(&stats.series_count_by_metric_name),
-        "labelValueCountByLabelName": list(&stats.label_value_count_by_label_name),
-        "memoryInBytesByLabelName": list(&stats.memory_in_bytes_by_label_name),
-        "seriesCountByLabelValuePair": list(&stats.series_count_by_label_value_pair),
-    }))
+        series_count_by_metric_name: list(&stats.series_count_by_metric_name),
+        label_value_count_by_label_name: list(&stats.label_value_count_by_label_name),
+        memory_in_bytes_by_label_name: list(&stats.memory_in_bytes_by_label_name),
+        series_count_by_label_value_pair: list(&stats.series_count_by_label_value_pair),
+    })
     .into_response()
+}
+
+/// Prometheus's `TSDBStatus` and its parts, members in its order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TsdbStatus {
+    head_stats: HeadStats,
+    series_count_by_metric_name: Vec<TsdbStat>,
+    label_value_count_by_label_name: Vec<TsdbStat>,
+    memory_in_bytes_by_label_name: Vec<TsdbStat>,
+    series_count_by_label_value_pair: Vec<TsdbStat>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HeadStats {
+    num_series: u64,
+    num_label_pairs: u64,
+    chunk_count: i64,
+    min_time: i64,
+    max_time: i64,
+}
+
+#[derive(Serialize)]
+struct TsdbStat {
+    name: String,
+    value: u64,
+}
+
+/// Prometheus's `walReplayStatus`.
+#[derive(Serialize)]
+struct WalReplay {
+    min: u32,
+    max: u32,
+    current: u32,
 }
 
 /// `GET /api/v1/status/walreplay`: the WAL's first and last segment; `current` is the last
@@ -211,7 +262,7 @@ pub(crate) async fn walreplay(State(state): State<Arc<AppState>>) -> Response {
         segs.last().copied().unwrap_or(0),
     );
     let current = if ready { max } else { min };
-    Success::json(&json!({"min": min, "max": max, "current": current})).into_response()
+    Success::json(&WalReplay { min, max, current }).into_response()
 }
 
 /// `GET /api/v1/rules`: no rule groups (rules are not implemented yet).
