@@ -1,4 +1,7 @@
 //! Whole-system benchmarks: tsdbd against Prometheus 3.5, side by side in one run.
 //!
-//! Issue 6 fills this crate with the remote-write load generator and the comparative
-//! benchmarks; the storage engine's own micro-benchmarks live in `crates/tsdb/benches/`.
+//! - [`workload`]: a deterministic Kubernetes-shaped set of series and their values.
+//!
+//! The storage engine's own micro-benchmarks live in `crates/tsdb/benches/`.
+
+pub mod workload;
