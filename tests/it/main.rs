@@ -1,4 +1,6 @@
 //! End-to-end and workspace-wide tests (one binary, house style rule 16).
 
+/// Prometheus remote-writes into tsdbd; both answer the same queries.
+mod prometheus_remote_write;
 /// Workspace hygiene rules that CI enforces (house style rules 11 and 23).
 mod tidy;
