@@ -88,6 +88,54 @@ pub fn prepare(
     out
 }
 
+/// Encodes a batch as a remote-write 1.0 body (one `TimeSeries` per sample).
+pub fn encode_v1(batch: &[SampleRef<'_>]) -> Vec<u8> {
+    use ingest::proto::v1;
+    let timeseries = batch
+        .iter()
+        .map(|s| v1::TimeSeries {
+            labels: s
+                .labels
+                .iter()
+                .map(|(n, v)| v1::Label {
+                    name: n.clone(),
+                    value: v.clone(),
+                })
+                .collect(),
+            samples: vec![v1::Sample {
+                value: s.v,
+                timestamp: s.t,
+            }],
+            ..Default::default()
+        })
+        .collect();
+    ingest::encode::encode_v1(&v1::WriteRequest {
+        timeseries,
+        metadata: Vec::new(),
+    })
+}
+
+/// Encodes a batch as a remote-write 2.0 body with its symbol table.
+pub fn encode_v2(batch: &[SampleRef<'_>]) -> Vec<u8> {
+    use ingest::proto::v2;
+    let mut symbols = ingest::encode::SymbolTable::new();
+    let timeseries = batch
+        .iter()
+        .map(|s| v2::TimeSeries {
+            labels_refs: symbols.refs(s.labels.iter().map(|(n, v)| (n.as_str(), v.as_str()))),
+            samples: vec![v2::Sample {
+                value: s.v,
+                timestamp: s.t,
+            }],
+            ..Default::default()
+        })
+        .collect();
+    ingest::encode::encode_v2(&v2::Request {
+        symbols: symbols.into_symbols(),
+        timeseries,
+    })
+}
+
 /// Where and how fast to send.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -99,12 +147,20 @@ pub struct Target {
     pub rate: Option<f64>,
 }
 
-/// The remote-write 1.0 headers.
-pub fn rw1_headers() -> Vec<(String, String)> {
+/// The headers of remote write 1.0 (`v2 == false`) or 2.0.
+pub fn headers(v2: bool) -> Vec<(String, String)> {
+    let (content_type, version) = if v2 {
+        (
+            "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+            "2.0.0",
+        )
+    } else {
+        ("application/x-protobuf", "0.1.0")
+    };
     [
-        ("Content-Type", "application/x-protobuf"),
+        ("Content-Type", content_type),
         ("Content-Encoding", "snappy"),
-        ("X-Prometheus-Remote-Write-Version", "0.1.0"),
+        ("X-Prometheus-Remote-Write-Version", version),
     ]
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
