@@ -89,6 +89,11 @@ impl Tsdbd {
         }
     }
 
+    /// The process id (for CPU and memory measurements).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
     fn signal(&mut self, sig: i32) -> ExitStatus {
         let mut child = self.child.take().expect("running");
         // SAFETY: kill(2) on a child we own; no memory is involved.
