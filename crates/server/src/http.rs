@@ -106,7 +106,7 @@ async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -
         path = %path,
         handler,
         code,
-        duration_ms = elapsed.as_secs_f64() * 1e3,
+        duration_ms = format_args!("{:.3}", elapsed.as_secs_f64() * 1e3),
         "request"
     );
     resp

@@ -56,12 +56,12 @@ impl HttpMetrics {
         };
         registry.register(
             "tsdbd_http_requests",
-            "Counter of HTTP requests.",
+            "Counter of HTTP requests",
             m.requests.clone(),
         );
         registry.register(
             "tsdbd_http_request_duration_seconds",
-            "Histogram of latencies for HTTP requests.",
+            "Histogram of latencies for HTTP requests",
             m.duration.clone(),
         );
         m
@@ -112,17 +112,17 @@ impl QueryMetrics {
             .set(i64::try_from(max_concurrency).unwrap_or(i64::MAX));
         registry.register(
             "tsdbd_engine_query_duration_seconds",
-            "Query timings, from arrival to the last result, including waiting for a slot.",
+            "Query timings, from arrival to the last result, including waiting for a slot",
             m.duration.clone(),
         );
         registry.register(
             "tsdbd_engine_queries",
-            "The current number of queries being executed or waiting.",
+            "The current number of queries being executed or waiting",
             m.queries.clone(),
         );
         registry.register(
             "tsdbd_engine_queries_concurrent_max",
-            "The max number of concurrent queries.",
+            "The max number of concurrent queries",
             m.concurrent_max.clone(),
         );
         m
@@ -181,8 +181,13 @@ pub fn encode(server: &Registry, storage: Option<&Registry>) -> String {
     out
 }
 
-/// `prometheus_x` → `tsdbd_x` in a sample line or a `# HELP|TYPE|UNIT` line.
+/// `prometheus_x` → `tsdbd_x` in a sample line or a `# HELP|TYPE|UNIT` line. The storage
+/// ends its help texts with a period, to which the encoder adds its own: one is dropped.
 fn rename(line: &str) -> String {
+    let line = match line.strip_suffix("..") {
+        Some(l) if line.starts_with("# HELP ") => &line[..l.len() + 1],
+        _ => line,
+    };
     for prefix in ["# HELP ", "# TYPE ", "# UNIT ", ""] {
         if let Some(name) = line
             .strip_prefix(prefix)
@@ -208,7 +213,7 @@ mod tests {
         let mut storage = Registry::default();
         let g: Gauge = Gauge::default();
         g.set(7);
-        storage.register("prometheus_tsdb_head_series", "Series.", g);
+        storage.register("prometheus_tsdb_head_series", "Series in the head.", g);
         let text = encode(&server, Some(&storage));
         assert!(
             text.contains("# TYPE tsdbd_tsdb_head_series gauge\n"),
@@ -221,6 +226,7 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("# EOF\n"));
+        assert!(!text.contains(".."), "help texts end in one period: {text}");
         assert_eq!(text.matches("# EOF").count(), 1);
     }
 

@@ -162,3 +162,36 @@ fn locked_data_dir_exits_1() {
     assert!(s.log().contains("open storage"), "{}", s.log());
     held.close().unwrap();
 }
+
+#[test]
+fn idle_and_stalled_connections_do_not_hold_up_shutdown() {
+    use std::io::{Read as _, Write as _};
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tsdbd.toml");
+    std::fs::write(&cfg, "[web]\nshutdown_timeout = \"1s\"\n").unwrap();
+    let mut s = Tsdbd::start(
+        &dir.path().join("data"),
+        &["--config.file", cfg.to_str().unwrap()],
+    );
+    s.wait_ready();
+    // A keep-alive connection left idle after a complete exchange.
+    let mut idle = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    idle.write_all(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 256];
+    assert!(idle.read(&mut buf).unwrap() > 0);
+    // A client stuck in the middle of its request headers.
+    let mut stalled = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    stalled.write_all(b"GET /-/healthy HTTP/1.1\r\nHo").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+
+    let started = Instant::now();
+    assert_eq!(s.stop("TERM").code(), Some(0), "{}", s.log());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "shutdown bounded by web.shutdown_timeout, took {:?}",
+        started.elapsed()
+    );
+    // The listener is closed.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", s.port)).is_err());
+}

@@ -69,6 +69,10 @@ fn families_parse_and_gzip_is_used_when_accepted() {
     }
     assert!(!text.contains("prometheus_"), "{text}");
     assert!(
+        !text.contains(".."),
+        "help texts end in one period:\n{text}"
+    );
+    assert!(
         text.contains(r#"tsdbd_http_requests_total{handler="/metrics",code="200"} 1"#),
         "{text}"
     );
