@@ -15,7 +15,7 @@
 //! - [`metrics`]: the HTTP and query metric families and the `/metrics` encoding.
 //! - [`logging`]: logfmt and JSON log lines.
 //! - [`api`]: the Prometheus HTTP API v1 (query, metadata, status, admin).
-//! - [`write`]: remote write at `/api/v1/write` (decoding and validation live in `ingest`).
+//! - [`write`](mod@write): remote write at `/api/v1/write` (decoding and validation live in `ingest`).
 
 pub mod api;
 pub mod config;

@@ -140,6 +140,8 @@ impl ConfigFile {
                 });
             }
         };
+        // Settings other components add to `Config` without a file key keep their defaults.
+        #[allow(clippy::needless_update)]
         Ok(Config {
             data_dir: s.path,
             listen_address: self.web.listen_address,
@@ -158,6 +160,7 @@ impl ConfigFile {
             runtime: self.runtime,
             remote_write: self.remote_write,
             config_file: None,
+            ..Config::default()
         })
     }
 }
