@@ -1,4 +1,9 @@
 //! Whole-system benchmarks: tsdbd against Prometheus 3.5, side by side in one run.
 //!
-//! Issue 6 fills this crate with the remote-write load generator and the comparative
-//! benchmarks; the storage engine's own micro-benchmarks live in `crates/tsdb/benches/`.
+//! - [`workload`]: a deterministic Kubernetes-shaped set of series and their values.
+//! - [`loadgen`]: turns it into remote-write requests and sends them, measuring latency.
+//!
+//! The storage engine's own micro-benchmarks live in `crates/tsdb/benches/`.
+
+pub mod loadgen;
+pub mod workload;

@@ -1,4 +1,8 @@
 //! End-to-end and workspace-wide tests (one binary, house style rule 16).
 
+/// `kill -9` during remote write loses no acknowledged sample.
+mod crash;
+/// Prometheus remote-writes into tsdbd; both answer the same queries.
+mod prometheus_remote_write;
 /// Workspace hygiene rules that CI enforces (house style rules 11 and 23).
 mod tidy;

@@ -1,60 +1,49 @@
-//! The `tsdbd` binary: parse flags, open the storage, serve HTTP until SIGINT/SIGTERM.
+//! The `tsdbd` binary: parse flags, load the configuration, and run the server until
+//! SIGTERM or SIGINT (see [`server::run`] for the order of start-up and shutdown).
+//!
+//! Exit codes: 0 after a clean shutdown, 1 on a runtime error (address in use, storage
+//! that cannot be opened or closed), 2 on bad flags or a bad configuration file.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::process::ExitCode;
+use std::time::Duration;
 
-use anyhow::Context;
 use clap::Parser;
+use server::config::{Config, Flags};
 
-/// A Prometheus-compatible time-series database.
-#[derive(Debug, Parser)]
-#[command(name = "tsdbd", version)]
-struct Args {
-    /// Data directory (WAL, head chunks, blocks). Created if missing.
-    #[arg(long = "storage.tsdb.path", default_value = "data")]
-    data_dir: PathBuf,
-    /// Address to listen on.
-    #[arg(long = "web.listen-address", default_value = "127.0.0.1:9201")]
-    listen_address: String,
+fn main() -> ExitCode {
+    let flags = Flags::parse();
+    let config = match Config::load(&flags) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tsdbd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = server::logging::init(&config.log) {
+        eprintln!("tsdbd: {e}");
+        return ExitCode::from(2);
+    }
+    match run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "tsdbd stopped");
+            ExitCode::FAILURE
+        }
+    }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
-    let args = Args::parse();
-    let config = server::Config {
-        data_dir: args.data_dir,
-        listen_address: args.listen_address,
-        ..Default::default()
-    };
-    let state = Arc::new(server::state::AppState::new(config.clone()));
-    let listener = tokio::net::TcpListener::bind(&config.listen_address)
-        .await
-        .with_context(|| format!("listen on {}", config.listen_address))?;
-    tracing::info!(address = %config.listen_address, "listening");
-    let open_state = Arc::clone(&state);
-    let opened = tokio::task::spawn_blocking(move || {
-        let db = tsdb::Db::open(
-            &config.data_dir,
-            config.tsdb.clone(),
-            &mut open_state.registry.lock(),
-        )?;
-        open_state.set_db(Arc::new(db));
-        tracing::info!("storage open; ready");
-        Ok::<(), tsdb::Error>(())
+fn run(config: Config) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let runtime = server::run::runtime(&config).context("start the async runtime")?;
+    let result = runtime.block_on(async {
+        let signal = server::run::shutdown_signal().context("install signal handlers")?;
+        server::run::run(config, signal).await?;
+        anyhow::Ok(())
     });
-    let app = server::http::app(Arc::clone(&state));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .context("serve")?;
-    opened.await.context("join")?.context("open storage")?;
-    Ok(())
+    // Abandoned requests (past the shutdown timeout) do not hold the process up.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    if result.is_ok() {
+        tracing::info!("shutdown complete");
+    }
+    result
 }

@@ -108,6 +108,11 @@ impl Prometheus {
         }
     }
 
+    /// The process id (for CPU and memory measurements).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops the server with SIGTERM and waits for it to exit.
     pub fn stop(mut self) {
         // SAFETY: kill(2) with a pid we own; no memory is involved.

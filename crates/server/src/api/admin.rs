@@ -1,7 +1,7 @@
 //! `/api/v1/admin/tsdb/{delete_series,clean_tombstones}` (POST or PUT, 204 on success).
 //!
-//! Like Prometheus they answer `unavailable` ("admin APIs disabled", status 500) unless
-//! enabled (`Config::enable_admin_api`, Prometheus's `--web.enable-admin-api`).
+//! The switch (`web.enable_admin_api`, Prometheus's `--web.enable-admin-api`) and access
+//! control are the `http` layer's (`http/auth.rs`), in front of these handlers.
 
 use std::sync::Arc;
 
@@ -16,11 +16,7 @@ use super::response::ApiError;
 use crate::state::AppState;
 
 fn enabled(state: &AppState) -> Result<Arc<tsdb::Db>, ApiError> {
-    let db = state.db().map(Arc::clone).ok_or_else(ApiError::not_ready)?;
-    if !state.config.enable_admin_api {
-        return Err(ApiError::new(ErrorKind::Unavailable, "admin APIs disabled"));
-    }
-    Ok(db)
+    state.db().map(Arc::clone).ok_or_else(ApiError::not_ready)
 }
 
 /// `POST|PUT /api/v1/admin/tsdb/delete_series`: `match[]` (required), `start`, `end`.

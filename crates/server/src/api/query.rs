@@ -85,6 +85,8 @@ async fn run_query(
     run: impl FnOnce(&tsdb::Db, &QueryContext) -> promql::Result<QueryResult> + Send + 'static,
 ) -> Result<QueryResult, ApiError> {
     let db = Arc::clone(state.db().ok_or_else(ApiError::not_ready)?);
+    // Counts the query as running (waiting included) and records its duration.
+    let metrics = state.query_metrics.start();
     let permit = tokio::time::timeout_at(
         tokio::time::Instant::from_std(deadline),
         Arc::clone(&state.query_slots).acquire_owned(),
@@ -100,6 +102,7 @@ async fn run_query(
     };
     let joined = tokio::task::spawn_blocking(move || {
         let _permit = permit;
+        let _metrics = metrics;
         run(&db, &ctx)
     })
     .await

@@ -18,34 +18,6 @@ use super::params::{Params, format_rfc3339_nanos};
 use super::response::{ApiError, Success};
 use crate::state::AppState;
 
-/// Formats ms like Prometheus's `model.Duration` (`2m`, `1h30m`, `0s`).
-pub(crate) fn format_duration(ms: i64) -> String {
-    if ms == 0 {
-        return "0s".into();
-    }
-    let mut out = String::new();
-    let mut rest = ms;
-    if rest < 0 {
-        out.push('-');
-        rest = -rest;
-    }
-    for (unit, size) in [
-        ("y", 365 * 24 * 3_600_000),
-        ("w", 7 * 24 * 3_600_000),
-        ("d", 24 * 3_600_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-        ("ms", 1),
-    ] {
-        if rest >= size {
-            let _ = write!(out, "{}{unit}", rest / size);
-            rest %= size;
-        }
-    }
-    out
-}
-
 fn ns_since_epoch(t: std::time::SystemTime) -> i128 {
     match t.duration_since(std::time::UNIX_EPOCH) {
         Ok(d) => d.as_nanos() as i128,
@@ -78,6 +50,19 @@ pub(crate) async fn buildinfo() -> Response {
     .into_response()
 }
 
+/// Prometheus's `storageRetention`: `15d`, `512MiB`, `15d or 512MiB`, or `unlimited`.
+fn retention(c: &crate::config::Config) -> String {
+    use crate::config::units::{format_bytes, format_duration};
+    let time = (!c.retention_time.is_zero()).then(|| format_duration(c.retention_time));
+    let size = (c.retention_size > 0).then(|| format_bytes(c.retention_size));
+    match (time, size) {
+        (Some(t), Some(s)) => format!("{t} or {s}"),
+        (Some(t), None) => t,
+        (None, Some(s)) => s,
+        (None, None) => "unlimited".into(),
+    }
+}
+
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::env::var("HOSTNAME"))
@@ -95,69 +80,61 @@ pub(crate) async fn runtimeinfo(State(state): State<Arc<AppState>>) -> Response 
     let tasks = tokio::runtime::Handle::current()
         .metrics()
         .num_alive_tasks();
-    Success::json(&json!({
-        "startTime": format_rfc3339_nanos(started),
-        "CWD": std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default(),
-        "hostname": hostname(),
-        "serverTime": format_rfc3339_nanos(ns_since_epoch(std::time::SystemTime::now())),
-        "reloadConfigSuccess": true,
-        "lastConfigTime": format_rfc3339_nanos(started - started.rem_euclid(1_000_000_000)),
-        "corruptionCount": corruptions,
-        "goroutineCount": tasks,
-        "GOMAXPROCS": std::thread::available_parallelism().map_or(1, |n| n.get()),
-        "GOMEMLIMIT": 0,
-        "GOGC": "",
-        "GODEBUG": "",
-        "storageRetention": "unlimited",
-    }))
+    Success::json(&RuntimeInfo {
+        start_time: format_rfc3339_nanos(started),
+        cwd: std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default(),
+        hostname: hostname(),
+        server_time: format_rfc3339_nanos(ns_since_epoch(std::time::SystemTime::now())),
+        reload_config_success: true,
+        last_config_time: format_rfc3339_nanos(started - started.rem_euclid(1_000_000_000)),
+        corruption_count: corruptions,
+        goroutine_count: tasks,
+        gomaxprocs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        gomemlimit: 0,
+        gogc: "",
+        godebug: "",
+        storage_retention: retention(&state.config),
+    })
     .into_response()
 }
 
-/// The flags and their values, named like Prometheus's where the meaning is the same.
-fn flags(state: &AppState) -> Vec<(&'static str, String)> {
-    let c = &state.config;
-    vec![
-        ("storage.tsdb.path", c.data_dir.display().to_string()),
-        ("web.listen-address", c.listen_address.clone()),
-        (
-            "query.timeout",
-            format_duration(c.engine.timeout.as_millis() as i64),
-        ),
-        ("query.max-samples", c.engine.max_samples.to_string()),
-        (
-            "query.max-concurrency",
-            c.max_concurrent_queries.to_string(),
-        ),
-        (
-            "query.lookback-delta",
-            format_duration(c.engine.lookback_delta),
-        ),
-        (
-            "storage.tsdb.wal-compression",
-            c.tsdb.wal_compression.to_string(),
-        ),
-        (
-            "storage.tsdb.min-block-duration",
-            format_duration(c.tsdb.block_range),
-        ),
-    ]
+/// Prometheus's `RuntimeInfo`, members in its order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RuntimeInfo {
+    start_time: String,
+    #[serde(rename = "CWD")]
+    cwd: String,
+    hostname: String,
+    server_time: String,
+    reload_config_success: bool,
+    last_config_time: String,
+    corruption_count: u64,
+    goroutine_count: usize,
+    #[serde(rename = "GOMAXPROCS")]
+    gomaxprocs: usize,
+    #[serde(rename = "GOMEMLIMIT")]
+    gomemlimit: i64,
+    #[serde(rename = "GOGC")]
+    gogc: &'static str,
+    #[serde(rename = "GODEBUG")]
+    godebug: &'static str,
+    storage_retention: String,
 }
 
-/// `GET /api/v1/status/flags`: `{"<flag>":"<value>"}`.
+/// `GET /api/v1/status/flags`: `{"<flag>":"<value>"}` (`Config::flags`).
 pub(crate) async fn status_flags(State(state): State<Arc<AppState>>) -> Response {
-    let map: serde_json::Map<String, serde_json::Value> = flags(&state)
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.into()))
-        .collect();
-    Success::json(&map).into_response()
+    Success::json(&state.flags).into_response()
 }
 
-/// `GET /api/v1/status/config`: `{"yaml": ...}`, our effective configuration written as
-/// YAML (the keys are our flags', grouped as in the TOML file).
+/// `GET /api/v1/status/config`: `{"yaml": ...}`, our effective configuration as YAML
+/// with one key per flag (`Config::flags`), values quoted.
 pub(crate) async fn status_config(State(state): State<Arc<AppState>>) -> Response {
     let mut yaml = String::new();
-    for (k, v) in flags(&state) {
-        let _ = writeln!(yaml, "{k}: {}", serde_json::Value::from(v));
+    for (k, v) in &state.flags {
+        let _ = writeln!(yaml, "{k}: {}", serde_json::Value::from(v.as_str()));
     }
     Success::json(&json!({ "yaml": yaml })).into_response()
 }
@@ -273,19 +250,4 @@ pub(crate) async fn rules() -> Response {
 /// `GET /api/v1/alerts`: no alerts (rules are not implemented yet).
 pub(crate) async fn alerts() -> Response {
     Success::json(&json!({"alerts": []})).into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::format_duration;
-
-    #[test]
-    fn durations_format_like_prometheus() {
-        assert_eq!(format_duration(0), "0s");
-        assert_eq!(format_duration(120_000), "2m");
-        assert_eq!(format_duration(5_400_000), "1h30m");
-        assert_eq!(format_duration(1500), "1s500ms");
-        assert_eq!(format_duration(2 * 3_600_000), "2h");
-        assert_eq!(format_duration(15 * 24 * 3_600_000), "2w1d");
-    }
 }

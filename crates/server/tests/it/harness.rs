@@ -1,294 +1,167 @@
-//! A tsdbd API server on `127.0.0.1:0` over a storage filled with a deterministic data set,
-//! and helpers to send requests and read answers.
+//! `Tsdbd`: the binary on a temporary directory and a free loopback port, killed on drop.
 
-use std::fmt::Write as _;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
-use server::state::AppState;
-use tsdb::labels::Labels;
+pub(crate) use tsdb::testutil::free_port;
 
-/// Start of the data set (2025-01-01T00:00:00Z), in ms.
-pub(crate) const T0: i64 = 1_735_689_600_000;
-/// Scrape interval of the data set, in ms.
-pub(crate) const STEP: i64 = 15_000;
-/// Samples per series.
-pub(crate) const SAMPLES: i64 = 240;
+/// The path of the built binary.
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_tsdbd");
 
-/// One series of the data set: labels (the name first) and its samples.
-#[derive(Debug, Clone)]
-pub(crate) struct GenSeries {
-    /// `(name, value)` pairs, `__name__` first.
-    pub(crate) labels: Vec<(String, String)>,
-    /// `(t ms, v)` in time order.
-    pub(crate) samples: Vec<(i64, f64)>,
+/// A running `tsdbd`.
+pub(crate) struct Tsdbd {
+    child: Option<Child>,
+    pub(crate) port: u16,
+    log: PathBuf,
+    _logdir: tempfile::TempDir,
 }
 
-fn series(pairs: &[(&str, &str)], f: impl Fn(i64) -> Option<f64>) -> GenSeries {
-    GenSeries {
-        labels: pairs
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect(),
-        samples: (0..SAMPLES)
-            .filter_map(|i| f(i).map(|v| (T0 + i * STEP, v)))
-            .collect(),
+impl Tsdbd {
+    /// Starts `tsdbd --storage.tsdb.path DIR --web.listen-address 127.0.0.1:PORT ARGS...`.
+    pub(crate) fn start(data: &Path, args: &[&str]) -> Tsdbd {
+        let port = free_port();
+        let mut all = vec![
+            "--storage.tsdb.path".to_owned(),
+            data.display().to_string(),
+            "--web.listen-address".to_owned(),
+            format!("127.0.0.1:{port}"),
+        ];
+        all.extend(args.iter().map(|s| (*s).to_owned()));
+        Self::spawn(Command::new(BIN).args(&all), port)
     }
-}
 
-/// The data set: Kubernetes-shaped `up`, request counters (one with a reset), a gauge
-/// with negative values and a NaN, and label values that need escaping.
-pub(crate) fn data() -> Vec<GenSeries> {
-    let mut out = Vec::new();
-    for (job, inst) in [("api", "10.0.0.1:8080"), ("api", "10.0.0.2:8080")] {
-        out.push(series(
-            &[("__name__", "up"), ("instance", inst), ("job", job)],
-            |_| Some(1.0),
-        ));
-        for method in ["GET", "POST"] {
-            for code in ["200", "500"] {
-                let rate = match (method, code) {
-                    ("GET", "200") => 7.0,
-                    ("POST", "200") => 2.5,
-                    (_, _) => 0.25,
-                };
-                let reset = inst.ends_with("2:8080") && method == "GET" && code == "200";
-                out.push(series(
-                    &[
-                        ("__name__", "http_requests_total"),
-                        ("code", code),
-                        ("instance", inst),
-                        ("job", job),
-                        ("method", method),
-                    ],
-                    move |i| {
-                        let i = if reset && i >= 120 { i - 120 } else { i };
-                        Some((i as f64) * rate * 15.0)
-                    },
-                ));
+    /// Starts the binary as `cmd` says; `port` is where it will listen.
+    pub(crate) fn spawn(cmd: &mut Command, port: u16) -> Tsdbd {
+        let logdir = tempfile::tempdir().unwrap();
+        let log = logdir.path().join("stderr.log");
+        let child = cmd
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(&log).unwrap())
+            .spawn()
+            .expect("start tsdbd");
+        Tsdbd {
+            child: Some(child),
+            port,
+            log,
+            _logdir: logdir,
+        }
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// What the process wrote to stderr so far.
+    pub(crate) fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Polls `probe` until it returns true (10 s at most).
+    pub(crate) fn wait_for(&mut self, what: &str, mut probe: impl FnMut(&Tsdbd) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if probe(self) {
+                return;
             }
-        }
-    }
-    out.push(series(
-        &[
-            ("__name__", "up"),
-            ("instance", "10.0.0.9:5432"),
-            ("job", "db"),
-        ],
-        |i| Some(if i < 120 { 1.0 } else { 0.0 }),
-    ));
-    // A batch job that stops half way.
-    out.push(series(
-        &[("__name__", "batch_last_success_seconds"), ("job", "batch")],
-        |i| (i < 100).then_some(1_735_000_000.0 + (i as f64) * 0.001),
-    ));
-    out.push(series(
-        &[
-            ("__name__", "node_temperature_celsius"),
-            ("instance", "10.0.0.9:9100"),
-            ("job", "node"),
-            ("sensor", "cpu"),
-        ],
-        |i| {
-            Some(if i == 77 {
-                f64::NAN
-            } else {
-                ((i as f64) / 9.0).sin() * 30.0 - 5.0
-            })
-        },
-    ));
-    out.push(series(
-        &[
-            ("__name__", "kube_pod_info"),
-            ("namespace", "kube-system"),
-            ("pod", "coredns-\"x\"-ü"),
-        ],
-        |i| Some(if i % 2 == 0 { 1.0 } else { 1e-7 }),
-    ));
-    out
-}
-
-fn om_float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else {
-        format!("{v:?}")
-    }
-}
-
-/// The data set as OpenMetrics text (for `promtool tsdb create-blocks-from openmetrics`).
-pub(crate) fn openmetrics(data: &[GenSeries]) -> String {
-    let mut by_family: std::collections::BTreeMap<&str, Vec<&GenSeries>> = Default::default();
-    for s in data {
-        by_family.entry(&s.labels[0].1).or_default().push(s);
-    }
-    let mut out = String::new();
-    for (family, list) in by_family {
-        writeln!(out, "# TYPE {family} unknown").expect("write");
-        for s in list {
-            let rest: Vec<String> = s.labels[1..]
-                .iter()
-                .map(|(n, v)| format!("{n}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
-                .collect();
-            for (t, v) in &s.samples {
-                writeln!(
-                    out,
-                    "{family}{{{}}} {} {}.{:03}",
-                    rest.join(","),
-                    om_float(*v),
-                    t / 1000,
-                    t % 1000
-                )
-                .expect("write");
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("tsdbd exited ({status}) before {what}:\n{}", self.log());
             }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("timed out waiting for {what}:\n{}", self.log());
+    }
+
+    /// Waits until `/-/ready` answers 200 over plain HTTP.
+    pub(crate) fn wait_ready(&mut self) {
+        let url = self.url("/-/ready");
+        self.wait_for("readiness", |_| matches!(get(&url, &[]), Ok((200, _, _))));
+    }
+
+    /// Sends `signal` (`"TERM"`, `"INT"`) and waits for the exit (10 s at most).
+    pub(crate) fn stop(&mut self, signal: &str) -> ExitStatus {
+        let pid = self.child.as_ref().unwrap().id().to_string();
+        let sent = Command::new("kill")
+            .args(["-s", signal, &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -s {signal} {pid}");
+        let status = self.wait_exit(Duration::from_secs(10));
+        self.child = None;
+        status
+    }
+
+    /// Waits for the process to exit by itself.
+    pub(crate) fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        let child = self.child.as_mut().unwrap();
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "tsdbd did not exit within {limit:?}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
-    out.push_str("# EOF\n");
-    out
 }
 
-/// Opens a storage in `dir` and appends `data`.
-pub(crate) fn open_db(dir: &std::path::Path, wal: bool, data: &[GenSeries]) -> Arc<tsdb::Db> {
-    let opts = tsdb::Options {
-        wal_enabled: wal,
-        block_range: 24 * 3600 * 1000,
-        ..Default::default()
-    };
-    let db = tsdb::Db::open(
-        dir,
-        opts,
-        &mut prometheus_client::registry::Registry::default(),
-    )
-    .expect("open db");
-    let mut app = db.appender();
-    for s in data {
-        let l = Labels::from_pairs(&s.labels);
-        for (t, v) in &s.samples {
-            app.add(0, &l, *t, *v).expect("append");
-        }
-    }
-    app.commit_batch().expect("commit");
-    Arc::new(db)
-}
-
-/// A tsdbd HTTP server on loopback; stops when dropped.
-pub(crate) struct TestServer {
-    /// `http://127.0.0.1:PORT`.
-    pub(crate) url: String,
-    /// Owns the server's tasks.
-    rt: Option<tokio::runtime::Runtime>,
-}
-
-impl Drop for TestServer {
+impl Drop for Tsdbd {
     fn drop(&mut self) {
-        if let Some(rt) = self.rt.take() {
-            rt.shutdown_background();
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
         }
-    }
-}
-
-/// Serves `state` on a free loopback port.
-pub(crate) fn serve(state: Arc<AppState>) -> TestServer {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("bind loopback");
-    let addr: SocketAddr = listener.local_addr().expect("addr");
-    let app = server::http::app(Arc::clone(&state));
-    rt.spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    TestServer {
-        url: format!("http://{addr}"),
-        rt: Some(rt),
-    }
-}
-
-/// A server over the data set (no WAL) with `config`.
-pub(crate) fn serve_data(config: server::Config, dir: &std::path::Path) -> TestServer {
-    let state = Arc::new(AppState::new(config));
-    state.set_db(open_db(dir, false, &data()));
-    serve(state)
-}
-
-/// An answer: status, content type and body.
-#[derive(Debug, Clone)]
-pub(crate) struct Answer {
-    /// HTTP status.
-    pub(crate) status: u16,
-    /// The `Content-Type` header.
-    pub(crate) content_type: String,
-    /// The body.
-    pub(crate) body: String,
-}
-
-impl Answer {
-    /// The body as JSON.
-    pub(crate) fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
 }
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
         .build()
         .into()
 }
 
-fn answer(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
-    let mut r = r.expect("request");
-    let content_type = r
+/// A response: status, headers (lower-case names), body.
+pub(crate) type Resp = (u16, Vec<(String, String)>, Vec<u8>);
+
+fn collect(resp: ureq::http::Response<ureq::Body>) -> Result<Resp, ureq::Error> {
+    let status = resp.status().as_u16();
+    let headers = resp
         .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    Answer {
-        status: r.status().as_u16(),
-        content_type,
-        body: r.body_mut().read_to_string().expect("body"),
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    let body = resp.into_body().read_to_vec()?;
+    Ok((status, headers, body))
+}
+
+/// GET with extra headers.
+pub(crate) fn get(url: &str, headers: &[(&str, &str)]) -> Result<Resp, ureq::Error> {
+    let mut req = agent().get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
     }
+    collect(req.call()?)
 }
 
-/// `GET base + path_and_query` (the query already encoded).
-pub(crate) fn get(base: &str, path_and_query: &str) -> Answer {
-    answer(agent().get(&format!("{base}{path_and_query}")).call())
+/// POST a body with extra headers.
+pub(crate) fn post(url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Resp, ureq::Error> {
+    let mut req = agent().post(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    collect(req.send(body)?)
 }
 
-/// `POST base + path` with a form body.
-pub(crate) fn post_form(base: &str, path: &str, form: &[(&str, &str)]) -> Answer {
-    answer(
-        agent()
-            .post(&format!("{base}{path}"))
-            .send_form(form.iter().copied()),
-    )
-}
-
-/// `method base + path` with an empty body.
-pub(crate) fn call(base: &str, method: &str, path: &str) -> Answer {
-    let a = agent();
-    let url = format!("{base}{path}");
-    answer(match method {
-        "PUT" => a.put(&url).send_empty(),
-        "DELETE" => a.delete(&url).call(),
-        "POST" => a.post(&url).send_empty(),
-        _ => a.get(&url).call(),
-    })
-}
-
-/// Encodes `pairs` as a URL query.
-pub(crate) fn query_string(pairs: &[(&str, &str)]) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
-}
-
-/// Ms as the API's seconds.
-pub(crate) fn secs(t: i64) -> String {
-    format!("{}.{:03}", t.div_euclid(1000), t.rem_euclid(1000))
+/// The value of header `name` (lower-case).
+pub(crate) fn header<'a>(r: &'a Resp, name: &str) -> Option<&'a str> {
+    r.1.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }

@@ -1,9 +1,9 @@
-//! Integration tests of the HTTP API over loopback with a real HTTP client.
-//!
-//! - `api`: each endpoint's shapes, parameters, errors and status codes.
-//! - `grafana`: Grafana's requests sent to us and to Prometheus 3.5.3 over the same data,
-//!   answers compared structurally.
+//! Tests of the real `tsdbd` binary: flags, the config file, readiness, signals and the
+//! shutdown order, TLS, access control, `/metrics` and gzip.
 
-mod api;
-mod grafana;
 mod harness;
+
+mod auth;
+mod lifecycle;
+mod metrics;
+mod tls;

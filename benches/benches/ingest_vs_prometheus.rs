@@ -1,0 +1,181 @@
+//! Remote-write ingestion, tsdbd against the reference Prometheus 3.5.3 side by side.
+//!
+//! Both servers receive the same prepared remote-write 1.0 bodies (the Kubernetes-shaped
+//! workload of `benches::workload`, `BENCH_SERIES` series, default 100 000, times
+//! `BENCH_SCRAPES` rounds, default 10, 4 connections of up to 2000 samples per request),
+//! one server at a time on an otherwise idle pair of cores. Measured per server:
+//! CPU seconds (user + system from `/proc/<pid>/stat`) per million ingested samples,
+//! resident memory (`VmRSS`) per active series after ingest, and request latency
+//! percentiles. tsdbd runs with its defaults, which fsync the WAL before acknowledging;
+//! Prometheus does not fsync per request. The table's last column is tsdbd / Prometheus.
+//!
+//! `cargo bench -p benches --bench ingest_vs_prometheus` (builds tsdbd in release first).
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use benches::loadgen::{self, Payload, Plan, Report, Target};
+use benches::workload::{Generator, Workload};
+use tsdb::testutil::{Prometheus, reference_bin_dir};
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// User + system CPU seconds of `pid` so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read stat");
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f[11].parse::<f64>().expect("utime") + f[12].parse::<f64>().expect("stime");
+    // SAFETY: sysconf has no memory effects.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    ticks / hz
+}
+
+/// Resident memory of `pid` in bytes.
+fn rss_bytes(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS");
+    kb * 1024.0
+}
+
+/// What one server measured.
+struct Side {
+    cpu_per_million: f64,
+    rss_per_series: f64,
+    report: Report,
+}
+
+fn measure(pid: u32, url: &str, payloads: &[Vec<Payload>], samples: usize) -> Side {
+    let cpu0 = cpu_seconds(pid);
+    let report = loadgen::send(
+        payloads,
+        &Target {
+            url: format!("{url}/api/v1/write"),
+            headers: loadgen::headers(false),
+            rate: None,
+        },
+    );
+    assert!(
+        report.transport_errors == 0 && report.status.keys().all(|c| (200..300).contains(c)),
+        "{url}: {}",
+        report.summary()
+    );
+    // Let background work settle (WAL flush, Go's GC) before reading memory.
+    std::thread::sleep(Duration::from_secs(2));
+    let cpu = cpu_seconds(pid) - cpu0;
+    let series = env_usize("BENCH_SERIES", 100_000) as f64;
+    Side {
+        cpu_per_million: cpu / (samples as f64 / 1e6),
+        rss_per_series: rss_bytes(pid) / series,
+        report,
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument other than ours skips the run.
+    if std::env::args()
+        .skip(1)
+        .any(|a| !a.starts_with("--") && a != "ingest")
+    {
+        return;
+    }
+    let Some(prom_bin) = reference_bin_dir() else {
+        return;
+    };
+    let status = std::process::Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "server",
+            "--bin",
+            "tsdbd",
+        ])
+        .status()
+        .expect("cargo build tsdbd");
+    assert!(status.success(), "building tsdbd failed");
+
+    let series = env_usize("BENCH_SERIES", 100_000);
+    let scrapes = env_usize("BENCH_SCRAPES", 10);
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let plan = Plan {
+        scrapes,
+        start_ms: now_ms - (scrapes as i64) * 15_000,
+        interval_ms: 15_000,
+        shards: 4,
+        max_samples_per_send: 2000,
+    };
+    let mut generator = Generator::new(&Workload { seed: 1, series });
+    let payloads = loadgen::prepare(&mut generator, &plan, loadgen::encode_v1);
+    let samples: usize = payloads.iter().flatten().map(|p| p.samples).sum();
+    println!(
+        "{series} series × {scrapes} scrapes = {samples} samples, same bodies to both servers"
+    );
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let prom = Prometheus::start(
+        &prom_bin,
+        &tmp.path().join("prom"),
+        "global:\n  scrape_interval: 1h\n",
+        &["--web.enable-remote-write-receiver"],
+    );
+    let theirs = measure(prom.pid(), &prom.url, &payloads, samples);
+    prom.stop();
+
+    let ours_dir = tmp.path().join("tsdbd");
+    std::fs::create_dir_all(&ours_dir).expect("mkdir");
+    let ours = e2e::Tsdbd::start(Path::new(&ours_dir));
+    let us = measure(ours.pid(), &ours.url, &payloads, samples);
+    assert!(ours.stop().success());
+
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!();
+    println!("| metric | tsdbd | Prometheus 3.5.3 | tsdbd / Prometheus |");
+    println!("|---|---:|---:|---:|");
+    let row = |name: &str, a: f64, b: f64, unit: &str| {
+        println!("| {name} | {a:.3} {unit} | {b:.3} {unit} | {:.2}× |", a / b);
+    };
+    row(
+        "CPU per million samples",
+        us.cpu_per_million,
+        theirs.cpu_per_million,
+        "s",
+    );
+    row(
+        "RSS per active series",
+        us.rss_per_series,
+        theirs.rss_per_series,
+        "B",
+    );
+    for (name, q) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99)] {
+        row(
+            &format!("remote-write latency {name}"),
+            ms(us.report.latency(q)),
+            ms(theirs.report.latency(q)),
+            "ms",
+        );
+    }
+    row(
+        "throughput (samples/s)",
+        us.report.samples_per_second(),
+        theirs.report.samples_per_second(),
+        "",
+    );
+    println!();
+    println!("tsdbd:      {}", us.report.summary());
+    println!("Prometheus: {}", theirs.report.summary());
+}

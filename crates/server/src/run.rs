@@ -1,0 +1,248 @@
+//! The process lifecycle: listen, open the storage, serve, and shut down in a fixed order.
+//!
+//! 1. Bind the listener (TLS if configured) and answer at once: `/-/healthy` is 200,
+//!    `/-/ready` is 503 while the WAL replays on a blocking thread.
+//! 2. The storage opens into its own metrics registry, so `/metrics` never waits for
+//!    replay; then the state publishes it and the server is ready.
+//! 3. On the shutdown signal: stop accepting, let in-flight requests finish (at most
+//!    `web.shutdown_timeout`), wait for a replay still running, then flush and close the
+//!    WAL. Handlers only borrow the storage through the state; once they are done the state
+//!    has one owner and `Db::close` takes the database by value. If a straggler (a query
+//!    on a blocking thread) still holds it when the timeout ends, the WAL is closed
+//!    through the shared reference instead, so later commits fail instead of being lost.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::state::AppState;
+
+/// Why the server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The listen address could not be bound.
+    #[error("listen on {address}: {source}")]
+    Bind {
+        /// The configured address.
+        address: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The TLS certificate or key could not be loaded.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The storage could not be opened.
+    #[error("open storage: {0}")]
+    Open(tsdb::Error),
+    /// The storage could not be closed cleanly.
+    #[error("close storage: {0}")]
+    Close(tsdb::Error),
+    /// Serving failed.
+    #[error("serve: {0}")]
+    Serve(std::io::Error),
+    /// A task panicked.
+    #[error("task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// Builds the Tokio runtime the configuration asks for: async workers, and a blocking
+/// pool large enough for every query slot and remote-write slot.
+pub fn runtime(config: &Config) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    b.enable_all().thread_name("tsdbd");
+    if config.runtime.worker_threads > 0 {
+        b.worker_threads(config.runtime.worker_threads);
+    }
+    let blocking = match config.runtime.max_blocking_threads {
+        0 => config.max_concurrent_queries + config.remote_write.max_concurrent_requests + 16,
+        n => n,
+    };
+    b.max_blocking_threads(blocking);
+    b.build()
+}
+
+/// A future that completes on SIGTERM or SIGINT. The handlers are installed when this is
+/// called (inside the runtime), not when the future is first polled.
+pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("received SIGTERM; shutting down"),
+            _ = int.recv() => tracing::info!("received SIGINT; shutting down"),
+        }
+    })
+}
+
+/// Runs the server until `shutdown` completes (or the storage fails to open), then shuts
+/// down in order. `Ok` means the WAL was flushed and closed.
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let tls = config
+        .web
+        .tls
+        .as_ref()
+        .map(crate::http::tls::server_config)
+        .transpose()
+        .map_err(Error::Tls)?;
+    let tcp = TcpListener::bind(&config.listen_address)
+        .await
+        .map_err(|source| Error::Bind {
+            address: config.listen_address.clone(),
+            source,
+        })?;
+    let address = tcp.local_addr().map_err(Error::Serve)?;
+    let drain = config.web.shutdown_timeout;
+    let state = Arc::new(AppState::new(config));
+    tracing::info!(address = %address, tls = tls.is_some(), "listening");
+
+    let open_state = Arc::clone(&state);
+    let mut opening: JoinHandle<Result<(), tsdb::Error>> =
+        tokio::task::spawn_blocking(move || open_storage(&open_state));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let app = crate::http::app(Arc::clone(&state));
+    let mut serving = tokio::spawn(crate::http::serve(tcp, tls, app, async {
+        let _ = stop_rx.await;
+    }));
+
+    tokio::pin!(shutdown);
+    let mut opened: Option<Result<(), Error>> = None;
+    let mut served: Option<Result<(), Error>> = None;
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            r = &mut opening, if opened.is_none() => {
+                let r = flatten_open(r);
+                let failed = r.is_err();
+                opened = Some(r);
+                if failed {
+                    break;
+                }
+            }
+            r = &mut serving => {
+                served = Some(match r {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(Error::Serve(e)),
+                    Err(e) => Err(Error::Join(e)),
+                });
+                break;
+            }
+        }
+    }
+
+    // 1. Stop accepting; 2. drain in-flight requests, bounded.
+    let _ = stop_tx.send(());
+    let deadline = Instant::now() + drain;
+    if served.is_none() {
+        match tokio::time::timeout(drain, &mut serving).await {
+            Ok(r) => {
+                tracing::info!("HTTP server stopped; requests drained");
+                served = Some(match r {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(Error::Serve(e)),
+                    Err(e) => Err(Error::Join(e)),
+                });
+            }
+            Err(_) => {
+                tracing::warn!(timeout = ?drain, "requests still running at the shutdown timeout; abandoning them");
+                serving.abort();
+                served = Some(Ok(()));
+            }
+        }
+    }
+    // 3. A replay still running finishes first: closing mid-replay would leave nothing
+    //    to close, and the replay may be repairing the WAL's tail.
+    let opened = match opened {
+        Some(r) => r,
+        None => {
+            tracing::info!("waiting for WAL replay to finish before closing");
+            flatten_open(opening.await)
+        }
+    };
+    // 4. Flush and close the WAL.
+    let closed = close_storage(state, deadline).await;
+    opened.and(served.unwrap_or(Ok(()))).and(closed)
+}
+
+fn flatten_open(r: Result<Result<(), tsdb::Error>, tokio::task::JoinError>) -> Result<(), Error> {
+    match r {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "opening the storage failed");
+            Err(Error::Open(e))
+        }
+        Err(e) => Err(Error::Join(e)),
+    }
+}
+
+/// Opens the data directory (replaying the WAL) and publishes it; runs on a blocking
+/// thread.
+fn open_storage(state: &AppState) -> Result<(), tsdb::Error> {
+    let started = Instant::now();
+    let dir = &state.config.data_dir;
+    tracing::info!(path = %dir.display(), "opening storage; replaying WAL");
+    let mut registry = Registry::default();
+    let db = tsdb::Db::open(dir, state.config.tsdb.clone(), &mut registry)?;
+    state.set_storage_registry(registry);
+    state.set_db(Arc::new(db));
+    tracing::info!(
+        replay_ms = started.elapsed().as_millis() as u64,
+        "storage open; server is ready"
+    );
+    Ok(())
+}
+
+/// Closes the storage once no one else holds the state, or at `deadline` through a
+/// shared reference.
+async fn close_storage(mut state: Arc<AppState>, deadline: Instant) -> Result<(), Error> {
+    loop {
+        match Arc::try_unwrap(state) {
+            Ok(owned) => {
+                let Some(db) = owned.into_db() else {
+                    return Ok(());
+                };
+                return match Arc::try_unwrap(db) {
+                    Ok(db) => {
+                        tokio::task::spawn_blocking(move || db.close())
+                            .await?
+                            .map_err(Error::Close)?;
+                        tracing::info!("WAL flushed and closed");
+                        Ok(())
+                    }
+                    Err(db) => close_shared(&db).await,
+                };
+            }
+            Err(shared) => {
+                if Instant::now() >= deadline {
+                    tracing::warn!(
+                        "storage still in use at the shutdown timeout; closing the WAL under it"
+                    );
+                    return match shared.db() {
+                        Some(db) => close_shared(db).await,
+                        None => Ok(()),
+                    };
+                }
+                state = shared;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+async fn close_shared(db: &Arc<tsdb::Db>) -> Result<(), Error> {
+    let db = Arc::clone(db);
+    tokio::task::spawn_blocking(move || db.head().close())
+        .await?
+        .map_err(Error::Close)?;
+    tracing::info!("WAL flushed and closed");
+    Ok(())
+}
