@@ -226,3 +226,6 @@ pub fn apply(head: &Head, req: &WriteRequest<'_>, limits: &Limits, now_ms: i64) 
     out.exemplars_written = exemplars_added;
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests;

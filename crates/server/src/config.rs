@@ -15,6 +15,8 @@ pub struct Config {
     pub engine: promql::EngineOptions,
     /// How many queries may run at once.
     pub max_concurrent_queries: usize,
+    /// Remote-write limits and concurrency.
+    pub write: crate::write::WriteConfig,
 }
 
 impl Default for Config {
@@ -25,6 +27,7 @@ impl Default for Config {
             tsdb: tsdb::Options::default(),
             engine: promql::EngineOptions::default(),
             max_concurrent_queries: 20,
+            write: crate::write::WriteConfig::default(),
         }
     }
 }

@@ -6,7 +6,9 @@ use axum::Router;
 
 use crate::state::AppState;
 
+pub mod metadata;
+
 /// The routes of the query, metadata, status and admin API.
 pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
+    Router::new().merge(metadata::router())
 }
