@@ -106,13 +106,14 @@ fn unavailable() -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response()
 }
 
-fn parse_limit(p: &Params, name: &str) -> Result<i64, Response> {
+/// A limit parameter (absent = -1, no limit); the error is Prometheus's message.
+fn parse_limit(p: &Params, name: &str) -> Result<i64, String> {
     match p.get(name) {
         None => Ok(-1),
         Some(s) if s.is_empty() => Ok(-1),
         Some(s) => s
             .parse::<i64>()
-            .map_err(|_| bad_data(&format!("{name} must be a number"))),
+            .map_err(|_| format!("{name} must be a number")),
     }
 }
 
@@ -120,13 +121,12 @@ async fn metadata(State(state): State<Arc<AppState>>, Query(p): Query<Params>) -
     let Some(db) = state.db() else {
         return unavailable();
     };
-    let limit = match parse_limit(&p, "limit") {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let per_metric = match parse_limit(&p, "limit_per_metric") {
-        Ok(v) => v,
-        Err(r) => return r,
+    let (limit, per_metric) = match (
+        parse_limit(&p, "limit"),
+        parse_limit(&p, "limit_per_metric"),
+    ) {
+        (Ok(l), Ok(pm)) => (l, pm),
+        (Err(e), _) | (_, Err(e)) => return bad_data(&e),
     };
     let metric = p
         .get("metric")

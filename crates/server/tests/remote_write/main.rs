@@ -217,7 +217,9 @@ fn malformed_requests_get_documented_answers_and_nothing_is_lost() {
         .into_iter()
         .chain(std::iter::repeat_n(0u8, 70 * 1024))
         .collect::<Vec<u8>>();
-    let cases: Vec<(&str, &[(&str, &str)], Vec<u8>, u16, &str)> = vec![
+    // (case, headers, body, status, message part)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], Vec<u8>, u16, &'a str);
+    let cases: Vec<Case<'_>> = vec![
         (
             "bad snappy",
             RW1,
