@@ -173,7 +173,15 @@ pub fn apply(head: &Head, req: &WriteRequest<'_>, limits: &Limits, now_ms: i64) 
                 }
             }
             let l = labels_for(series_ref);
-            match app.add(series_ref, &l, smp.t, smp.v) {
+            let mut res = app.add(series_ref, &l, smp.t, smp.v);
+            if series_ref != 0
+                && matches!(res, Err(tsdb::Error::Append(AppendError::InvalidLabels)))
+            {
+                // Garbage collection removed the series found by `lookup`: recreate it.
+                series_ref = 0;
+                res = app.add(0, &labels_for(0), smp.t, smp.v);
+            }
+            match res {
                 Ok(r) => {
                     series_ref = r;
                     newest.insert(r, (smp.t, smp.v.to_bits()));
