@@ -150,10 +150,10 @@ async fn metadata(State(state): State<Arc<AppState>>, Query(p): Query<Params>) -
             }
             let _ = write!(
                 out,
-                r#"{{"type":{},"help":{},"unit":{}}}"#,
+                r#"{{"type":{},"unit":{},"help":{}}}"#,
                 json_str(metric_type_name(e.metric_type)),
-                json_str(&e.help),
-                json_str(&e.unit)
+                json_str(&e.unit),
+                json_str(&e.help)
             );
         }
         out.push(']');
@@ -300,7 +300,7 @@ fn query_exemplars(state: &AppState, p: &Params) -> Response {
                 Some(t) => range[i] = t,
                 None => {
                     return bad_data(&format!(
-                        "invalid parameter \"{name}\": cannot parse \"{s}\" to a valid timestamp"
+                        "invalid parameter \"{name}\": invalid time value for '{name}': cannot parse \"{s}\" to a valid timestamp"
                     ));
                 }
             }
@@ -320,7 +320,8 @@ fn query_exemplars(state: &AppState, p: &Params) -> Response {
         return bad_data(&e);
     }
     if sets.is_empty() {
-        return json_response(StatusCode::OK, r#"{"status":"success"}"#.into());
+        // Prometheus answers a query without selectors with an empty 204.
+        return StatusCode::NO_CONTENT.into_response();
     }
     let found = match db.head().select_exemplars(start, end, &sets) {
         Ok(f) => f,

@@ -439,6 +439,28 @@ fn rw2_round_trip_with_metadata_and_exemplars() {
     );
     let bad = get("/api/v1/metadata?limit=x");
     assert_eq!(bad["errorType"], "bad_data");
+    // Field order and HTML escaping as Prometheus 3.5.3 writes them.
+    let raw = agent()
+        .get(&format!("{}/api/v1/metadata", srv.url))
+        .call()
+        .expect("get")
+        .body_mut()
+        .read_to_string()
+        .expect("body");
+    assert!(
+        raw.contains(r#"[{"type":"counter","unit":"","help":"Requests \u003cserved\u003e."}]"#),
+        "{raw}"
+    );
+    let bad_time = get("/api/v1/query_exemplars?query=up&start=abc");
+    assert_eq!(
+        bad_time["error"],
+        "invalid parameter \"start\": invalid time value for 'start': cannot parse \"abc\" to a valid timestamp"
+    );
+    let no_selector = agent()
+        .get(&format!("{}/api/v1/query_exemplars?query=1", srv.url))
+        .call()
+        .expect("get");
+    assert_eq!(no_selector.status().as_u16(), 204);
     let q = format!(
         "/api/v1/query_exemplars?query=rate(http_requests_total%5B5m%5D)&start={}&end={}",
         t0 / 1000 - 1,
