@@ -45,8 +45,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Tokio runtime sizes.
     pub runtime: RuntimeConfig,
-    /// Limits on remote-write requests.
-    pub remote_write: RemoteWriteLimits,
+    /// Remote-write limits and concurrency (`[remote_write]`).
+    pub write: crate::write::WriteConfig,
     /// The configuration file read, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -85,7 +85,7 @@ impl Default for Config {
             },
             log: LogConfig::default(),
             runtime: RuntimeConfig::default(),
-            remote_write: RemoteWriteLimits::default(),
+            write: crate::write::WriteConfig::default(),
             config_file: None,
         }
     }

@@ -60,7 +60,7 @@ pub fn runtime(config: &Config) -> std::io::Result<tokio::runtime::Runtime> {
         b.worker_threads(config.runtime.worker_threads);
     }
     let blocking = match config.runtime.max_blocking_threads {
-        0 => config.max_concurrent_queries + config.remote_write.max_concurrent_requests + 16,
+        0 => config.max_concurrent_queries + config.write.max_concurrent_requests + 16,
         n => n,
     };
     b.max_blocking_threads(blocking);

@@ -8,6 +8,7 @@ use prometheus_client::registry::Registry;
 
 use crate::config::Config;
 use crate::metrics::{HttpMetrics, QueryMetrics};
+use crate::write::WriteMetrics;
 
 /// Shared server state. Handlers get it as `State<Arc<AppState>>`.
 #[derive(Debug)]
@@ -34,6 +35,10 @@ pub struct AppState {
     pub query_metrics: QueryMetrics,
     /// HTTP requests by handler and code (fed by the `http` middleware).
     pub http_metrics: HttpMetrics,
+    /// Remote-write metrics (registered in `registry`).
+    pub write_metrics: WriteMetrics,
+    /// Caps the number of remote-write requests decoding or appending at once.
+    pub write_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -42,7 +47,12 @@ impl AppState {
         let mut registry = Registry::default();
         let query_metrics = QueryMetrics::register(&mut registry, config.max_concurrent_queries);
         let http_metrics = HttpMetrics::register(&mut registry);
+        let write_metrics = WriteMetrics::register(&mut registry);
         AppState {
+            write_metrics,
+            write_slots: Arc::new(tokio::sync::Semaphore::new(
+                config.write.max_concurrent_requests,
+            )),
             engine: promql::Engine::new(config.engine.clone()),
             query_slots: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_queries)),
             flags: config.flags(),

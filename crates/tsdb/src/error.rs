@@ -45,6 +45,14 @@ pub enum AppendError {
     /// The series has an empty or invalid label set.
     #[error("invalid label set")]
     InvalidLabels,
+    /// An exemplar older than its series' newest exemplar (Prometheus's
+    /// `ErrOutOfOrderExemplar`).
+    #[error("out of order exemplar")]
+    OutOfOrderExemplar,
+    /// An exemplar whose label names and values exceed 128 UTF-8 characters together
+    /// (Prometheus's `ErrExemplarLabelLength`).
+    #[error("exemplar labels exceed 128 characters")]
+    ExemplarLabelsTooLong,
 }
 
 /// Errors of the storage engine.

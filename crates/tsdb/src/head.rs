@@ -33,6 +33,8 @@ use crate::wal::{self, Wal, WalMetrics, WalOptions, WalWriter};
 
 pub mod append;
 mod delete;
+pub mod exemplars;
+pub mod metadata;
 pub mod read;
 mod replay;
 pub mod series;
@@ -42,6 +44,7 @@ pub use append::HeadAppender;
 pub use read::HeadQuerier;
 pub use series::MemSeries;
 
+use exemplars::{ExemplarMetrics, ExemplarStorage};
 use series::StripeSeries;
 
 /// Closed time intervals `[mint, maxt]` deleted from one series.
@@ -58,6 +61,10 @@ pub struct Head {
     pub(crate) tombstones: RwLock<std::collections::HashMap<HeadSeriesRef, Intervals>>,
     /// The latest metadata record per series.
     pub(crate) metadata: RwLock<std::collections::HashMap<HeadSeriesRef, RefMetadata>>,
+    /// Exemplars of all series, in a bounded ring.
+    pub(crate) exemplars: exemplars::ExemplarStorage,
+    /// Metric-family metadata received without series (remote write 1.0), memory only.
+    pub(crate) families: metadata::FamilyMetadata,
     min_time: AtomicI64,
     max_time: AtomicI64,
     /// Samples older than this are out of bounds (raised by truncation).
@@ -110,11 +117,14 @@ impl Head {
     /// Creates an empty head without a WAL (nothing it holds survives the process).
     pub fn new(opts: &Options, registry: &mut Registry) -> Result<Head> {
         opts.validate()?;
-        Ok(Head::empty(
+        let mut head = Head::empty(
             opts,
             HeadMetrics::register(registry),
             WalMetrics::new(registry),
-        ))
+        );
+        head.exemplars =
+            ExemplarStorage::new(opts.max_exemplars, ExemplarMetrics::register(registry));
+        Ok(head)
     }
 
     fn empty(opts: &Options, metrics: HeadMetrics, wal_metrics: WalMetrics) -> Head {
@@ -125,6 +135,8 @@ impl Head {
             postings: MemPostings::new(),
             tombstones: RwLock::default(),
             metadata: RwLock::default(),
+            exemplars: ExemplarStorage::new(0, ExemplarMetrics::default()),
+            families: metadata::FamilyMetadata::default(),
             min_time: AtomicI64::new(i64::MAX),
             max_time: AtomicI64::new(i64::MIN),
             min_valid_time: AtomicI64::new(i64::MIN),
@@ -150,6 +162,8 @@ impl Head {
             HeadMetrics::register(registry),
             WalMetrics::new(registry),
         );
+        head.exemplars =
+            ExemplarStorage::new(opts.max_exemplars, ExemplarMetrics::register(registry));
         head.replay(wal_dir)?;
         let wal = Wal::open(wal_dir, head.wal_options.clone(), head.wal_metrics.clone())?;
         head.wal = Some(WalWriter::spawn(wal, opts.wal_sync));
@@ -160,6 +174,16 @@ impl Head {
     /// A new, empty batch of samples.
     pub fn appender(&self) -> HeadAppender<'_> {
         HeadAppender::new(self)
+    }
+
+    /// The reference of the series whose labels are the borrowed `pairs` (sorted by
+    /// name, no empty values), without building a label set; `None` if absent.
+    pub fn lookup<'a, I>(&self, pairs: I) -> Option<HeadSeriesRef>
+    where
+        I: Iterator<Item = (&'a str, &'a str)> + Clone,
+    {
+        let hash = crate::labels::hash_pairs(pairs.clone());
+        self.series.get_by_pairs(hash, pairs).map(|s| s.series_ref)
     }
 
     /// A querier over samples in `[mint, maxt]`.

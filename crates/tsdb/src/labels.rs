@@ -278,15 +278,33 @@ impl Labels {
 
     /// A 64-bit hash of the names and values, stable within one process.
     pub fn hash_value(&self) -> u64 {
-        let mut h = FxHasher64::default();
-        for l in self.0.iter() {
-            h.write(l.name.as_bytes());
-            h.write_u8(0xff);
-            h.write(l.value.as_bytes());
-            h.write_u8(0xff);
-        }
-        h.finish()
+        hash_pairs(self.0.iter().map(|l| (l.name.as_str(), l.value.as_str())))
     }
+
+    /// Whether the set equals the borrowed `(name, value)` pairs, in order.
+    pub fn eq_pairs<'a>(&self, pairs: impl Iterator<Item = (&'a str, &'a str)>) -> bool {
+        let mut mine = self.0.iter();
+        for (n, v) in pairs {
+            match mine.next() {
+                Some(l) if l.name.as_str() == n && l.value.as_str() == v => {}
+                _ => return false,
+            }
+        }
+        mine.next().is_none()
+    }
+}
+
+/// The hash [`Labels::hash_value`] gives the same pairs, computed from borrowed strings
+/// (lets a writer find an existing series without building its label set).
+pub fn hash_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
+    let mut h = FxHasher64::default();
+    for (n, v) in pairs {
+        h.write(n.as_bytes());
+        h.write_u8(0xff);
+        h.write(v.as_bytes());
+        h.write_u8(0xff);
+    }
+    h.finish()
 }
 
 impl PartialOrd for Labels {

@@ -29,6 +29,9 @@ pub struct Options {
     pub block_range: i64,
     /// Target number of samples per chunk (120).
     pub samples_per_chunk: u16,
+    /// Capacity of the in-memory exemplar ring (Prometheus's
+    /// `storage.exemplars.max_exemplars`, 100,000); 0 disables exemplar storage.
+    pub max_exemplars: usize,
 }
 
 impl Default for Options {
@@ -40,6 +43,7 @@ impl Default for Options {
             wal_sync: SyncPolicy::Always,
             block_range: DEFAULT_BLOCK_RANGE_MS,
             samples_per_chunk: DEFAULT_SAMPLES_PER_CHUNK,
+            max_exemplars: 100_000,
         }
     }
 }

@@ -22,6 +22,7 @@ use crate::state::AppState;
 
 mod admin;
 mod ast;
+pub mod metadata;
 mod params;
 mod query;
 mod response;
@@ -72,6 +73,7 @@ pub fn router() -> Router<Arc<AppState>> {
             "/api/v1/admin/tsdb/clean_tombstones",
             only(post(admin::clean_tombstones).put(admin::clean_tombstones)),
         )
+        .merge(metadata::router())
         .route("/api/v1/{*rest}", any(not_found))
 }
 

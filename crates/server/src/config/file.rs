@@ -46,6 +46,7 @@ impl Default for ConfigFile {
                 retention_size: ByteSize(c.retention_size),
                 min_block_duration: ms(tsdb.block_range),
                 samples_per_chunk: tsdb.samples_per_chunk,
+                max_exemplars: tsdb.max_exemplars,
                 wal: WalSection {
                     enabled: tsdb.wal_enabled,
                     sync: WalSync(tsdb.wal_sync),
@@ -72,7 +73,7 @@ impl Default for ConfigFile {
             },
             log: c.log.clone(),
             runtime: c.runtime.clone(),
-            remote_write: c.remote_write.clone(),
+            remote_write: RemoteWriteLimits::from(&c.write),
         }
     }
 }
@@ -117,6 +118,7 @@ impl ConfigFile {
             wal_sync: s.wal.sync.0,
             block_range: ms("storage.min_block_duration", s.min_block_duration.0)?,
             samples_per_chunk: s.samples_per_chunk,
+            max_exemplars: s.max_exemplars,
         };
         let engine = promql::EngineOptions {
             lookback_delta: ms("query.lookback_delta", q.lookback_delta.0)?,
@@ -158,7 +160,7 @@ impl ConfigFile {
             },
             log: self.log,
             runtime: self.runtime,
-            remote_write: self.remote_write,
+            write: self.remote_write.into_write_config()?,
             config_file: None,
             ..Config::default()
         })
@@ -180,6 +182,8 @@ pub struct StorageSection {
     pub min_block_duration: PromDuration,
     /// Target samples per XOR chunk.
     pub samples_per_chunk: u16,
+    /// Exemplars kept in memory (Prometheus's `storage.exemplars.max_exemplars`).
+    pub max_exemplars: usize,
     /// `[storage.wal]`.
     pub wal: WalSection,
 }
@@ -444,7 +448,8 @@ pub struct RuntimeConfig {
     pub max_blocking_threads: usize,
 }
 
-/// `[remote_write]`: limits on one remote-write request (see docs/format/remote-write.md).
+/// `[remote_write]`: limits on one remote-write request and on concurrency (see
+/// docs/format/remote-write.md); converts into [`crate::write::WriteConfig`].
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RemoteWriteLimits {
@@ -460,21 +465,70 @@ pub struct RemoteWriteLimits {
     pub max_label_name_length: usize,
     /// Longest label value in bytes.
     pub max_label_value_length: usize,
-    /// Requests decoded and appended at once; more wait, and answer 503 when the queue is
-    /// full.
+    /// How far ahead of the server's clock a sample may be.
+    pub max_ahead: PromDuration,
+    /// Requests decoded and appended at once; more wait up to `queue_timeout`, then
+    /// answer 503.
     pub max_concurrent_requests: usize,
+    /// How long a request waits for a free slot.
+    pub queue_timeout: PromDuration,
+}
+
+impl From<&crate::write::WriteConfig> for RemoteWriteLimits {
+    fn from(w: &crate::write::WriteConfig) -> Self {
+        let l = &w.limits;
+        RemoteWriteLimits {
+            max_body_bytes: ByteSize(l.max_compressed_bytes as u64),
+            max_decompressed_bytes: ByteSize(l.max_decompressed_bytes as u64),
+            max_series_per_request: l.max_series_per_request,
+            max_labels_per_series: l.max_labels_per_series,
+            max_label_name_length: l.max_label_name_bytes,
+            max_label_value_length: l.max_label_value_bytes,
+            max_ahead: PromDuration(Duration::from_millis(
+                u64::try_from(l.max_ahead_ms).unwrap_or(0),
+            )),
+            max_concurrent_requests: w.max_concurrent_requests,
+            queue_timeout: PromDuration(w.queue_timeout),
+        }
+    }
 }
 
 impl Default for RemoteWriteLimits {
     fn default() -> Self {
-        RemoteWriteLimits {
-            max_body_bytes: ByteSize(32 << 20),
-            max_decompressed_bytes: ByteSize(128 << 20),
-            max_series_per_request: 100_000,
-            max_labels_per_series: 128,
-            max_label_name_length: 1024,
-            max_label_value_length: 4096,
-            max_concurrent_requests: 32,
+        RemoteWriteLimits::from(&crate::write::WriteConfig::default())
+    }
+}
+
+impl RemoteWriteLimits {
+    /// The server's [`crate::write::WriteConfig`].
+    fn into_write_config(self) -> Result<crate::write::WriteConfig, ConfigError> {
+        let size = |key: &'static str, v: ByteSize| {
+            usize::try_from(v.0).map_err(|_| ConfigError::Invalid {
+                key,
+                reason: format!("{} bytes is too large", v.0),
+            })
+        };
+        if self.max_concurrent_requests == 0 {
+            return Err(ConfigError::Invalid {
+                key: "remote_write.max_concurrent_requests",
+                reason: "must be at least 1".into(),
+            });
         }
+        Ok(crate::write::WriteConfig {
+            limits: ingest::Limits {
+                max_compressed_bytes: size("remote_write.max_body_bytes", self.max_body_bytes)?,
+                max_decompressed_bytes: size(
+                    "remote_write.max_decompressed_bytes",
+                    self.max_decompressed_bytes,
+                )?,
+                max_series_per_request: self.max_series_per_request,
+                max_labels_per_series: self.max_labels_per_series,
+                max_label_name_bytes: self.max_label_name_length,
+                max_label_value_bytes: self.max_label_value_length,
+                max_ahead_ms: i64::try_from(self.max_ahead.0.as_millis()).unwrap_or(i64::MAX),
+            },
+            max_concurrent_requests: self.max_concurrent_requests,
+            queue_timeout: self.queue_timeout.0,
+        })
     }
 }

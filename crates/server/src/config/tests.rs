@@ -163,7 +163,7 @@ max_body_bytes = 1024
     assert_eq!(c.engine.timeout, Duration::from_secs(30));
     assert_eq!(c.engine.lookback_delta, 60_000);
     assert_eq!(c.max_concurrent_queries, 4);
-    assert_eq!(c.remote_write.max_body_bytes.0, 1024);
+    assert_eq!(c.write.limits.max_compressed_bytes, 1024);
 }
 
 #[test]

@@ -13,9 +13,10 @@ use std::sync::Arc;
 
 use crate::error::{AppendError, Result};
 use crate::head::Head;
+use crate::head::exemplars::Exemplar;
 use crate::head::series::{Appendable, MemSeries};
 use crate::labels::Labels;
-use crate::record::{self, RefSample, RefSeries};
+use crate::record::{self, MetricType, RefExemplar, RefMetadata, RefSample, RefSeries};
 use crate::storage::{Appender, SeriesRef};
 
 /// A batch of samples for the head. Dropping it without `commit` rolls it back.
@@ -29,6 +30,11 @@ pub struct HeadAppender<'a> {
     to_log: HashSet<u64>,
     samples: Vec<RefSample>,
     sample_series: Vec<Arc<MemSeries>>,
+    /// Exemplars of the batch, with the index of each series' newest one.
+    exemplars: Vec<(Arc<MemSeries>, Exemplar)>,
+    newest_exemplar: std::collections::HashMap<u64, usize>,
+    /// Metadata changes of the batch.
+    metadata: Vec<RefMetadata>,
     done: bool,
 }
 
@@ -41,6 +47,9 @@ impl<'a> HeadAppender<'a> {
             to_log: HashSet::new(),
             samples: Vec::new(),
             sample_series: Vec::new(),
+            exemplars: Vec::new(),
+            newest_exemplar: std::collections::HashMap::new(),
+            metadata: Vec::new(),
             done: false,
         }
     }
@@ -103,12 +112,7 @@ impl<'a> HeadAppender<'a> {
             st.pending += 1;
             let unlogged = !st.logged;
             drop(st);
-            // A series not yet in the WAL goes into this batch's Series record: one this
-            // batch created, or one another batch created and has not committed (or rolled
-            // back), so that this batch's samples never precede their Series record.
-            if unlogged && self.head.wal().is_some() && self.to_log.insert(s.series_ref) {
-                self.new_series.push(Arc::clone(&s));
-            }
+            self.log_series(&s, unlogged);
             let r = s.series_ref;
             self.samples.push(RefSample {
                 series_ref: r,
@@ -118,6 +122,78 @@ impl<'a> HeadAppender<'a> {
             self.sample_series.push(s);
             return Ok(r);
         }
+    }
+
+    /// Puts a series not yet in the WAL into this batch's Series record: one this batch
+    /// created, or one another batch created and has not committed (or rolled back), so
+    /// that this batch's records never precede their Series record.
+    fn log_series(&mut self, s: &Arc<MemSeries>, unlogged: bool) {
+        if unlogged && self.head.wal().is_some() && self.to_log.insert(s.series_ref) {
+            self.new_series.push(Arc::clone(s));
+        }
+    }
+
+    /// Adds an exemplar to the series (found by ref hint or labels, as in [`Self::add`]).
+    /// Returns `Ok(false)` when it is a duplicate of the series' newest exemplar (or
+    /// exemplar storage is disabled) and was ignored; out-of-order exemplars and overlong
+    /// exemplar labels are [`AppendError`]s that leave the batch usable.
+    pub fn add_exemplar(
+        &mut self,
+        series_ref: SeriesRef,
+        labels: &Labels,
+        exemplar: Exemplar,
+    ) -> Result<bool> {
+        if !self.head.exemplars.enabled() {
+            return Ok(false);
+        }
+        let s = self.lookup(series_ref, labels)?;
+        let pending = self
+            .newest_exemplar
+            .get(&s.series_ref)
+            .map(|&i| &self.exemplars[i].1);
+        if !self
+            .head
+            .exemplars
+            .validate(s.series_ref, &exemplar, pending)?
+        {
+            return Ok(false);
+        }
+        let unlogged = !s.state.lock().logged;
+        self.log_series(&s, unlogged);
+        self.newest_exemplar
+            .insert(s.series_ref, self.exemplars.len());
+        self.exemplars.push((s, exemplar));
+        Ok(true)
+    }
+
+    /// Sets the series' metadata; logged in a Metadata record only when it differs from
+    /// what the head holds.
+    pub fn set_metadata(
+        &mut self,
+        series_ref: SeriesRef,
+        labels: &Labels,
+        metric_type: MetricType,
+        unit: &str,
+        help: &str,
+    ) -> Result<SeriesRef> {
+        let s = self.lookup(series_ref, labels)?;
+        let same = self
+            .head
+            .metadata
+            .read()
+            .get(&s.series_ref)
+            .is_some_and(|m| m.metric_type == metric_type && m.unit == unit && m.help == help);
+        if !same {
+            let unlogged = !s.state.lock().logged;
+            self.log_series(&s, unlogged);
+            self.metadata.push(RefMetadata {
+                series_ref: s.series_ref,
+                metric_type,
+                unit: unit.to_owned(),
+                help: help.to_owned(),
+            });
+        }
+        Ok(s.series_ref)
     }
 
     /// Writes the batch to the WAL, waits until it is durable, then applies it.
@@ -141,6 +217,26 @@ impl<'a> HeadAppender<'a> {
             if !self.samples.is_empty() {
                 let mut buf = Vec::with_capacity(16 + self.samples.len() * 12);
                 record::encode_samples(&self.samples, &mut buf);
+                records.push(buf);
+            }
+            if !self.exemplars.is_empty() {
+                let ex: Vec<RefExemplar> = self
+                    .exemplars
+                    .iter()
+                    .map(|(s, e)| RefExemplar {
+                        series_ref: s.series_ref,
+                        t: e.t,
+                        v: e.v,
+                        labels: e.labels.clone(),
+                    })
+                    .collect();
+                let mut buf = Vec::new();
+                record::encode_exemplars(&ex, &mut buf);
+                records.push(buf);
+            }
+            if !self.metadata.is_empty() {
+                let mut buf = Vec::new();
+                record::encode_metadata(&self.metadata, &mut buf);
                 records.push(buf);
             }
             if !records.is_empty() {
@@ -200,6 +296,15 @@ impl<'a> HeadAppender<'a> {
         self.head.metrics.chunks_created.inc_by(chunks as u64);
         self.samples.clear();
         self.sample_series.clear();
+        for (s, e) in self.exemplars.drain(..) {
+            self.head.exemplars.add(s.series_ref, e);
+        }
+        if !self.metadata.is_empty() {
+            let mut meta = self.head.metadata.write();
+            for m in self.metadata.drain(..) {
+                meta.insert(m.series_ref, m);
+            }
+        }
     }
 
     fn release_pending(&mut self) {
@@ -207,6 +312,8 @@ impl<'a> HeadAppender<'a> {
             s.state.lock().pending -= 1;
         }
         self.samples.clear();
+        self.exemplars.clear();
+        self.metadata.clear();
     }
 
     /// Discards the batch. Series it created stay (empty) until garbage collection.

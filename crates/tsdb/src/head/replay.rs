@@ -138,7 +138,10 @@ impl Head {
                     meta.insert(s.series_ref, m);
                 }
             }
-            // Exemplars, histograms and the rest are not held by this head yet; skipping
+            RecordType::Exemplars => {
+                self.replay_exemplars(rec, |x| self.resolve(r, x).map(|s| s.series_ref))?;
+            }
+            // Histograms and the rest are not held by this head yet; skipping
             // them keeps the float samples of the same WAL readable.
             _ => {}
         }

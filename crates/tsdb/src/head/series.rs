@@ -289,6 +289,24 @@ impl StripeSeries {
         self.hash_stripe(hash).read().get(hash, labels).cloned()
     }
 
+    /// The series whose labels are the borrowed `pairs` (hashing to `hash`), if any.
+    pub(crate) fn get_by_pairs<'a, I>(&self, hash: u64, pairs: I) -> Option<Arc<MemSeries>>
+    where
+        I: Iterator<Item = (&'a str, &'a str)> + Clone,
+    {
+        let stripe = self.hash_stripe(hash).read();
+        let s = stripe.by_hash.get(&hash)?;
+        if s.labels.eq_pairs(pairs.clone()) {
+            return Some(Arc::clone(s));
+        }
+        stripe
+            .conflicts
+            .get(&hash)?
+            .iter()
+            .find(|s| s.labels.eq_pairs(pairs.clone()))
+            .cloned()
+    }
+
     /// Returns the series with `labels`, creating it with `create` if absent.
     /// The bool says whether it was created.
     pub(crate) fn get_or_create(

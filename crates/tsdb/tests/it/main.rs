@@ -4,6 +4,8 @@
 mod chunk_compat;
 /// SIGKILL a writing child process and check every acknowledged sample survives.
 mod crash;
+/// Exemplar storage and metadata: validation, queries, WAL replay.
+mod exemplars;
 /// Head behaviour across restarts, truncation and the storage traits.
 mod head;
 /// Whole data directories exchanged with the reference Prometheus, both directions.
