@@ -168,16 +168,26 @@ pub fn result(resp: &Value) -> &Value {
 }
 
 /// Compares two `data.result` values (vector or matrix) of the same query: the same label
-/// sets in the same order, the same timestamps, values equal within a relative 1e-9 (NaN
-/// equals NaN). Returns a description of the first difference.
+/// sets, the same timestamps, values equal within a relative 1e-9 (NaN equals NaN).
+/// Matrices are compared in order (both sort them by labels); instant vectors as sets,
+/// because Prometheus returns them in storage order, which is unspecified. Returns a
+/// description of the first difference.
 pub fn compare_results(a: &Value, b: &Value) -> Result<(), String> {
     let (Some(xs), Some(ys)) = (a.as_array(), b.as_array()) else {
         return compare_point(a, b);
     };
+    let sorted = |v: &[Value]| {
+        let mut v = v.to_vec();
+        if v.iter().all(|s| s.get("value").is_some()) {
+            v.sort_by_key(|s| s["metric"].to_string());
+        }
+        v
+    };
+    let (xs, ys) = (sorted(xs), sorted(ys));
     if xs.len() != ys.len() {
         return Err(format!("{} vs {} series", xs.len(), ys.len()));
     }
-    for (x, y) in xs.iter().zip(ys) {
+    for (x, y) in xs.iter().zip(&ys) {
         if x["metric"] != y["metric"] {
             return Err(format!("labels {} vs {}", x["metric"], y["metric"]));
         }

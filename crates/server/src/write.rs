@@ -98,38 +98,38 @@ impl WriteMetrics {
         };
         r.register(
             "tsdbd_remote_write_requests",
-            "Remote-write requests by HTTP status code and protocol.",
+            "Remote-write requests by HTTP status code and protocol",
             m.requests.clone(),
         );
         for (name, help, c) in [
             (
                 "tsdbd_remote_write_samples_received",
-                "Float samples received by remote write.",
+                "Float samples received by remote write",
                 &m.samples_received,
             ),
             (
                 "tsdbd_remote_write_samples_written",
-                "Float samples written (durable) by remote write.",
+                "Float samples written (durable) by remote write",
                 &m.samples_written,
             ),
             (
                 "tsdbd_remote_write_exemplars_received",
-                "Exemplars received by remote write.",
+                "Exemplars received by remote write",
                 &m.exemplars_received,
             ),
             (
                 "tsdbd_remote_write_exemplars_written",
-                "Exemplars written (durable) by remote write.",
+                "Exemplars written (durable) by remote write",
                 &m.exemplars_written,
             ),
             (
                 "tsdbd_remote_write_histograms_received",
-                "Native histogram samples received by remote write.",
+                "Native histogram samples received by remote write",
                 &m.histograms_received,
             ),
             (
                 "tsdbd_remote_write_histograms_written",
-                "Native histogram samples written by remote write.",
+                "Native histogram samples written by remote write",
                 &m.histograms_written,
             ),
         ] {
@@ -137,7 +137,7 @@ impl WriteMetrics {
         }
         r.register(
             "tsdbd_remote_write_rejected",
-            "Samples, histograms and exemplars refused by remote write, by reason.",
+            "Samples, histograms and exemplars refused by remote write, by reason",
             m.rejected.clone(),
         );
         for reason in RejectReason::ALL {
@@ -145,12 +145,12 @@ impl WriteMetrics {
         }
         r.register(
             "tsdbd_remote_write_request_duration_seconds",
-            "Time to handle a remote-write request, from headers to response.",
+            "Time to handle a remote-write request, from headers to response",
             m.duration.clone(),
         );
         r.register(
             "tsdbd_remote_write_in_flight_requests",
-            "Remote-write requests being decoded or appended.",
+            "Remote-write requests being decoded or appended",
             m.in_flight.clone(),
         );
         m
