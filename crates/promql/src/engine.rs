@@ -46,6 +46,7 @@ mod functions;
 mod hash;
 mod parse_checks;
 mod range_functions;
+mod series_major;
 #[cfg(test)]
 mod tests;
 

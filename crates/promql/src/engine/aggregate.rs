@@ -44,7 +44,7 @@ impl GroupKeys {
         {
             return *g;
         }
-        let key = group_labels(l, by, names);
+        let key = group_labels(l, by, names, false);
         let ids = self.by_hash.entry(key.hash_value()).or_default();
         let g = match ids.iter().find(|&&g| *self.keys[g].0 == key) {
             Some(&g) => g,
@@ -63,15 +63,108 @@ impl GroupKeys {
     }
 }
 
+/// The running value of one group at one step for the aggregations whose state is a few
+/// numbers (`sum avg count group min max stddev stdvar`), folded in input order with
+/// Prometheus's arithmetic (Kahan-compensated sums, an incremental mean once a sum
+/// overflows, Welford's variance). The step-by-step path and the series-major path
+/// (`series_major.rs`) both fold through here, so they give bit-identical results.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Acc {
+    value: f64,
+    c: f64,
+    mean: f64,
+    /// Samples folded in; 0 means none yet.
+    pub(crate) count: f64,
+    incremental: bool,
+}
+
+impl Acc {
+    /// The state after the group's first sample `v`.
+    pub(crate) fn first(op: u16, v: f64) -> Acc {
+        let value = match op {
+            T_STDDEV | T_STDVAR if !v.is_finite() => f64::NAN,
+            T_STDDEV | T_STDVAR => 0.0,
+            _ => v,
+        };
+        Acc {
+            value,
+            c: 0.0,
+            mean: v,
+            count: 1.0,
+            incremental: false,
+        }
+    }
+
+    /// Folds in sample `v` (or starts the group with it).
+    #[inline]
+    pub(crate) fn add(&mut self, op: u16, v: f64) {
+        if self.count == 0.0 {
+            *self = Acc::first(op, v);
+            return;
+        }
+        self.count += 1.0;
+        match op {
+            T_SUM => {
+                (self.value, self.c) = kahan_sum_inc(v, self.value, self.c);
+            }
+            T_AVG => {
+                if !self.incremental {
+                    let (nv, nc) = kahan_sum_inc(v, self.value, self.c);
+                    if !nv.is_infinite() {
+                        self.value = nv;
+                        self.c = nc;
+                        return;
+                    }
+                    self.incremental = true;
+                    self.mean = self.value / (self.count - 1.0);
+                    self.c /= self.count - 1.0;
+                }
+                let q = (self.count - 1.0) / self.count;
+                (self.mean, self.c) = kahan_sum_inc(v / self.count, q * self.mean, q * self.c);
+            }
+            T_MAX if self.value < v || self.value.is_nan() => self.value = v,
+            T_MIN if self.value > v || self.value.is_nan() => self.value = v,
+            T_STDDEV | T_STDVAR => {
+                let delta = v - self.mean;
+                self.mean += delta / self.count;
+                self.value += delta * (v - self.mean);
+            }
+            _ => {}
+        }
+    }
+
+    /// The aggregate's value; `None` for operators that are not folded here.
+    pub(crate) fn finish(&self, op: u16) -> Option<f64> {
+        Some(match op {
+            T_SUM => {
+                if self.value.is_infinite() {
+                    self.value
+                } else {
+                    self.value + self.c
+                }
+            }
+            T_AVG => {
+                if self.incremental {
+                    self.mean + self.c
+                } else {
+                    (self.value + self.c) / self.count
+                }
+            }
+            T_COUNT | T_COUNT_VALUES => self.count,
+            T_GROUP => 1.0,
+            T_MIN | T_MAX => self.value,
+            T_STDVAR => self.value / self.count,
+            T_STDDEV => (self.value / self.count).sqrt(),
+            _ => return None,
+        })
+    }
+}
+
 /// Running state of one group.
 #[derive(Debug, Clone)]
 struct Group {
     labels: Arc<Labels>,
-    value: f64,
-    c: f64,
-    mean: f64,
-    count: f64,
-    incremental: bool,
+    acc: Acc,
     members: Vec<Smp>,
     values: Vec<f64>,
     /// The group keeps a to-be-dropped `__name__` (delayed name removal).
@@ -125,6 +218,9 @@ impl Evaluator<'_> {
             return Err(Error::Parse {
                 message: "limitk() and limit_ratio() are experimental and must be enabled with --enable-feature=promql-experimental-functions".to_string(),
             });
+        }
+        if let Some(v) = self.try_series_major(a)? {
+            return Ok(v);
         }
         let n = self.steps();
         let mut params: Vec<f64> = vec![f64::NAN; n];
@@ -242,7 +338,7 @@ impl Evaluator<'_> {
             }
             let found = if op == T_COUNT_VALUES {
                 let key = set_label(
-                    &group_labels(&s.labels, by, names),
+                    &group_labels(&s.labels, by, names, false),
                     label_param,
                     &format_float(s.v),
                 );
@@ -272,60 +368,25 @@ impl Evaluator<'_> {
                 Ok(g) => g,
                 Err((key, has_name)) => {
                     let drop_name = s.drop_name && has_name;
-                    groups.push(Group {
+                    let mut grp = Group {
                         drop_name,
                         labels: key,
-                        value: s.v,
-                        c: 0.0,
-                        mean: s.v,
-                        count: 0.0,
-                        incremental: false,
+                        acc: Acc::first(op, s.v),
                         members: Vec::new(),
                         values: Vec::new(),
-                    });
-                    let g = groups.len() - 1;
-                    let grp = &mut groups[g];
-                    grp.count = 1.0;
+                    };
                     match op {
-                        T_SUM | T_AVG => grp.value = s.v,
-                        T_STDDEV | T_STDVAR => {
-                            grp.value = if s.v.is_finite() { 0.0 } else { f64::NAN };
-                        }
                         T_QUANTILE => grp.values.push(s.v),
                         T_TOPK | T_BOTTOMK | T_LIMITK | T_LIMIT_RATIO => grp.members.push(s),
                         _ => {}
                     }
+                    groups.push(grp);
                     continue;
                 }
             };
             let g = &mut groups[gi];
-            g.count += 1.0;
+            g.acc.add(op, s.v);
             match op {
-                T_SUM => {
-                    (g.value, g.c) = kahan_sum_inc(s.v, g.value, g.c);
-                }
-                T_AVG => {
-                    if !g.incremental {
-                        let (nv, nc) = kahan_sum_inc(s.v, g.value, g.c);
-                        if !nv.is_infinite() {
-                            g.value = nv;
-                            g.c = nc;
-                            continue;
-                        }
-                        g.incremental = true;
-                        g.mean = g.value / (g.count - 1.0);
-                        g.c /= g.count - 1.0;
-                    }
-                    let q = (g.count - 1.0) / g.count;
-                    (g.mean, g.c) = kahan_sum_inc(s.v / g.count, q * g.mean, q * g.c);
-                }
-                T_MAX if g.value < s.v || g.value.is_nan() => g.value = s.v,
-                T_MIN if g.value > s.v || g.value.is_nan() => g.value = s.v,
-                T_STDDEV | T_STDVAR => {
-                    let delta = s.v - g.mean;
-                    g.mean += delta / g.count;
-                    g.value += delta * (s.v - g.mean);
-                }
                 T_QUANTILE => g.values.push(s.v),
                 T_TOPK | T_BOTTOMK | T_LIMITK | T_LIMIT_RATIO => g.members.push(s),
                 _ => {}
@@ -335,25 +396,6 @@ impl Evaluator<'_> {
         let mut out = Vec::with_capacity(groups.len());
         for mut g in groups {
             let v = match op {
-                T_SUM => {
-                    if g.value.is_infinite() {
-                        g.value
-                    } else {
-                        g.value + g.c
-                    }
-                }
-                T_AVG => {
-                    if g.incremental {
-                        g.mean + g.c
-                    } else {
-                        (g.value + g.c) / g.count
-                    }
-                }
-                T_COUNT | T_COUNT_VALUES => g.count,
-                T_GROUP => 1.0,
-                T_MIN | T_MAX => g.value,
-                T_STDVAR => g.value / g.count,
-                T_STDDEV => (g.value / g.count).sqrt(),
                 T_QUANTILE => quantile::quantile(param, &mut g.values),
                 T_TOPK | T_BOTTOMK => {
                     let top = op == T_TOPK;
@@ -385,11 +427,9 @@ impl Evaluator<'_> {
                     out.extend(g.members);
                     continue;
                 }
-                _ => {
-                    return Err(Error::Execution(format!(
-                        "unsupported aggregation operator {op}"
-                    )));
-                }
+                _ => g.acc.finish(op).ok_or_else(|| {
+                    Error::Execution(format!("unsupported aggregation operator {op}"))
+                })?,
             };
             out.push(Smp {
                 labels: g.labels,
@@ -420,17 +460,19 @@ fn ratio_keeps(ratio: f64, labels: &Labels) -> bool {
     (ratio >= 0.0 && offset < ratio) || (ratio < 0.0 && offset >= 1.0 + ratio)
 }
 
-/// The labels of the group a series belongs to.
-fn group_labels(l: &Labels, by: bool, names: &[String]) -> Labels {
+/// The labels of the group a series belongs to; `name_dropped`: of the series once
+/// `__name__` (and `__type__`, `__unit__`) are dropped.
+pub(crate) fn group_labels(l: &Labels, by: bool, names: &[String], name_dropped: bool) -> Labels {
     let v: Vec<Label> = l
         .iter()
         .filter(|x| {
             let n = x.name.as_str();
+            let name_label = n == "__name__" || n == "__type__" || n == "__unit__";
             let listed = names.iter().any(|k| k == n);
             if by {
-                listed
+                listed && !(name_dropped && name_label)
             } else {
-                !listed && n != "__name__" && n != "__type__" && n != "__unit__"
+                !listed && !name_label
             }
         })
         .cloned()

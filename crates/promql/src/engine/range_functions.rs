@@ -154,51 +154,10 @@ impl Evaluator<'_> {
             self.fn_labels(&series.labels, series.drop_name)
         };
         let labels = Arc::new(labels);
-        let mut windows = Windows::new(&series.points, ends, range_ms);
-        let mut non_counter = false;
         let mut produced = 0usize;
-        for (i, slot) in out.steps.iter_mut().enumerate() {
-            let Some(&end) = ends.get(i) else {
-                break;
-            };
-            let pts = windows.at(end);
-            if pts.is_empty() {
-                continue;
-            }
-            let v = match name {
-                "rate" | "increase" | "delta" => {
-                    let counter = name != "delta";
-                    if counter && pts.len() >= 2 {
-                        non_counter = true;
-                    }
-                    range::extrapolated_rate(
-                        pts,
-                        end.saturating_sub(range_ms),
-                        end,
-                        counter,
-                        name == "rate",
-                    )
-                }
-                "irate" => range::instant_value(pts, true),
-                "idelta" => range::instant_value(pts, false),
-                "changes" => range::changes(pts),
-                "resets" => range::resets(pts),
-                "deriv" => range::deriv(pts),
-                "predict_linear" => range::predict_linear(pts, self.ts(i), sv[0][i]),
-                "quantile_over_time" => range::quantile_over_time(sv[0][i], pts),
-                "double_exponential_smoothing" => {
-                    range::double_exponential_smoothing(pts, sv[0][i], sv[1][i])
-                }
-                other => match other.strip_suffix("_over_time") {
-                    Some(base) => range::over_time(base, pts),
-                    None => {
-                        return Err(Error::Execution(format!(
-                            "function {other:?} is not supported"
-                        )));
-                    }
-                },
-            };
-            if let Some(v) = v {
+        let steps = (self.start, self.interval);
+        let non_counter = range_values(name, sv, &series.points, ends, range_ms, steps, |i, v| {
+            if let Some(slot) = out.steps.get_mut(i) {
                 slot.push(Smp {
                     labels: Arc::clone(&labels),
                     v,
@@ -206,7 +165,7 @@ impl Evaluator<'_> {
                 });
                 produced += 1;
             }
-        }
+        })?;
         // The outputs are held until the node is done: count them now, so a query whose
         // per-step outputs outgrow the limit stops after this series, not at the end.
         self.add_samples(produced)?;
@@ -214,18 +173,87 @@ impl Evaluator<'_> {
             out.labels.push(labels);
         }
         if non_counter {
-            let metric = series.labels.get("__name__").unwrap_or("");
-            // Prometheus skips the check for series without a name.
-            if !metric.is_empty()
-                && !["_total", "_sum", "_count", "_bucket"]
-                    .iter()
-                    .any(|sfx| metric.ends_with(sfx))
-            {
-                self.annos.info(format!(
-                    "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}"
-                ));
-            }
+            self.not_a_counter_info(&series.labels);
         }
         Ok(())
     }
+
+    /// Prometheus's "metric might not be a counter" info for a series a counter function
+    /// (`rate`, `increase`) saw with two or more points.
+    pub(crate) fn not_a_counter_info(&mut self, labels: &Labels) {
+        let metric = labels.get("__name__").unwrap_or("");
+        // Prometheus skips the check for series without a name.
+        if !metric.is_empty()
+            && !["_total", "_sum", "_count", "_bucket"]
+                .iter()
+                .any(|sfx| metric.ends_with(sfx))
+        {
+            self.annos.info(format!(
+                "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}"
+            ));
+        }
+    }
+}
+
+/// Evaluates range function `name` on one series' points (stale markers removed) at
+/// every window end, calling `emit(step, value)` for each step with an output.
+///
+/// `sv` holds the scalar arguments per step, `steps` the evaluation's first step and
+/// interval (for `predict_linear`). Returns whether a counter function saw a window of two
+/// or more points (the caller then checks the "not a counter" info). The general path
+/// (per-step vectors) and the series-major aggregation both evaluate through here.
+pub(crate) fn range_values(
+    name: &str,
+    sv: &[Vec<f64>],
+    pts: &[(i64, f64)],
+    ends: &[i64],
+    range_ms: i64,
+    steps: (i64, i64),
+    mut emit: impl FnMut(usize, f64),
+) -> Result<bool> {
+    let mut windows = Windows::new(pts, ends, range_ms);
+    let mut non_counter = false;
+    for (i, &end) in ends.iter().enumerate() {
+        let pts = windows.at(end);
+        if pts.is_empty() {
+            continue;
+        }
+        let v = match name {
+            "rate" | "increase" | "delta" => {
+                let counter = name != "delta";
+                if counter && pts.len() >= 2 {
+                    non_counter = true;
+                }
+                range::extrapolated_rate(
+                    pts,
+                    end.saturating_sub(range_ms),
+                    end,
+                    counter,
+                    name == "rate",
+                )
+            }
+            "irate" => range::instant_value(pts, true),
+            "idelta" => range::instant_value(pts, false),
+            "changes" => range::changes(pts),
+            "resets" => range::resets(pts),
+            "deriv" => range::deriv(pts),
+            "predict_linear" => range::predict_linear(pts, steps.0 + steps.1 * i as i64, sv[0][i]),
+            "quantile_over_time" => range::quantile_over_time(sv[0][i], pts),
+            "double_exponential_smoothing" => {
+                range::double_exponential_smoothing(pts, sv[0][i], sv[1][i])
+            }
+            other => match other.strip_suffix("_over_time") {
+                Some(base) => range::over_time(base, pts),
+                None => {
+                    return Err(Error::Execution(format!(
+                        "function {other:?} is not supported"
+                    )));
+                }
+            },
+        };
+        if let Some(v) = v {
+            emit(i, v);
+        }
+    }
+    Ok(non_counter)
 }
