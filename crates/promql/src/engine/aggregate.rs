@@ -465,17 +465,19 @@ fn ratio_keeps(ratio: f64, labels: &Labels) -> bool {
 pub(crate) fn group_labels(l: &Labels, by: bool, names: &[String], name_dropped: bool) -> Labels {
     let v: Vec<Label> = l
         .iter()
-        .filter(|x| {
-            let n = x.name.as_str();
-            let name_label = n == "__name__" || n == "__type__" || n == "__unit__";
-            let listed = names.iter().any(|k| k == n);
-            if by {
-                listed && !(name_dropped && name_label)
-            } else {
-                !listed && !name_label
-            }
-        })
+        .filter(|x| in_group_key(x.name.as_str(), by, names, name_dropped))
         .cloned()
         .collect();
     Labels::from_sorted(v)
+}
+
+/// Whether label `n` is part of the group key (see [`group_labels`]).
+pub(crate) fn in_group_key(n: &str, by: bool, names: &[String], name_dropped: bool) -> bool {
+    let name_label = n == "__name__" || n == "__type__" || n == "__unit__";
+    let listed = names.iter().any(|k| k == n);
+    if by {
+        listed && !(name_dropped && name_label)
+    } else {
+        !listed && !name_label
+    }
 }

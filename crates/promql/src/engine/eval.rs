@@ -74,8 +74,20 @@ impl RangeVal {
 
 /// Reads a series' float points in `[mint, maxt]`.
 pub(crate) fn load_points(s: &dyn Series, mint: i64, maxt: i64) -> Result<Vec<(i64, f64)>> {
-    let mut it = s.iterator();
     let mut points = Vec::new();
+    load_points_into(s, mint, maxt, &mut points)?;
+    Ok(points)
+}
+
+/// [`load_points`] into a reused buffer (cleared first).
+pub(crate) fn load_points_into(
+    s: &dyn Series,
+    mint: i64,
+    maxt: i64,
+    points: &mut Vec<(i64, f64)>,
+) -> Result<()> {
+    points.clear();
+    let mut it = s.iterator();
     let mut vt = it.seek(mint);
     loop {
         match vt {
@@ -96,7 +108,7 @@ pub(crate) fn load_points(s: &dyn Series, mint: i64, maxt: i64) -> Result<Vec<(i
     if let Some(e) = it.err() {
         return Err(Error::Execution(e.to_string()));
     }
-    Ok(points)
+    Ok(())
 }
 
 /// An instant selector's value at each step: the newest point at or before the step's

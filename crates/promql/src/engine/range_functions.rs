@@ -184,18 +184,27 @@ impl Evaluator<'_> {
     /// Prometheus's "metric might not be a counter" info for a series a counter function
     /// (`rate`, `increase`) saw with two or more points.
     pub(crate) fn not_a_counter_info(&mut self, labels: &Labels) {
-        let metric = labels.get("__name__").unwrap_or("");
-        // Prometheus skips the check for series without a name.
-        if !metric.is_empty()
-            && !["_total", "_sum", "_count", "_bucket"]
-                .iter()
-                .any(|sfx| metric.ends_with(sfx))
-        {
-            self.annos.info(format!(
-                "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}"
-            ));
+        if let Some(metric) = not_a_counter(labels) {
+            self.not_a_counter_info_for(metric);
         }
     }
+
+    /// The "metric might not be a counter" info for `metric`.
+    pub(crate) fn not_a_counter_info_for(&mut self, metric: &str) {
+        self.annos.info(format!(
+            "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}"
+        ));
+    }
+}
+
+/// The metric name of a series a counter function should flag as maybe not a counter:
+/// named, and the name lacks a counter suffix (Prometheus skips unnamed series).
+pub(crate) fn not_a_counter(labels: &Labels) -> Option<&str> {
+    let metric = labels.get("__name__").unwrap_or("");
+    let counter_like = ["_total", "_sum", "_count", "_bucket"]
+        .iter()
+        .any(|sfx| metric.ends_with(sfx));
+    (!metric.is_empty() && !counter_like).then_some(metric)
 }
 
 /// Evaluates range function `name` on one series' points (stale markers removed) at

@@ -18,22 +18,23 @@
 //! per-series values are computed into a buffer and folded after the first half, in series
 //! order, so the parallel result is the sequential one.
 
+use std::hash::Hasher;
 use std::sync::Arc;
 
 use promql_parser::parser::token::{
     T_AVG, T_COUNT, T_GROUP, T_MAX, T_MIN, T_STDDEV, T_STDVAR, T_SUM,
 };
 use promql_parser::parser::{AggregateExpr, Expr, LabelModifier, VectorSelector};
-use tsdb::labels::Labels;
+use tsdb::labels::{Label, Labels};
 use tsdb::storage::Series;
 
-use crate::engine::aggregate::{Acc, group_labels};
+use crate::engine::aggregate::{Acc, group_labels, in_group_key};
 use crate::engine::eval::{
     Evaluator, Smp, Val, drop_metric_name, dur_ms, has_duplicates, instant_values, is_stale,
-    load_points,
+    load_points_into,
 };
 use crate::engine::hash::FastMap;
-use crate::engine::range_functions::range_values;
+use crate::engine::range_functions::{not_a_counter, range_values};
 use crate::error::Result;
 
 /// Range functions of one range-selector argument that the series-major path evaluates.
@@ -120,8 +121,9 @@ struct SeriesValues {
     values: Vec<(u32, f64)>,
     /// Points read (counted while the series is held).
     points: usize,
-    /// A counter function saw two or more points (the "not a counter" check).
-    non_counter: bool,
+    /// The metric to flag as maybe not a counter (a counter function saw a window of two
+    /// or more points of a series whose name lacks a counter suffix).
+    not_counter: Option<String>,
 }
 
 /// The per-series part of the evaluation: everything a worker thread needs.
@@ -136,18 +138,27 @@ struct Kernel<'k> {
 }
 
 impl Kernel<'_> {
-    /// Reads series `s` and calls `emit(step, value)` for each of its outputs.
-    fn run(&self, s: &dyn Series, emit: impl FnMut(usize, f64)) -> Result<SeriesValues> {
-        let mut pts = load_points(s, self.mint, self.maxt)?;
+    /// Reads series `s` into `pts` (a buffer reused across series) and calls
+    /// `emit(step, value)` for each of its outputs.
+    fn run(
+        &self,
+        s: &dyn Series,
+        pts: &mut Vec<(i64, f64)>,
+        emit: impl FnMut(usize, f64),
+    ) -> Result<SeriesValues> {
+        load_points_into(s, self.mint, self.maxt, pts)?;
         let mut out = SeriesValues::default();
         match self.source {
             Source::Instant(_) => {
-                instant_values(&pts, self.eff, self.lookback, false, emit);
+                instant_values(pts, self.eff, self.lookback, false, emit);
             }
             Source::Range { func, range, .. } => {
                 pts.retain(|p| !is_stale(p.1));
                 out.points = pts.len();
-                out.non_counter = range_values(func, &[], &pts, self.eff, range, self.steps, emit)?;
+                let non_counter = range_values(func, &[], pts, self.eff, range, self.steps, emit)?;
+                if non_counter {
+                    out.not_counter = not_a_counter(s.labels()).map(str::to_owned);
+                }
             }
         }
         Ok(out)
@@ -173,18 +184,53 @@ struct Groups {
 }
 
 impl Groups {
-    /// The id of the group with `key`, created with `steps` empty cells if new.
-    fn id(&mut self, key: Labels, steps: usize) -> usize {
-        let ids = self.by_hash.entry(key.hash_value()).or_default();
-        if let Some(&g) = ids.iter().find(|&&g| *self.keys[g] == key) {
+    /// The id of the group of a series with labels `l`, created with `steps` empty cells
+    /// if new. The key is hashed and compared in place; it is built only for a new group.
+    fn id(&mut self, l: &Labels, grouping: &Grouping<'_>, steps: usize) -> usize {
+        let keep = |x: &&Label| {
+            in_group_key(
+                x.name.as_str(),
+                grouping.by,
+                grouping.names,
+                grouping.name_dropped,
+            )
+        };
+        let mut h = std::hash::DefaultHasher::new();
+        for x in l.iter().filter(keep) {
+            h.write(x.name.as_bytes());
+            h.write_u8(0xff);
+            h.write(x.value.as_bytes());
+            h.write_u8(0xff);
+        }
+        let ids = self.by_hash.entry(h.finish()).or_default();
+        if let Some(&g) = ids
+            .iter()
+            .find(|&&g| self.keys[g].iter().eq(l.iter().filter(keep)))
+        {
             return g;
         }
         let g = self.keys.len();
         ids.push(g);
-        self.keys.push(Arc::new(key));
+        self.keys.push(Arc::new(group_labels(
+            l,
+            grouping.by,
+            grouping.names,
+            grouping.name_dropped,
+        )));
         self.cells.push(vec![Cell::default(); steps]);
         g
     }
+}
+
+/// How the aggregation groups its input series.
+#[derive(Debug, Clone, Copy)]
+struct Grouping<'g> {
+    /// `by` (true) or `without`.
+    by: bool,
+    /// The labels listed.
+    names: &'g [String],
+    /// The input has lost `__name__` (a range function other than `last_over_time`).
+    name_dropped: bool,
 }
 
 impl Evaluator<'_> {
@@ -236,9 +282,14 @@ impl Evaluator<'_> {
             steps: (self.start, self.interval),
         };
         let mut groups = Groups::default();
+        let grouping = Grouping {
+            by,
+            names,
+            name_dropped: drops_name,
+        };
         let group_ids: Vec<usize> = series
             .iter()
-            .map(|s| groups.id(group_labels(s.labels(), by, names, drops_name), n))
+            .map(|s| groups.id(s.labels(), &grouping, n))
             .collect();
 
         // The second half's values are buffered until the first half is folded: split only
@@ -252,36 +303,41 @@ impl Evaluator<'_> {
             series.len()
         };
         let stop = self.stop_check();
-        let (first, second) = series.split_at(split);
+        // Each thread drops its series as it goes.
+        let mut first = series;
+        let second = first.split_off(split);
         let buffered = std::thread::scope(|scope| -> Result<Vec<SeriesValues>> {
             let worker = (!second.is_empty()).then(|| {
-                scope.spawn(|| -> Result<Vec<SeriesValues>> {
+                scope.spawn(move || -> Result<Vec<SeriesValues>> {
+                    let mut pts = Vec::new();
                     second
-                        .iter()
+                        .into_iter()
                         .enumerate()
                         .map(|(j, s)| {
                             if j % 64 == 0 {
                                 stop.check("expression evaluation")?;
                             }
                             let mut values = Vec::new();
-                            let mut sv = kernel.run(&**s, |i, v| values.push((i as u32, v)))?;
+                            let mut sv =
+                                kernel.run(&*s, &mut pts, |i, v| values.push((i as u32, v)))?;
                             sv.values = values;
                             Ok(sv)
                         })
                         .collect()
                 })
             });
-            for (k, s) in first.iter().enumerate() {
+            let mut pts = Vec::new();
+            for (k, s) in first.into_iter().enumerate() {
                 if k % 64 == 0 {
                     self.check("expression evaluation")?;
                 }
                 let row = &mut groups.cells[group_ids[k]];
                 let mut produced = 0usize;
-                let sv = kernel.run(&**s, |i, v| {
+                let sv = kernel.run(&*s, &mut pts, |i, v| {
                     fold(&mut row[i], op, v, k);
                     produced += 1;
                 })?;
-                self.account(s.labels(), &sv, produced)?;
+                self.account(&sv, produced)?;
             }
             match worker {
                 Some(w) => w.join().expect("series-major worker panicked"),
@@ -297,19 +353,19 @@ impl Evaluator<'_> {
             for &(i, v) in &sv.values {
                 fold(&mut row[i as usize], op, v, k);
             }
-            self.account(series[k].labels(), sv, sv.values.len())?;
+            self.account(sv, sv.values.len())?;
         }
         Ok(Some(Val::Vector(finish(&groups, op, n))))
     }
 
     /// Counts one series' samples as the general path would hold them (its points while
     /// read, its per-step outputs until the node is done) and adds its annotations.
-    fn account(&mut self, labels: &Labels, sv: &SeriesValues, produced: usize) -> Result<()> {
+    fn account(&mut self, sv: &SeriesValues, produced: usize) -> Result<()> {
         self.add_samples(sv.points)?;
         self.release_samples(sv.points);
         self.add_samples(produced)?;
-        if sv.non_counter {
-            self.not_a_counter_info(labels);
+        if let Some(metric) = &sv.not_counter {
+            self.not_a_counter_info_for(metric);
         }
         Ok(())
     }
