@@ -398,24 +398,7 @@ impl Evaluator<'_> {
             let v = match op {
                 T_QUANTILE => quantile::quantile(param, &mut g.values),
                 T_TOPK | T_BOTTOMK => {
-                    let top = op == T_TOPK;
-                    g.members.sort_by(|a, b| {
-                        let (x, y) = (a.v, b.v);
-                        match (x.is_nan(), y.is_nan()) {
-                            (true, true) => std::cmp::Ordering::Equal,
-                            (true, false) => std::cmp::Ordering::Greater,
-                            (false, true) => std::cmp::Ordering::Less,
-                            _ => {
-                                if top {
-                                    y.partial_cmp(&x).unwrap_or(std::cmp::Ordering::Equal)
-                                } else {
-                                    x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal)
-                                }
-                            }
-                        }
-                    });
-                    g.members.truncate(k);
-                    out.extend(g.members);
+                    out.extend(first_k(g.members, k, op == T_TOPK));
                     continue;
                 }
                 T_LIMIT_RATIO => {
@@ -479,5 +462,81 @@ pub(crate) fn in_group_key(n: &str, by: bool, names: &[String], name_dropped: bo
         listed && !(name_dropped && name_label)
     } else {
         !listed && !name_label
+    }
+}
+
+/// The first `k` of `members` in `topk` (`top`) or `bottomk` order, NaN last, ties in
+/// input order: what a stable sort and a truncation give, found by partial selection
+/// (ties broken by input position make the order total, so the result is the same).
+fn first_k(members: Vec<Smp>, k: usize, top: bool) -> Vec<Smp> {
+    use std::cmp::Ordering;
+    let order = |a: &(usize, Smp), b: &(usize, Smp)| {
+        let (x, y) = (a.1.v, b.1.v);
+        let by_value = match (x.is_nan(), y.is_nan()) {
+            (true, true) => Ordering::Equal,
+            (true, false) => Ordering::Greater,
+            (false, true) => Ordering::Less,
+            _ if top => y.partial_cmp(&x).unwrap_or(Ordering::Equal),
+            _ => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+        };
+        by_value.then(a.0.cmp(&b.0))
+    };
+    let mut v: Vec<(usize, Smp)> = members.into_iter().enumerate().collect();
+    if k < v.len() {
+        v.select_nth_unstable_by(k, order);
+        v.truncate(k);
+    }
+    v.sort_unstable_by(order);
+    v.into_iter().map(|(_, s)| s).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use proptest::prelude::*;
+    use tsdb::labels::Labels;
+
+    use super::first_k;
+    use crate::engine::eval::Smp;
+
+    proptest! {
+        /// Partial selection gives what a stable sort and a truncation give, ties and
+        /// NaNs included.
+        #[test]
+        fn first_k_is_a_stable_sort_prefix(
+            values in prop::collection::vec(prop_oneof![
+                4 => (0u8..6).prop_map(f64::from),
+                1 => Just(f64::NAN),
+                1 => Just(f64::INFINITY),
+            ], 0..40),
+            k in 1usize..45,
+            top in any::<bool>(),
+        ) {
+            let members: Vec<Smp> = values
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| Smp {
+                    labels: Arc::new(Labels::from_pairs(&[("i", i.to_string())])),
+                    v,
+                    drop_name: false,
+                })
+                .collect();
+            let mut want = members.clone();
+            want.sort_by(|a, b| {
+                use std::cmp::Ordering;
+                match (a.v.is_nan(), b.v.is_nan()) {
+                    (true, true) => Ordering::Equal,
+                    (true, false) => Ordering::Greater,
+                    (false, true) => Ordering::Less,
+                    _ if top => b.v.partial_cmp(&a.v).unwrap_or(Ordering::Equal),
+                    _ => a.v.partial_cmp(&b.v).unwrap_or(Ordering::Equal),
+                }
+            });
+            want.truncate(k);
+            let got = first_k(members, k, top);
+            let ids = |v: &[Smp]| v.iter().map(|s| s.labels.to_string()).collect::<Vec<_>>();
+            prop_assert_eq!(ids(&got), ids(&want));
+        }
     }
 }
