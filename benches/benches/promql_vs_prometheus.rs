@@ -1,15 +1,16 @@
 //! PromQL engine against the reference Prometheus 3.5.3, side by side on the same data.
 //!
 //! Generates Kubernetes-like data (`BENCH_SERIES` counters `http_requests_total{job,
-//! instance, pod, code}`, default 10 000, plus 200 classic histograms × 12 buckets, 2 h at
-//! 15 s), writes it as OpenMetrics text, converts it with `promtool tsdb create-blocks-from
+//! instance, pod, code}`, default 10 000, one memory gauge per pod, and 200 classic
+//! histograms × 12 buckets, 2 h at 15 s), writes it as OpenMetrics text, converts it with `promtool tsdb create-blocks-from
 //! openmetrics` and serves it with `prometheus` on loopback; the same samples go into our
 //! in-memory `tsdb::Head`. Each query runs once to warm up and then 5 times on each side;
 //! the table shows medians. Prometheus's time is the engine's own `execTotalTime` from
 //! `stats=all` (query preparation, storage access, evaluation and sorting, but not HTTP or
 //! JSON encoding); ours is the whole in-process `Engine::range_query`/`instant_query` call.
 //! As a sanity check the last column compares the two results: label sets, timestamps and
-//! the largest relative difference between values.
+//! the largest relative difference between values. The last line is the geometric mean of
+//! the per-query ratios. `BENCH_QUERIES=text` runs only the queries containing `text`.
 
 use std::fs::File;
 use std::io::{BufWriter, Write as _};
@@ -43,7 +44,7 @@ const CDF: [f64; 12] = [
 ];
 /// Status codes; each pod has one counter per code.
 const CODES: [&str; 5] = ["200", "201", "404", "500", "503"];
-/// Measured runs per query and side (after one warm-up).
+/// Measured runs per query and side (after one warm-up); `BENCH_RUNS` overrides it.
 const RUNS: usize = 5;
 
 /// One generated series: family, labels (`__name__` first) and one value per scrape.
@@ -103,6 +104,35 @@ fn generate(n: usize) -> Vec<Gen> {
             family: "http_requests",
             kind: "counter",
             labels,
+            values,
+        });
+    }
+    // One memory gauge per pod: a slow random walk around a per-pod level.
+    for pod in 0..n / CODES.len() {
+        let mut v = (64 + rng.next() % 960) as f64 * 1_048_576.0;
+        let values = (0..STEPS)
+            .map(|_| {
+                v += (rng.next() % 2_049) as f64 * 1024.0 - 1_048_576.0;
+                v = v.max(1_048_576.0);
+                v
+            })
+            .collect();
+        out.push(Gen {
+            family: "container_memory_working_set_bytes",
+            kind: "gauge",
+            labels: vec![
+                (
+                    "__name__".to_string(),
+                    "container_memory_working_set_bytes".to_string(),
+                ),
+                ("job".to_string(), format!("job-{}", pod % 20)),
+                (
+                    "instance".to_string(),
+                    format!("10.1.{}.{}:8080", pod / 250, pod % 250),
+                ),
+                ("pod".to_string(), format!("app-{pod}-7d9f8b")),
+                ("container".to_string(), "app".to_string()),
+            ],
             values,
         });
     }
@@ -185,6 +215,7 @@ fn load_head(data: &[Gen]) -> Head {
 }
 
 /// One benchmark query: a range query when `step > 0`, else an instant query at `TEND`.
+#[derive(Debug, Clone, Copy)]
 struct Query {
     expr: &'static str,
     step: i64,
@@ -284,6 +315,53 @@ fn ours_run(engine: &Engine, head: &Head, q: &Query) -> (f64, Series) {
     (ms, series)
 }
 
+/// The dashboard query set: what a Kubernetes service dashboard (RED metrics, latency
+/// histogram, top pods, memory gauges) and its SLO panels send, as range queries at 15 s
+/// and 60 s steps and as instant queries (table and stat panels, alerts).
+fn dashboard_queries() -> Vec<Query> {
+    const RANGE15: i64 = 15_000;
+    const RANGE60: i64 = 60_000;
+    const INSTANT: i64 = 0;
+    [
+        ("sum by (job) (rate(http_requests_total[5m]))", RANGE15),
+        ("sum by (job) (rate(http_requests_total[5m]))", RANGE60),
+        ("sum(rate(http_requests_total[5m]))", INSTANT),
+        (
+            "histogram_quantile(0.99, sum by (le) (rate(request_duration_seconds_bucket[5m])))",
+            RANGE60,
+        ),
+        (
+            "histogram_quantile(0.9, sum by (job, le) (rate(request_duration_seconds_bucket[5m])))",
+            INSTANT,
+        ),
+        ("topk(10, sum by (pod) (rate(http_requests_total[5m])))", RANGE15),
+        ("topk(10, sum by (pod) (rate(http_requests_total[5m])))", INSTANT),
+        (
+            "sum by (code) (increase(http_requests_total{code=~\"5..\"}[5m]))",
+            RANGE15,
+        ),
+        (
+            "sum(rate(http_requests_total{code=~\"5..\"}[5m])) / sum(rate(http_requests_total[5m]))",
+            RANGE60,
+        ),
+        (
+            "sum by (job) (rate(http_requests_total{pod=~\"app-1.*\"}[5m]))",
+            INSTANT,
+        ),
+        ("count(http_requests_total)", RANGE15),
+        ("count by (job) (http_requests_total{code=\"500\"})", INSTANT),
+        ("avg(container_memory_working_set_bytes)", RANGE60),
+        ("max by (job) (container_memory_working_set_bytes)", RANGE15),
+        (
+            "topk(5, max by (pod) (container_memory_working_set_bytes))",
+            INSTANT,
+        ),
+    ]
+    .into_iter()
+    .map(|(expr, step)| Query { expr, step })
+    .collect()
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -357,53 +435,40 @@ fn main() {
         ..EngineOptions::default()
     });
 
-    let queries = [
-        Query {
-            expr: "sum by (job) (rate(http_requests_total[5m]))",
-            step: 15_000,
-        },
-        Query {
-            expr: "histogram_quantile(0.99, sum by (le) (rate(request_duration_seconds_bucket[5m])))",
-            step: 60_000,
-        },
-        Query {
-            expr: "topk(10, sum by (pod) (rate(http_requests_total[5m])))",
-            step: 15_000,
-        },
-        Query {
-            expr: "sum by (code) (increase(http_requests_total{code=~\"5..\"}[5m]))",
-            step: 15_000,
-        },
-        Query {
-            expr: "count(http_requests_total)",
-            step: 15_000,
-        },
-        Query {
-            expr: "sum(rate(http_requests_total[5m]))",
-            step: 0,
-        },
-    ];
+    let queries = dashboard_queries();
+    let only = std::env::var("BENCH_QUERIES").ok();
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .map(|s| s.parse().expect("BENCH_RUNS must be a number"))
+        .unwrap_or(RUNS);
     println!(
-        "\n{n} counters + {HISTOGRAMS}×{} histogram buckets, 2 h at 15 s; median of {RUNS} runs after 1 warm-up\n",
+        "\n{n} counters + {HISTOGRAMS}×{} histogram buckets, 2 h at 15 s; median of {runs} runs after 1 warm-up\n",
         LE.len()
     );
     println!(
         "| query | kind | Prometheus ms (execTotalTime) | Prometheus HTTP ms | ours ms | ratio (Prom / ours) | series (Prom / ours); check |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- |");
+    let mut log_ratios = Vec::new();
     for q in &queries {
+        if let Some(only) = &only
+            && !q.expr.contains(only.as_str())
+        {
+            continue;
+        }
         let (_, _, prom_series) = prometheus_run(&agent, &prom.url, q);
         let (_, our_series) = ours_run(&engine, &head, q);
         let (mut prom_exec, mut prom_http, mut ours) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..RUNS {
+        for _ in 0..runs {
             let (e, h, _) = prometheus_run(&agent, &prom.url, q);
             prom_exec.push(e);
             prom_http.push(h);
         }
-        for _ in 0..RUNS {
+        for _ in 0..runs {
             ours.push(ours_run(&engine, &head, q).0);
         }
         let (p, h, o) = (median(prom_exec), median(prom_http), median(ours));
+        log_ratios.push((p / o).ln());
         let kind = if q.step > 0 {
             format!("range, step {}s", q.step / 1000)
         } else {
@@ -460,6 +525,13 @@ fn main() {
             p / o,
             prom_series.len(),
             our_series.len()
+        );
+    }
+    if !log_ratios.is_empty() {
+        let geo = (log_ratios.iter().sum::<f64>() / log_ratios.len() as f64).exp();
+        println!(
+            "\ngeometric mean of the ratios over {} queries: {geo:.2}",
+            log_ratios.len()
         );
     }
     drop(prom);

@@ -23,6 +23,11 @@
 //!   kernels in [`crate::functions`].
 //!   Range functions (`range_functions.rs`) stream a range selector's series: each is
 //!   loaded, evaluated at every step and freed before the next.
+//! * Aggregations that fold (`sum avg count group min max stddev stdvar`) over a selector
+//!   or over a range function of a range selector skip the per-step vectors: they are
+//!   evaluated series-major (`series_major.rs`), each series read once and folded into
+//!   per-group, per-step accumulators, with large selections split over two threads.
+//!   The results are bit-identical to the general path's.
 //! * Checks Prometheus's parser makes and `promql-parser` lacks (function argument types,
 //!   `@` bounds), and label names Go decodes to invalid UTF-8, run after parsing
 //!   (`parse_checks.rs`).
@@ -46,6 +51,7 @@ mod functions;
 mod hash;
 mod parse_checks;
 mod range_functions;
+mod series_major;
 #[cfg(test)]
 mod tests;
 

@@ -44,7 +44,7 @@ impl GroupKeys {
         {
             return *g;
         }
-        let key = group_labels(l, by, names);
+        let key = group_labels(l, by, names, false);
         let ids = self.by_hash.entry(key.hash_value()).or_default();
         let g = match ids.iter().find(|&&g| *self.keys[g].0 == key) {
             Some(&g) => g,
@@ -63,15 +63,108 @@ impl GroupKeys {
     }
 }
 
+/// The running value of one group at one step for the aggregations whose state is a few
+/// numbers (`sum avg count group min max stddev stdvar`), folded in input order with
+/// Prometheus's arithmetic (Kahan-compensated sums, an incremental mean once a sum
+/// overflows, Welford's variance). The step-by-step path and the series-major path
+/// (`series_major.rs`) both fold through here, so they give bit-identical results.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Acc {
+    value: f64,
+    c: f64,
+    mean: f64,
+    /// Samples folded in; 0 means none yet.
+    pub(crate) count: f64,
+    incremental: bool,
+}
+
+impl Acc {
+    /// The state after the group's first sample `v`.
+    pub(crate) fn first(op: u16, v: f64) -> Acc {
+        let value = match op {
+            T_STDDEV | T_STDVAR if !v.is_finite() => f64::NAN,
+            T_STDDEV | T_STDVAR => 0.0,
+            _ => v,
+        };
+        Acc {
+            value,
+            c: 0.0,
+            mean: v,
+            count: 1.0,
+            incremental: false,
+        }
+    }
+
+    /// Folds in sample `v` (or starts the group with it).
+    #[inline]
+    pub(crate) fn add(&mut self, op: u16, v: f64) {
+        if self.count == 0.0 {
+            *self = Acc::first(op, v);
+            return;
+        }
+        self.count += 1.0;
+        match op {
+            T_SUM => {
+                (self.value, self.c) = kahan_sum_inc(v, self.value, self.c);
+            }
+            T_AVG => {
+                if !self.incremental {
+                    let (nv, nc) = kahan_sum_inc(v, self.value, self.c);
+                    if !nv.is_infinite() {
+                        self.value = nv;
+                        self.c = nc;
+                        return;
+                    }
+                    self.incremental = true;
+                    self.mean = self.value / (self.count - 1.0);
+                    self.c /= self.count - 1.0;
+                }
+                let q = (self.count - 1.0) / self.count;
+                (self.mean, self.c) = kahan_sum_inc(v / self.count, q * self.mean, q * self.c);
+            }
+            T_MAX if self.value < v || self.value.is_nan() => self.value = v,
+            T_MIN if self.value > v || self.value.is_nan() => self.value = v,
+            T_STDDEV | T_STDVAR => {
+                let delta = v - self.mean;
+                self.mean += delta / self.count;
+                self.value += delta * (v - self.mean);
+            }
+            _ => {}
+        }
+    }
+
+    /// The aggregate's value; `None` for operators that are not folded here.
+    pub(crate) fn finish(&self, op: u16) -> Option<f64> {
+        Some(match op {
+            T_SUM => {
+                if self.value.is_infinite() {
+                    self.value
+                } else {
+                    self.value + self.c
+                }
+            }
+            T_AVG => {
+                if self.incremental {
+                    self.mean + self.c
+                } else {
+                    (self.value + self.c) / self.count
+                }
+            }
+            T_COUNT | T_COUNT_VALUES => self.count,
+            T_GROUP => 1.0,
+            T_MIN | T_MAX => self.value,
+            T_STDVAR => self.value / self.count,
+            T_STDDEV => (self.value / self.count).sqrt(),
+            _ => return None,
+        })
+    }
+}
+
 /// Running state of one group.
 #[derive(Debug, Clone)]
 struct Group {
     labels: Arc<Labels>,
-    value: f64,
-    c: f64,
-    mean: f64,
-    count: f64,
-    incremental: bool,
+    acc: Acc,
     members: Vec<Smp>,
     values: Vec<f64>,
     /// The group keeps a to-be-dropped `__name__` (delayed name removal).
@@ -125,6 +218,9 @@ impl Evaluator<'_> {
             return Err(Error::Parse {
                 message: "limitk() and limit_ratio() are experimental and must be enabled with --enable-feature=promql-experimental-functions".to_string(),
             });
+        }
+        if let Some(v) = self.try_series_major(a)? {
+            return Ok(v);
         }
         let n = self.steps();
         let mut params: Vec<f64> = vec![f64::NAN; n];
@@ -242,7 +338,7 @@ impl Evaluator<'_> {
             }
             let found = if op == T_COUNT_VALUES {
                 let key = set_label(
-                    &group_labels(&s.labels, by, names),
+                    &group_labels(&s.labels, by, names, false),
                     label_param,
                     &format_float(s.v),
                 );
@@ -272,60 +368,25 @@ impl Evaluator<'_> {
                 Ok(g) => g,
                 Err((key, has_name)) => {
                     let drop_name = s.drop_name && has_name;
-                    groups.push(Group {
+                    let mut grp = Group {
                         drop_name,
                         labels: key,
-                        value: s.v,
-                        c: 0.0,
-                        mean: s.v,
-                        count: 0.0,
-                        incremental: false,
+                        acc: Acc::first(op, s.v),
                         members: Vec::new(),
                         values: Vec::new(),
-                    });
-                    let g = groups.len() - 1;
-                    let grp = &mut groups[g];
-                    grp.count = 1.0;
+                    };
                     match op {
-                        T_SUM | T_AVG => grp.value = s.v,
-                        T_STDDEV | T_STDVAR => {
-                            grp.value = if s.v.is_finite() { 0.0 } else { f64::NAN };
-                        }
                         T_QUANTILE => grp.values.push(s.v),
                         T_TOPK | T_BOTTOMK | T_LIMITK | T_LIMIT_RATIO => grp.members.push(s),
                         _ => {}
                     }
+                    groups.push(grp);
                     continue;
                 }
             };
             let g = &mut groups[gi];
-            g.count += 1.0;
+            g.acc.add(op, s.v);
             match op {
-                T_SUM => {
-                    (g.value, g.c) = kahan_sum_inc(s.v, g.value, g.c);
-                }
-                T_AVG => {
-                    if !g.incremental {
-                        let (nv, nc) = kahan_sum_inc(s.v, g.value, g.c);
-                        if !nv.is_infinite() {
-                            g.value = nv;
-                            g.c = nc;
-                            continue;
-                        }
-                        g.incremental = true;
-                        g.mean = g.value / (g.count - 1.0);
-                        g.c /= g.count - 1.0;
-                    }
-                    let q = (g.count - 1.0) / g.count;
-                    (g.mean, g.c) = kahan_sum_inc(s.v / g.count, q * g.mean, q * g.c);
-                }
-                T_MAX if g.value < s.v || g.value.is_nan() => g.value = s.v,
-                T_MIN if g.value > s.v || g.value.is_nan() => g.value = s.v,
-                T_STDDEV | T_STDVAR => {
-                    let delta = s.v - g.mean;
-                    g.mean += delta / g.count;
-                    g.value += delta * (s.v - g.mean);
-                }
                 T_QUANTILE => g.values.push(s.v),
                 T_TOPK | T_BOTTOMK | T_LIMITK | T_LIMIT_RATIO => g.members.push(s),
                 _ => {}
@@ -335,45 +396,9 @@ impl Evaluator<'_> {
         let mut out = Vec::with_capacity(groups.len());
         for mut g in groups {
             let v = match op {
-                T_SUM => {
-                    if g.value.is_infinite() {
-                        g.value
-                    } else {
-                        g.value + g.c
-                    }
-                }
-                T_AVG => {
-                    if g.incremental {
-                        g.mean + g.c
-                    } else {
-                        (g.value + g.c) / g.count
-                    }
-                }
-                T_COUNT | T_COUNT_VALUES => g.count,
-                T_GROUP => 1.0,
-                T_MIN | T_MAX => g.value,
-                T_STDVAR => g.value / g.count,
-                T_STDDEV => (g.value / g.count).sqrt(),
                 T_QUANTILE => quantile::quantile(param, &mut g.values),
                 T_TOPK | T_BOTTOMK => {
-                    let top = op == T_TOPK;
-                    g.members.sort_by(|a, b| {
-                        let (x, y) = (a.v, b.v);
-                        match (x.is_nan(), y.is_nan()) {
-                            (true, true) => std::cmp::Ordering::Equal,
-                            (true, false) => std::cmp::Ordering::Greater,
-                            (false, true) => std::cmp::Ordering::Less,
-                            _ => {
-                                if top {
-                                    y.partial_cmp(&x).unwrap_or(std::cmp::Ordering::Equal)
-                                } else {
-                                    x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal)
-                                }
-                            }
-                        }
-                    });
-                    g.members.truncate(k);
-                    out.extend(g.members);
+                    out.extend(first_k(g.members, k, op == T_TOPK));
                     continue;
                 }
                 T_LIMIT_RATIO => {
@@ -385,11 +410,9 @@ impl Evaluator<'_> {
                     out.extend(g.members);
                     continue;
                 }
-                _ => {
-                    return Err(Error::Execution(format!(
-                        "unsupported aggregation operator {op}"
-                    )));
-                }
+                _ => g.acc.finish(op).ok_or_else(|| {
+                    Error::Execution(format!("unsupported aggregation operator {op}"))
+                })?,
             };
             out.push(Smp {
                 labels: g.labels,
@@ -420,20 +443,100 @@ fn ratio_keeps(ratio: f64, labels: &Labels) -> bool {
     (ratio >= 0.0 && offset < ratio) || (ratio < 0.0 && offset >= 1.0 + ratio)
 }
 
-/// The labels of the group a series belongs to.
-fn group_labels(l: &Labels, by: bool, names: &[String]) -> Labels {
+/// The labels of the group a series belongs to; `name_dropped`: of the series once
+/// `__name__` (and `__type__`, `__unit__`) are dropped.
+pub(crate) fn group_labels(l: &Labels, by: bool, names: &[String], name_dropped: bool) -> Labels {
     let v: Vec<Label> = l
         .iter()
-        .filter(|x| {
-            let n = x.name.as_str();
-            let listed = names.iter().any(|k| k == n);
-            if by {
-                listed
-            } else {
-                !listed && n != "__name__" && n != "__type__" && n != "__unit__"
-            }
-        })
+        .filter(|x| in_group_key(x.name.as_str(), by, names, name_dropped))
         .cloned()
         .collect();
     Labels::from_sorted(v)
+}
+
+/// Whether label `n` is part of the group key (see [`group_labels`]).
+pub(crate) fn in_group_key(n: &str, by: bool, names: &[String], name_dropped: bool) -> bool {
+    let name_label = n == "__name__" || n == "__type__" || n == "__unit__";
+    let listed = names.iter().any(|k| k == n);
+    if by {
+        listed && !(name_dropped && name_label)
+    } else {
+        !listed && !name_label
+    }
+}
+
+/// The first `k` of `members` in `topk` (`top`) or `bottomk` order, NaN last, ties in
+/// input order: what a stable sort and a truncation give, found by partial selection
+/// (ties broken by input position make the order total, so the result is the same).
+fn first_k(members: Vec<Smp>, k: usize, top: bool) -> Vec<Smp> {
+    use std::cmp::Ordering;
+    let order = |a: &(usize, Smp), b: &(usize, Smp)| {
+        let (x, y) = (a.1.v, b.1.v);
+        let by_value = match (x.is_nan(), y.is_nan()) {
+            (true, true) => Ordering::Equal,
+            (true, false) => Ordering::Greater,
+            (false, true) => Ordering::Less,
+            _ if top => y.partial_cmp(&x).unwrap_or(Ordering::Equal),
+            _ => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+        };
+        by_value.then(a.0.cmp(&b.0))
+    };
+    let mut v: Vec<(usize, Smp)> = members.into_iter().enumerate().collect();
+    if k < v.len() {
+        v.select_nth_unstable_by(k, order);
+        v.truncate(k);
+    }
+    v.sort_unstable_by(order);
+    v.into_iter().map(|(_, s)| s).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use proptest::prelude::*;
+    use tsdb::labels::Labels;
+
+    use super::first_k;
+    use crate::engine::eval::Smp;
+
+    proptest! {
+        /// Partial selection gives what a stable sort and a truncation give, ties and
+        /// NaNs included.
+        #[test]
+        fn first_k_is_a_stable_sort_prefix(
+            values in prop::collection::vec(prop_oneof![
+                4 => (0u8..6).prop_map(f64::from),
+                1 => Just(f64::NAN),
+                1 => Just(f64::INFINITY),
+            ], 0..40),
+            k in 1usize..45,
+            top in any::<bool>(),
+        ) {
+            let members: Vec<Smp> = values
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| Smp {
+                    labels: Arc::new(Labels::from_pairs(&[("i", i.to_string())])),
+                    v,
+                    drop_name: false,
+                })
+                .collect();
+            let mut want = members.clone();
+            want.sort_by(|a, b| {
+                use std::cmp::Ordering;
+                match (a.v.is_nan(), b.v.is_nan()) {
+                    (true, true) => Ordering::Equal,
+                    (true, false) => Ordering::Greater,
+                    (false, true) => Ordering::Less,
+                    _ if top => b.v.partial_cmp(&a.v).unwrap_or(Ordering::Equal),
+                    _ => a.v.partial_cmp(&b.v).unwrap_or(Ordering::Equal),
+                }
+            });
+            want.truncate(k);
+            let got = first_k(members, k, top);
+            let ids = |v: &[Smp]| v.iter().map(|s| s.labels.to_string()).collect::<Vec<_>>();
+            prop_assert_eq!(ids(&got), ids(&want));
+        }
+    }
 }

@@ -12,7 +12,7 @@ use promql_parser::parser::{
 };
 use tsdb::chunkenc::ValueType;
 use tsdb::labels::{Label, Labels, MatchType, Matcher};
-use tsdb::storage::{Queryable, SelectHints};
+use tsdb::storage::{Queryable, SelectHints, Series, SeriesSet};
 
 use std::collections::hash_map::Entry;
 
@@ -69,6 +69,79 @@ impl RangeVal {
     /// The points of series `s` in the window of step `i`.
     pub(crate) fn window(&self, s: usize, i: usize) -> &[(i64, f64)] {
         window(&self.series[s].points, self.ends[i], self.range)
+    }
+}
+
+/// Reads a series' float points in `[mint, maxt]`.
+pub(crate) fn load_points(s: &dyn Series, mint: i64, maxt: i64) -> Result<Vec<(i64, f64)>> {
+    let mut points = Vec::new();
+    load_points_into(s, mint, maxt, &mut points)?;
+    Ok(points)
+}
+
+/// [`load_points`] into a reused buffer (cleared first).
+pub(crate) fn load_points_into(
+    s: &dyn Series,
+    mint: i64,
+    maxt: i64,
+    points: &mut Vec<(i64, f64)>,
+) -> Result<()> {
+    points.clear();
+    let mut it = s.iterator();
+    let mut vt = it.seek(mint);
+    loop {
+        match vt {
+            ValueType::None => break,
+            ValueType::Float => {
+                let p = it.at();
+                if p.0 > maxt {
+                    break;
+                }
+                if p.0 >= mint {
+                    points.push(p);
+                }
+            }
+            _ => {}
+        }
+        vt = it.next();
+    }
+    if let Some(e) = it.err() {
+        return Err(Error::Execution(e.to_string()));
+    }
+    Ok(())
+}
+
+/// An instant selector's value at each step: the newest point at or before the step's
+/// effective time `eff[i]` and after `eff[i] - lookback`, unless it is a staleness marker
+/// (`want_ts`: its timestamp in seconds instead of its value). Calls `emit(step, value)`.
+///
+/// While the effective times do not decrease (always, unless `@` pins them) one cursor
+/// moves forward through the points; otherwise each step binary-searches.
+pub(crate) fn instant_values(
+    pts: &[(i64, f64)],
+    eff: &[i64],
+    lookback: i64,
+    want_ts: bool,
+    mut emit: impl FnMut(usize, f64),
+) {
+    let forward = eff.windows(2).all(|w| w[0] <= w[1]);
+    let mut idx = 0;
+    for (i, &t) in eff.iter().enumerate() {
+        if forward {
+            while idx < pts.len() && pts[idx].0 <= t {
+                idx += 1;
+            }
+        } else {
+            idx = pts.partition_point(|p| p.0 <= t);
+        }
+        if idx == 0 {
+            continue;
+        }
+        let (pt, v) = pts[idx - 1];
+        if pt <= t.saturating_sub(lookback) || is_stale(v) {
+            continue;
+        }
+        emit(i, if want_ts { pt as f64 / 1000.0 } else { v });
     }
 }
 
@@ -143,6 +216,11 @@ pub(crate) struct Evaluator<'a> {
     samples: usize,
     /// Annotations collected so far.
     pub(crate) annos: Annotations,
+    /// Whether foldable aggregations may take the series-major path (tests turn it off
+    /// to compare it with the general path).
+    pub(crate) series_major: bool,
+    /// Selections of at least this many series are split over two threads.
+    pub(crate) parallel_min_series: usize,
 }
 
 impl std::fmt::Debug for Evaluator<'_> {
@@ -152,6 +230,26 @@ impl std::fmt::Debug for Evaluator<'_> {
             .field("end", &self.end)
             .field("interval", &self.interval)
             .finish()
+    }
+}
+
+/// The query's cancel flag and deadline, checkable from any thread.
+#[derive(Debug, Clone)]
+pub(crate) struct StopCheck {
+    cancel: Arc<std::sync::atomic::AtomicBool>,
+    deadline: Instant,
+}
+
+impl StopCheck {
+    /// Fails when the query is cancelled or past its deadline.
+    pub(crate) fn check(&self, env: &'static str) -> Result<()> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(Error::Canceled(env));
+        }
+        if Instant::now() > self.deadline {
+            return Err(Error::Timeout(env));
+        }
+        Ok(())
     }
 }
 
@@ -260,6 +358,8 @@ impl<'a> Evaluator<'a> {
             interval: interval.max(1),
             samples: 0,
             annos: Annotations::default(),
+            series_major: true,
+            parallel_min_series: crate::engine::series_major::PARALLEL_MIN_SERIES,
         }
     }
 
@@ -291,6 +391,24 @@ impl<'a> Evaluator<'a> {
             return Err(Error::TooManySamples("query execution"));
         }
         Ok(())
+    }
+
+    /// Stops counting `n` samples (no longer held).
+    pub(crate) fn release_samples(&mut self, n: usize) {
+        self.samples = self.samples.saturating_sub(n);
+    }
+
+    /// The remaining room under the sample limit.
+    pub(crate) fn samples_left(&self) -> usize {
+        self.opts.max_samples.saturating_sub(self.samples)
+    }
+
+    /// A copy of [`Evaluator::check`] for other threads.
+    pub(crate) fn stop_check(&self) -> StopCheck {
+        StopCheck {
+            cancel: Arc::clone(&self.ctx.cancel),
+            deadline: self.deadline,
+        }
     }
 
     /// Evaluates `expr` over the current steps.
@@ -336,7 +454,7 @@ impl<'a> Evaluator<'a> {
     }
 
     /// The effective (selector) time of each step: `@` pins it, `offset` shifts it.
-    fn eff_times(&self, at: &Option<AtModifier>, offset: &Option<Offset>) -> Vec<i64> {
+    pub(crate) fn eff_times(&self, at: &Option<AtModifier>, offset: &Option<Offset>) -> Vec<i64> {
         let off = offset_ms(offset);
         let pinned = at.as_ref().map(|a| match a {
             AtModifier::Start => self.query_start,
@@ -377,6 +495,35 @@ impl<'a> Evaluator<'a> {
         range: i64,
         f: &mut dyn FnMut(&mut Self, RangeSeries) -> Result<()>,
     ) -> Result<()> {
+        let set = self.select_series(vs, mint, maxt, range)?;
+        for s in set {
+            self.check("expression evaluation")?;
+            let s = s?;
+            let points = load_points(&*s, mint, maxt)?;
+            if points.is_empty() {
+                continue;
+            }
+            f(
+                self,
+                RangeSeries {
+                    labels: s.labels().clone(),
+                    points,
+                    drop_name: false,
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The series of `vs` over `[mint, maxt]`, unread (`range` is the selector's range,
+    /// a hint for storage).
+    pub(crate) fn select_series(
+        &mut self,
+        vs: &VectorSelector,
+        mint: i64,
+        maxt: i64,
+        range: i64,
+    ) -> Result<Box<dyn SeriesSet>> {
         if !vs.matchers.or_matchers.is_empty() {
             return Err(Error::Execution(
                 "selectors with `or` matchers are not supported".into(),
@@ -418,45 +565,7 @@ impl<'a> Evaluator<'a> {
         };
         let storage = self.storage;
         let querier = storage.querier(mint, maxt)?;
-        let set = querier.select(false, Some(&hints), &ms)?;
-        for s in set {
-            self.check("expression evaluation")?;
-            let s = s?;
-            let mut it = s.iterator();
-            let mut points = Vec::new();
-            let mut vt = it.seek(mint);
-            loop {
-                match vt {
-                    ValueType::None => break,
-                    ValueType::Float => {
-                        let p = it.at();
-                        if p.0 > maxt {
-                            break;
-                        }
-                        if p.0 >= mint {
-                            points.push(p);
-                        }
-                    }
-                    _ => {}
-                }
-                vt = it.next();
-            }
-            if let Some(e) = it.err() {
-                return Err(Error::Execution(e.to_string()));
-            }
-            if points.is_empty() {
-                continue;
-            }
-            f(
-                self,
-                RangeSeries {
-                    labels: s.labels().clone(),
-                    points,
-                    drop_name: false,
-                },
-            )?;
-        }
-        Ok(())
+        Ok(querier.select(false, Some(&hints), &ms)?)
     }
 
     /// Streams the series of a range selector one at a time: each is loaded (stale
@@ -523,22 +632,14 @@ impl<'a> Evaluator<'a> {
                 seen += 1;
                 let labels = Arc::new(s.labels);
                 let mut held = 0;
-                for (i, &t) in eff.iter().enumerate() {
-                    let idx = s.points.partition_point(|p| p.0 <= t);
-                    if idx == 0 {
-                        continue;
-                    }
-                    let (pt, v) = s.points[idx - 1];
-                    if pt <= t.saturating_sub(lookback) || is_stale(v) {
-                        continue;
-                    }
+                instant_values(&s.points, &eff, lookback, want_ts, |i, v| {
                     out[i].push(Smp {
                         labels: Arc::clone(&labels),
-                        v: if want_ts { pt as f64 / 1000.0 } else { v },
+                        v,
                         drop_name: false,
                     });
                     held += 1;
-                }
+                });
                 ev.add_samples(held)
             },
         )?;

@@ -11,7 +11,7 @@ use promql_parser::parser::Expr;
 use crate::engine::aggregate::format_float;
 use tsdb::labels::Labels;
 
-use crate::engine::eval::{Evaluator, RangeSeries, Smp, Val, has_duplicates, window};
+use crate::engine::eval::{Evaluator, RangeSeries, Smp, Val, has_duplicates};
 use crate::error::{Error, Result};
 use crate::functions::range;
 
@@ -37,12 +37,15 @@ impl<'p> Windows<'p> {
         }
     }
 
-    /// The points in `(end - range, end]`; with `forward`, `end` must not decrease.
-    fn at(&mut self, end: i64) -> &'p [(i64, f64)] {
-        if !self.forward {
-            return window(self.pts, end, self.range);
-        }
+    /// The index range of the points in `(end - range, end]`; with `forward`, `end` must
+    /// not decrease.
+    fn bounds(&mut self, end: i64) -> (usize, usize) {
         let start = end.saturating_sub(self.range);
+        if !self.forward {
+            let lo = self.pts.partition_point(|p| p.0 <= start);
+            let hi = self.pts.partition_point(|p| p.0 <= end);
+            return (lo, hi.max(lo));
+        }
         while self.lo < self.pts.len() && self.pts[self.lo].0 <= start {
             self.lo += 1;
         }
@@ -50,7 +53,7 @@ impl<'p> Windows<'p> {
         while self.hi < self.pts.len() && self.pts[self.hi].0 <= end {
             self.hi += 1;
         }
-        &self.pts[self.lo..self.hi]
+        (self.lo, self.hi)
     }
 }
 
@@ -154,51 +157,10 @@ impl Evaluator<'_> {
             self.fn_labels(&series.labels, series.drop_name)
         };
         let labels = Arc::new(labels);
-        let mut windows = Windows::new(&series.points, ends, range_ms);
-        let mut non_counter = false;
         let mut produced = 0usize;
-        for (i, slot) in out.steps.iter_mut().enumerate() {
-            let Some(&end) = ends.get(i) else {
-                break;
-            };
-            let pts = windows.at(end);
-            if pts.is_empty() {
-                continue;
-            }
-            let v = match name {
-                "rate" | "increase" | "delta" => {
-                    let counter = name != "delta";
-                    if counter && pts.len() >= 2 {
-                        non_counter = true;
-                    }
-                    range::extrapolated_rate(
-                        pts,
-                        end.saturating_sub(range_ms),
-                        end,
-                        counter,
-                        name == "rate",
-                    )
-                }
-                "irate" => range::instant_value(pts, true),
-                "idelta" => range::instant_value(pts, false),
-                "changes" => range::changes(pts),
-                "resets" => range::resets(pts),
-                "deriv" => range::deriv(pts),
-                "predict_linear" => range::predict_linear(pts, self.ts(i), sv[0][i]),
-                "quantile_over_time" => range::quantile_over_time(sv[0][i], pts),
-                "double_exponential_smoothing" => {
-                    range::double_exponential_smoothing(pts, sv[0][i], sv[1][i])
-                }
-                other => match other.strip_suffix("_over_time") {
-                    Some(base) => range::over_time(base, pts),
-                    None => {
-                        return Err(Error::Execution(format!(
-                            "function {other:?} is not supported"
-                        )));
-                    }
-                },
-            };
-            if let Some(v) = v {
+        let steps = (self.start, self.interval);
+        let non_counter = range_values(name, sv, &series.points, ends, range_ms, steps, |i, v| {
+            if let Some(slot) = out.steps.get_mut(i) {
                 slot.push(Smp {
                     labels: Arc::clone(&labels),
                     v,
@@ -206,7 +168,7 @@ impl Evaluator<'_> {
                 });
                 produced += 1;
             }
-        }
+        })?;
         // The outputs are held until the node is done: count them now, so a query whose
         // per-step outputs outgrow the limit stops after this series, not at the end.
         self.add_samples(produced)?;
@@ -214,18 +176,159 @@ impl Evaluator<'_> {
             out.labels.push(labels);
         }
         if non_counter {
-            let metric = series.labels.get("__name__").unwrap_or("");
-            // Prometheus skips the check for series without a name.
-            if !metric.is_empty()
-                && !["_total", "_sum", "_count", "_bucket"]
-                    .iter()
-                    .any(|sfx| metric.ends_with(sfx))
-            {
-                self.annos.info(format!(
-                    "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}"
-                ));
-            }
+            self.not_a_counter_info(&series.labels);
         }
         Ok(())
+    }
+
+    /// Prometheus's "metric might not be a counter" info for a series a counter function
+    /// (`rate`, `increase`) saw with two or more points.
+    pub(crate) fn not_a_counter_info(&mut self, labels: &Labels) {
+        if let Some(metric) = not_a_counter(labels) {
+            self.not_a_counter_info_for(metric);
+        }
+    }
+
+    /// The "metric might not be a counter" info for `metric`.
+    pub(crate) fn not_a_counter_info_for(&mut self, metric: &str) {
+        self.annos.info(format!(
+            "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}"
+        ));
+    }
+}
+
+/// The metric name of a series a counter function should flag as maybe not a counter:
+/// named, and the name lacks a counter suffix (Prometheus skips unnamed series).
+pub(crate) fn not_a_counter(labels: &Labels) -> Option<&str> {
+    let metric = labels.get("__name__").unwrap_or("");
+    let counter_like = ["_total", "_sum", "_count", "_bucket"]
+        .iter()
+        .any(|sfx| metric.ends_with(sfx));
+    (!metric.is_empty() && !counter_like).then_some(metric)
+}
+
+/// Evaluates range function `name` on one series' points (stale markers removed) at
+/// every window end, calling `emit(step, value)` for each step with an output.
+///
+/// `sv` holds the scalar arguments per step, `steps` the evaluation's first step and
+/// interval (for `predict_linear`). Returns whether a counter function saw a window of two
+/// or more points (the caller then checks the "not a counter" info). The general path
+/// (per-step vectors) and the series-major aggregation both evaluate through here.
+pub(crate) fn range_values(
+    name: &str,
+    sv: &[Vec<f64>],
+    pts: &[(i64, f64)],
+    ends: &[i64],
+    range_ms: i64,
+    steps: (i64, i64),
+    mut emit: impl FnMut(usize, f64),
+) -> Result<bool> {
+    let mut windows = Windows::new(pts, ends, range_ms);
+    let mut non_counter = false;
+    let counter = name == "rate" || name == "increase";
+    // Resets up to each point, so a counter window knows in O(1) whether it holds one.
+    let resets: Vec<u32> = if counter {
+        let mut n = 0u32;
+        let mut prev = f64::NAN;
+        pts.iter()
+            .map(|&(_, v)| {
+                if v < prev {
+                    n += 1;
+                }
+                prev = v;
+                n
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let all = pts;
+    for (i, &end) in ends.iter().enumerate() {
+        let (lo, hi) = windows.bounds(end);
+        let pts = &all[lo..hi];
+        if pts.is_empty() {
+            continue;
+        }
+        let v = match name {
+            "rate" | "increase" | "delta" => {
+                if counter && pts.len() >= 2 {
+                    non_counter = true;
+                }
+                let may_reset = counter && resets[hi - 1] != resets[lo];
+                range::extrapolated_rate_with(
+                    pts,
+                    end.saturating_sub(range_ms),
+                    end,
+                    counter,
+                    name == "rate",
+                    may_reset,
+                )
+            }
+            "irate" => range::instant_value(pts, true),
+            "idelta" => range::instant_value(pts, false),
+            "changes" => range::changes(pts),
+            "resets" => range::resets(pts),
+            "deriv" => range::deriv(pts),
+            "predict_linear" => range::predict_linear(pts, steps.0 + steps.1 * i as i64, sv[0][i]),
+            "quantile_over_time" => range::quantile_over_time(sv[0][i], pts),
+            "double_exponential_smoothing" => {
+                range::double_exponential_smoothing(pts, sv[0][i], sv[1][i])
+            }
+            other => match other.strip_suffix("_over_time") {
+                Some(base) => range::over_time(base, pts),
+                None => {
+                    return Err(Error::Execution(format!(
+                        "function {other:?} is not supported"
+                    )));
+                }
+            },
+        };
+        if let Some(v) = v {
+            emit(i, v);
+        }
+    }
+    Ok(non_counter)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::range_values;
+    use crate::engine::eval::window;
+    use crate::functions::range;
+
+    proptest! {
+        /// The reset prefix counts only skip scans that would add nothing: `rate` and
+        /// `increase` through `range_values` equal the kernel on each window.
+        #[test]
+        fn counter_windows_match_the_kernel(
+            steps in prop::collection::vec((1i64..30_000, prop_oneof![
+                6 => (0u32..100).prop_map(f64::from),
+                1 => Just(f64::NAN),
+            ]), 0..80),
+            first_end in 0i64..200_000,
+            step in 1i64..60_000,
+            n in 1usize..50,
+            range_ms in 1i64..300_000,
+            increase in any::<bool>(),
+        ) {
+            let mut t = 0;
+            let pts: Vec<(i64, f64)> = steps.into_iter().map(|(dt, v)| { t += dt; (t, v) }).collect();
+            let ends: Vec<i64> = (0..n as i64).map(|i| first_end + i * step).collect();
+            let name = if increase { "increase" } else { "rate" };
+            let mut got = Vec::new();
+            range_values(name, &[], &pts, &ends, range_ms, (0, 1), |i, v| got.push((i, v.to_bits())))
+                .expect("evaluates");
+            let want: Vec<(usize, u64)> = ends
+                .iter()
+                .enumerate()
+                .filter_map(|(i, &end)| {
+                    range::extrapolated_rate(window(&pts, end, range_ms), end - range_ms, end, true, !increase)
+                        .map(|v| (i, v.to_bits()))
+                })
+                .collect();
+            prop_assert_eq!(got, want);
+        }
     }
 }

@@ -40,13 +40,27 @@ pub fn extrapolated_rate(
     is_counter: bool,
     is_rate: bool,
 ) -> Option<f64> {
+    extrapolated_rate_with(points, range_start, range_end, is_counter, is_rate, true)
+}
+
+/// [`extrapolated_rate`] for a caller that knows whether the window holds a counter reset
+/// (a point below its predecessor): with `may_reset` false the scan for resets, which
+/// would add nothing, is skipped.
+pub fn extrapolated_rate_with(
+    points: &[(i64, f64)],
+    range_start: i64,
+    range_end: i64,
+    is_counter: bool,
+    is_rate: bool,
+    may_reset: bool,
+) -> Option<f64> {
     if points.len() < 2 {
         return None;
     }
     let (first_t, first_v) = points[0];
     let (last_t, last_v) = points[points.len() - 1];
     let mut result = last_v - first_v;
-    if is_counter {
+    if is_counter && may_reset {
         let mut prev = first_v;
         for &(_, v) in &points[1..] {
             if v < prev {

@@ -1,0 +1,436 @@
+//! Series-major evaluation of `aggregation(selector)` and
+//! `aggregation(range_function(range selector))` for the aggregations that fold (`sum avg
+//! count group min max stddev stdvar`).
+//!
+//! The general path materialises the argument as one vector per step and then aggregates
+//! step by step. Here each selected series is read once, its value at every step is
+//! computed by the same kernels ([`instant_values`], [`range_values`]) and folded straight
+//! into one accumulator per group and step ([`Acc`], the fold the general path uses),
+//! with the group computed once per series. Nothing per step and per series is allocated.
+//!
+//! Results are bit-identical to the general path: each accumulator receives its samples
+//! in the general path's order (series in selection order), and every step's groups are
+//! listed in the order the general path would create them (by the first series that
+//! contributes at that step). Samples are counted against the limit as the general path
+//! holds them, so the same queries hit `max_samples`.
+//!
+//! Large selections are split in two halves evaluated on two threads: the second half's
+//! per-series values are computed into a buffer and folded after the first half, in series
+//! order, so the parallel result is the sequential one.
+
+use std::hash::Hasher;
+use std::sync::Arc;
+
+use promql_parser::parser::token::{
+    T_AVG, T_COUNT, T_GROUP, T_MAX, T_MIN, T_STDDEV, T_STDVAR, T_SUM,
+};
+use promql_parser::parser::{AggregateExpr, Expr, LabelModifier, VectorSelector};
+use tsdb::labels::{Label, Labels};
+use tsdb::storage::Series;
+
+use crate::engine::aggregate::{Acc, group_labels, in_group_key};
+use crate::engine::eval::{
+    Evaluator, Smp, Val, drop_metric_name, dur_ms, has_duplicates, instant_values, is_stale,
+    load_points_into,
+};
+use crate::engine::hash::FastMap;
+use crate::engine::range_functions::{not_a_counter, range_values};
+use crate::error::Result;
+
+/// Range functions of one range-selector argument that the series-major path evaluates.
+const RANGE_FUNCTIONS: &[&str] = &[
+    "rate",
+    "increase",
+    "delta",
+    "irate",
+    "idelta",
+    "changes",
+    "resets",
+    "deriv",
+    "avg_over_time",
+    "sum_over_time",
+    "count_over_time",
+    "min_over_time",
+    "max_over_time",
+    "stddev_over_time",
+    "stdvar_over_time",
+    "present_over_time",
+    "last_over_time",
+];
+
+/// Aggregations whose per-group state is an [`Acc`].
+const FOLDING: &[u16] = &[
+    T_SUM, T_AVG, T_COUNT, T_GROUP, T_MIN, T_MAX, T_STDDEV, T_STDVAR,
+];
+
+/// Selections with at least this many series are split over two threads.
+pub(crate) const PARALLEL_MIN_SERIES: usize = 1_000;
+
+/// The most values the second thread buffers (16 bytes each).
+const PARALLEL_MAX_BUFFERED: usize = 8_000_000;
+
+/// Where an aggregation's input comes from.
+#[derive(Debug, Clone, Copy)]
+enum Source<'e> {
+    /// An instant selector.
+    Instant(&'e VectorSelector),
+    /// A range function over a range selector of `range` ms.
+    Range {
+        func: &'static str,
+        vs: &'e VectorSelector,
+        range: i64,
+    },
+}
+
+impl<'e> Source<'e> {
+    /// The source of `expr` if the series-major path can evaluate it.
+    fn of(expr: &'e Expr) -> Option<Self> {
+        match expr {
+            Expr::Paren(p) => Source::of(&p.expr),
+            Expr::VectorSelector(vs) => Some(Source::Instant(vs)),
+            Expr::Call(c) if RANGE_FUNCTIONS.contains(&c.func.name) && c.args.args.len() == 1 => {
+                match c.args.args[0].as_ref() {
+                    Expr::MatrixSelector(ms) => Some(Source::Range {
+                        func: c.func.name,
+                        vs: &ms.vs,
+                        range: dur_ms(&ms.range),
+                    }),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    fn selector(&self) -> &'e VectorSelector {
+        match *self {
+            Source::Instant(vs) | Source::Range { vs, .. } => vs,
+        }
+    }
+
+    /// Whether the source's output labels lose `__name__`.
+    fn drops_name(&self) -> bool {
+        matches!(self, Source::Range { func, .. } if *func != "last_over_time")
+    }
+}
+
+/// What one series contributes, computed without the evaluator (so on any thread).
+#[derive(Debug, Default)]
+struct SeriesValues {
+    /// `(step, value)` pairs in step order.
+    values: Vec<(u32, f64)>,
+    /// Points read (counted while the series is held).
+    points: usize,
+    /// The metric to flag as maybe not a counter (a counter function saw a window of two
+    /// or more points of a series whose name lacks a counter suffix).
+    not_counter: Option<String>,
+}
+
+/// The per-series part of the evaluation: everything a worker thread needs.
+#[derive(Debug, Clone, Copy)]
+struct Kernel<'k> {
+    source: Source<'k>,
+    eff: &'k [i64],
+    mint: i64,
+    maxt: i64,
+    lookback: i64,
+    steps: (i64, i64),
+}
+
+impl Kernel<'_> {
+    /// Reads series `s` into `pts` (a buffer reused across series) and calls
+    /// `emit(step, value)` for each of its outputs.
+    fn run(
+        &self,
+        s: &dyn Series,
+        pts: &mut Vec<(i64, f64)>,
+        emit: impl FnMut(usize, f64),
+    ) -> Result<SeriesValues> {
+        load_points_into(s, self.mint, self.maxt, pts)?;
+        let mut out = SeriesValues::default();
+        match self.source {
+            Source::Instant(_) => {
+                instant_values(pts, self.eff, self.lookback, false, emit);
+            }
+            Source::Range { func, range, .. } => {
+                pts.retain(|p| !is_stale(p.1));
+                out.points = pts.len();
+                let non_counter = range_values(func, &[], pts, self.eff, range, self.steps, emit)?;
+                if non_counter {
+                    out.not_counter = not_a_counter(s.labels()).map(str::to_owned);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// One group's accumulator at one step, and the first series that reached it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cell {
+    acc: Acc,
+    first: u32,
+}
+
+/// Groups found so far and their per-step cells.
+#[derive(Debug, Default)]
+struct Groups {
+    /// Key hash → group ids.
+    by_hash: FastMap<u64, Vec<usize>>,
+    /// Group id → key.
+    keys: Vec<Arc<Labels>>,
+    /// Group id → one cell per step.
+    cells: Vec<Vec<Cell>>,
+}
+
+impl Groups {
+    /// The id of the group of a series with labels `l`, created with `steps` empty cells
+    /// if new. The key is hashed and compared in place; it is built only for a new group.
+    fn id(&mut self, l: &Labels, grouping: &Grouping<'_>, steps: usize) -> usize {
+        let keep = |x: &&Label| {
+            in_group_key(
+                x.name.as_str(),
+                grouping.by,
+                grouping.names,
+                grouping.name_dropped,
+            )
+        };
+        let mut h = std::hash::DefaultHasher::new();
+        for x in l.iter().filter(keep) {
+            h.write(x.name.as_bytes());
+            h.write_u8(0xff);
+            h.write(x.value.as_bytes());
+            h.write_u8(0xff);
+        }
+        let ids = self.by_hash.entry(h.finish()).or_default();
+        if let Some(&g) = ids
+            .iter()
+            .find(|&&g| self.keys[g].iter().eq(l.iter().filter(keep)))
+        {
+            return g;
+        }
+        let g = self.keys.len();
+        ids.push(g);
+        self.keys.push(Arc::new(group_labels(
+            l,
+            grouping.by,
+            grouping.names,
+            grouping.name_dropped,
+        )));
+        self.cells.push(vec![Cell::default(); steps]);
+        g
+    }
+}
+
+/// How the aggregation groups its input series.
+#[derive(Debug, Clone, Copy)]
+struct Grouping<'g> {
+    /// `by` (true) or `without`.
+    by: bool,
+    /// The labels listed.
+    names: &'g [String],
+    /// The input has lost `__name__` (a range function other than `last_over_time`).
+    name_dropped: bool,
+}
+
+impl Evaluator<'_> {
+    /// Evaluates `a` series-major if it is an aggregation that folds over a selector or a
+    /// range function of a range selector; `None` when the general path must run.
+    pub(crate) fn try_series_major(&mut self, a: &AggregateExpr) -> Result<Option<Val>> {
+        let op = a.op.id();
+        if !self.series_major
+            || a.param.is_some()
+            || self.opts.delayed_name_removal
+            || !FOLDING.contains(&op)
+        {
+            return Ok(None);
+        }
+        let Some(source) = Source::of(&a.expr) else {
+            return Ok(None);
+        };
+        let (by, names): (bool, &[String]) = match &a.modifier {
+            Some(LabelModifier::Include(l)) => (true, &l.labels),
+            Some(LabelModifier::Exclude(l)) => (false, &l.labels),
+            None => (true, &[]),
+        };
+        let n = self.steps();
+        let vs = source.selector();
+        let eff = self.eff_times(&vs.at, &vs.offset);
+        let lookback = self.opts.lookback_delta;
+        let (Some(&lo), Some(&hi)) = (eff.iter().min(), eff.iter().max()) else {
+            return Ok(Some(Val::Vector(vec![Vec::new(); n])));
+        };
+        let (mint, range) = match source {
+            Source::Instant(_) => (lo.saturating_sub(lookback).saturating_add(1), 0),
+            Source::Range { range, .. } => (lo.saturating_sub(range).saturating_add(1), range),
+        };
+        let series: Vec<Box<dyn Series>> = self
+            .select_series(vs, mint, hi, range)?
+            .collect::<tsdb::Result<_>>()?;
+        let drops_name = source.drops_name();
+        // The general path fails when two series' output labels coincide at a step; leave
+        // that case (series differing only in their name) to it.
+        if drops_name && names_may_collide(&series) {
+            return Ok(None);
+        }
+        let kernel = Kernel {
+            source,
+            eff: &eff,
+            mint,
+            maxt: hi,
+            lookback,
+            steps: (self.start, self.interval),
+        };
+        let mut groups = Groups::default();
+        let grouping = Grouping {
+            by,
+            names,
+            name_dropped: drops_name,
+        };
+        let group_ids: Vec<usize> = series
+            .iter()
+            .map(|s| groups.id(s.labels(), &grouping, n))
+            .collect();
+
+        // The second half's values are buffered until the first half is folded: split only
+        // when that buffer (at most one value per series and step) fits the sample limit.
+        let half = series.len() / 2;
+        let split = if series.len() >= self.parallel_min_series.max(2)
+            && half.saturating_mul(n) <= self.samples_left().min(PARALLEL_MAX_BUFFERED)
+        {
+            series.len() - half
+        } else {
+            series.len()
+        };
+        let stop = self.stop_check();
+        // Each thread drops its series as it goes.
+        let mut first = series;
+        let second = first.split_off(split);
+        let buffered = std::thread::scope(|scope| -> Result<Vec<SeriesValues>> {
+            let worker = (!second.is_empty()).then(|| {
+                scope.spawn(move || -> Result<Vec<SeriesValues>> {
+                    let mut pts = Vec::new();
+                    second
+                        .into_iter()
+                        .enumerate()
+                        .map(|(j, s)| {
+                            if j % 64 == 0 {
+                                stop.check("expression evaluation")?;
+                            }
+                            let mut values = Vec::new();
+                            let mut sv =
+                                kernel.run(&*s, &mut pts, |i, v| values.push((i as u32, v)))?;
+                            sv.values = values;
+                            Ok(sv)
+                        })
+                        .collect()
+                })
+            });
+            let mut pts = Vec::new();
+            for (k, s) in first.into_iter().enumerate() {
+                if k % 64 == 0 {
+                    self.check("expression evaluation")?;
+                }
+                let row = &mut groups.cells[group_ids[k]];
+                let mut produced = 0usize;
+                let sv = kernel.run(&*s, &mut pts, |i, v| {
+                    fold(&mut row[i], op, v, k);
+                    produced += 1;
+                })?;
+                self.account(&sv, produced)?;
+            }
+            match worker {
+                Some(w) => w.join().expect("series-major worker panicked"),
+                None => Ok(Vec::new()),
+            }
+        })?;
+        for (j, sv) in buffered.iter().enumerate() {
+            let k = split + j;
+            if j % 64 == 0 {
+                self.check("expression evaluation")?;
+            }
+            let row = &mut groups.cells[group_ids[k]];
+            for &(i, v) in &sv.values {
+                fold(&mut row[i as usize], op, v, k);
+            }
+            self.account(sv, sv.values.len())?;
+        }
+        Ok(Some(Val::Vector(finish(&groups, op, n))))
+    }
+
+    /// Counts one series' samples as the general path would hold them (its points while
+    /// read, its per-step outputs until the node is done) and adds its annotations.
+    fn account(&mut self, sv: &SeriesValues, produced: usize) -> Result<()> {
+        self.add_samples(sv.points)?;
+        self.release_samples(sv.points);
+        self.add_samples(produced)?;
+        if let Some(metric) = &sv.not_counter {
+            self.not_a_counter_info_for(metric);
+        }
+        Ok(())
+    }
+}
+
+/// Folds `v` of series `k` into `cell`.
+#[inline]
+fn fold(cell: &mut Cell, op: u16, v: f64, k: usize) {
+    if cell.acc.count == 0.0 {
+        cell.first = u32::try_from(k).unwrap_or(u32::MAX);
+    }
+    cell.acc.add(op, v);
+}
+
+/// One vector per step: each group with a sample, in the order the general path creates
+/// groups (by the first series contributing at that step).
+fn finish(groups: &Groups, op: u16, steps: usize) -> Vec<Vec<Smp>> {
+    let mut out = Vec::with_capacity(steps);
+    let mut step: Vec<(u32, usize)> = Vec::new();
+    for i in 0..steps {
+        step.clear();
+        step.extend(
+            groups
+                .cells
+                .iter()
+                .enumerate()
+                .filter(|(_, row)| row[i].acc.count > 0.0)
+                .map(|(g, row)| (row[i].first, g)),
+        );
+        if !step.is_sorted_by_key(|&(first, _)| first) {
+            step.sort_unstable_by_key(|&(first, _)| first);
+        }
+        out.push(
+            step.iter()
+                .map(|&(_, g)| Smp {
+                    labels: Arc::clone(&groups.keys[g]),
+                    v: groups.cells[g][i]
+                        .acc
+                        .finish(op)
+                        .expect("FOLDING holds only operators Acc finishes"),
+                    drop_name: false,
+                })
+                .collect(),
+        );
+    }
+    out
+}
+
+/// Whether two of `series` may have equal labels once `__name__` (and `__type__`,
+/// `__unit__`) are dropped: not if they all share one name and have no type or unit.
+fn names_may_collide(series: &[Box<dyn Series>]) -> bool {
+    let first = series.first().and_then(|s| s.labels().get("__name__"));
+    let uniform = series.iter().all(|s| {
+        let l = s.labels();
+        l.get("__name__") == first && !l.has("__type__") && !l.has("__unit__")
+    });
+    if uniform {
+        return false;
+    }
+    let dropped: Vec<Arc<Labels>> = series
+        .iter()
+        .map(|s| Arc::new(drop_metric_name(s.labels())))
+        .collect();
+    has_duplicates(dropped.iter())
+}
+
+#[cfg(test)]
+mod tests;
