@@ -139,7 +139,7 @@ fn main() {
     let ours_dir = tmp.path().join("tsdbd");
     std::fs::create_dir_all(&ours_dir).expect("mkdir");
     let ours = e2e::Tsdbd::start(Path::new(&ours_dir));
-    let us = measure(ours.pid(), &ours.url, &payloads, samples);
+    let us = measure(ours.pid(), &ours.url(""), &payloads, samples);
     assert!(ours.stop().success());
 
     let ms = |d: Duration| d.as_secs_f64() * 1e3;

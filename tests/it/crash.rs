@@ -92,7 +92,7 @@ fn kill_during_remote_write_loses_no_acknowledged_sample() {
     let port = server.port;
     for round in 0..ROUNDS {
         let stop = AtomicBool::new(false);
-        let url = server.url.clone();
+        let url = server.url("");
         let results = std::thread::scope(|s| {
             let handles: Vec<_> = (0..WRITERS)
                 .map(|w| {
@@ -129,7 +129,7 @@ fn check(server: &Tsdbd, acked: &[Vec<i64>], base: i64, next: &[i64]) {
     for (w, ks) in acked.iter().enumerate() {
         let t = (base + next[w] * STEP_MS) as f64 / 1000.0;
         let resp = api_query(
-            &server.url,
+            &server.url(""),
             &format!("e2e_crash{{writer=\"w{w}\"}}[30m]"),
             Some(t),
         );

@@ -78,7 +78,8 @@ fn prometheus_remote_write_then_identical_answers_and_after_restart() {
         return;
     };
     let tmp = tempfile::tempdir().expect("tempdir");
-    let ours = Tsdbd::start(&tmp.path().join("tsdbd"));
+    let dir = tmp.path().join("tsdbd");
+    let ours = Tsdbd::start(&dir);
     let config = format!(
         r#"
 global:
@@ -109,7 +110,7 @@ remote_write:
         std::thread::sleep(Duration::from_millis(200));
     }
     let theirs = answers(&prom.url, t_start, t_end);
-    let before = answers(&ours.url, t_start, t_end);
+    let before = answers(&ours.url(""), t_start, t_end);
     let mut diffs = Vec::new();
     let mut non_empty = 0;
     for ((q, a), (_, b)) in theirs.iter().zip(&before) {
@@ -132,11 +133,10 @@ remote_write:
     );
 
     // Restart tsdbd (graceful), then the answers are unchanged.
-    let dir = ours.dir.clone();
     let port = ours.port;
     assert!(ours.stop().success(), "tsdbd exits 0 on SIGTERM");
     let ours = Tsdbd::start_on(&dir, port, &[]);
-    let after = answers(&ours.url, t_start, t_end);
+    let after = answers(&ours.url(""), t_start, t_end);
     for ((q, a), (_, b)) in before.iter().zip(&after) {
         compare_results(a, b).unwrap_or_else(|e| panic!("after restart, {q}: {e}"));
     }

@@ -27,16 +27,15 @@ pub fn tsdbd_bin() -> PathBuf {
     bin
 }
 
-/// A `tsdbd` process on a loopback port; killed on drop.
+/// A `tsdbd` process on a loopback port; its stderr goes to a temporary log file; killed
+/// on drop.
 #[derive(Debug)]
 pub struct Tsdbd {
     child: Option<Child>,
-    /// `http://127.0.0.1:PORT`.
-    pub url: String,
     /// The port it listens on.
     pub port: u16,
-    /// Its data directory.
-    pub dir: PathBuf,
+    log: PathBuf,
+    _logdir: tempfile::TempDir,
 }
 
 impl Tsdbd {
@@ -47,46 +46,55 @@ impl Tsdbd {
 
     /// Starts tsdbd on `dir` and `port` with extra flags and waits until it is ready.
     pub fn start_on(dir: &Path, port: u16, extra: &[&str]) -> Tsdbd {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.with_extension("log"))
-            .expect("log file");
-        let child = Command::new(tsdbd_bin())
-            .arg("--storage.tsdb.path")
-            .arg(dir)
-            .arg("--web.listen-address")
-            .arg(format!("127.0.0.1:{port}"))
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start tsdbd");
-        let t = Tsdbd {
-            child: Some(child),
-            url: format!("http://127.0.0.1:{port}"),
-            port,
-            dir: dir.to_path_buf(),
-        };
-        t.wait_ready(Duration::from_secs(120));
+        let mut t = Tsdbd::launch_on(dir, port, extra);
+        t.wait_ready();
         t
     }
 
-    fn wait_ready(&self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Ok(r) = ureq::get(&format!("{}/-/ready", self.url)).call()
-                && r.status() == 200
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "tsdbd did not become ready; see {}",
-                self.dir.with_extension("log").display()
-            );
-            std::thread::sleep(Duration::from_millis(50));
+    /// Starts `tsdbd --storage.tsdb.path DIR --web.listen-address 127.0.0.1:PORT EXTRA...`
+    /// on a free port without waiting.
+    pub fn launch(dir: &Path, extra: &[&str]) -> Tsdbd {
+        Tsdbd::launch_on(dir, tsdb::testutil::free_port(), extra)
+    }
+
+    fn launch_on(dir: &Path, port: u16, extra: &[&str]) -> Tsdbd {
+        let mut cmd = Command::new(tsdbd_bin());
+        cmd.arg("--storage.tsdb.path")
+            .arg(dir)
+            .arg("--web.listen-address")
+            .arg(format!("127.0.0.1:{port}"))
+            .args(extra);
+        Tsdbd::spawn(&mut cmd, port)
+    }
+
+    /// Starts the binary as `cmd` says (which must make it listen on `port`), without
+    /// waiting.
+    pub fn spawn(cmd: &mut Command, port: u16) -> Tsdbd {
+        let logdir = tempfile::tempdir().expect("tempdir");
+        let log = logdir.path().join("stderr.log");
+        let child = cmd
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start tsdbd");
+        Tsdbd {
+            child: Some(child),
+            port,
+            log,
+            _logdir: logdir,
         }
+    }
+
+    /// `http://127.0.0.1:PORT` followed by `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// What the process wrote to stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// The process id (for CPU and memory measurements).
@@ -94,11 +102,45 @@ impl Tsdbd {
         self.child.as_ref().expect("running").id()
     }
 
-    fn signal(&mut self, sig: i32) -> ExitStatus {
-        let mut child = self.child.take().expect("running");
+    /// Polls `probe` until it returns true (two minutes at most, so that a WAL replay on
+    /// a loaded machine fits); panics with the log if the process exits first.
+    pub fn wait_for(&mut self, what: &str, mut probe: impl FnMut(&Tsdbd) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            if probe(self) {
+                return;
+            }
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .expect("running")
+                .try_wait()
+                .expect("wait")
+            {
+                panic!("tsdbd exited ({status}) before {what}:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("timed out waiting for {what}:\n{}", self.log());
+    }
+
+    /// Waits until `/-/ready` answers 200 over plain HTTP.
+    pub fn wait_ready(&mut self) {
+        let url = self.url("/-/ready");
+        self.wait_for("readiness", |_| {
+            ureq::get(&url).call().is_ok_and(|r| r.status() == 200)
+        });
+    }
+
+    /// Sends `signal` and waits for the exit (30 s at most).
+    pub fn signal(&mut self, signal: i32) -> ExitStatus {
+        let pid = self.pid();
         // SAFETY: kill(2) on a child we own; no memory is involved.
-        unsafe { libc::kill(child.id() as i32, sig) };
-        child.wait().expect("wait for tsdbd")
+        let sent = unsafe { libc::kill(pid as i32, signal) };
+        assert_eq!(sent, 0, "kill({pid}, {signal})");
+        let status = self.wait_exit(Duration::from_secs(30));
+        self.child = None;
+        status
     }
 
     /// Stops it with SIGTERM (graceful shutdown) and returns the exit status.
@@ -111,9 +153,31 @@ impl Tsdbd {
         self.signal(libc::SIGKILL);
     }
 
+    /// Waits for the process to exit by itself, at most `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .expect("running")
+                .try_wait()
+                .expect("wait")
+            {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "tsdbd did not exit within {limit:?}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// An instant query at `t` (seconds); returns the whole JSON response.
     pub fn query(&self, q: &str, t: f64) -> Value {
-        api_query(&self.url, q, Some(t))
+        api_query(&self.url(""), q, Some(t))
     }
 }
 

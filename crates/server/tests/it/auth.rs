@@ -30,7 +30,7 @@ bearer_tokens = ["admin-token"]
     )
     .unwrap();
     let data = dir.path().join("data");
-    let mut s = Tsdbd::start(&data, &["--config.file", cfg.to_str().unwrap()]);
+    let mut s = Tsdbd::launch(&data, &["--config.file", cfg.to_str().unwrap()]);
     s.wait_ready(); // probes need no credentials
 
     // read: /metrics (and the query API).
@@ -90,5 +90,5 @@ bearer_tokens = ["admin-token"]
     assert_eq!(v["errorType"], "unavailable");
     assert_eq!(v["error"], "admin APIs disabled");
 
-    assert_eq!(s.stop("TERM").code(), Some(0));
+    assert_eq!(s.signal(libc::SIGTERM).code(), Some(0));
 }

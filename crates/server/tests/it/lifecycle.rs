@@ -8,7 +8,7 @@ use tsdb::chunkenc::SampleIterator as _;
 use tsdb::labels::Labels;
 use tsdb::storage::Queryable;
 
-use crate::harness::{BIN, Tsdbd, free_port, get};
+use crate::harness::{Tsdbd, free_port, get};
 
 fn write_samples(dir: &std::path::Path, series: usize, t0: i64) {
     let db = tsdb::Db::open(dir, tsdb::Options::default(), &mut Registry::default()).unwrap();
@@ -47,7 +47,7 @@ fn exact_flags_replay_serve_and_sigterm_closes_the_wal() {
     let data = tempfile::tempdir().unwrap();
     write_samples(data.path(), 50, 1_000);
     // Exactly the documented form: `--flag value`.
-    let mut s = Tsdbd::start(data.path(), &[]);
+    let mut s = Tsdbd::launch(data.path(), &[]);
     s.wait_ready();
     let (code, _, body) = get(&s.url("/-/healthy"), &[]).unwrap();
     assert_eq!(code, 200);
@@ -60,7 +60,7 @@ fn exact_flags_replay_serve_and_sigterm_closes_the_wal() {
     );
 
     let started = Instant::now();
-    let status = s.stop("TERM");
+    let status = s.signal(libc::SIGTERM);
     assert_eq!(status.code(), Some(0), "log:\n{}", s.log());
     assert!(started.elapsed() < Duration::from_secs(5), "prompt exit");
     let log = s.log();
@@ -75,7 +75,7 @@ fn sigint_also_exits_cleanly_and_equals_form_works() {
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut s = Tsdbd::spawn(
-        Command::new(BIN).args([
+        Command::new(e2e::tsdbd_bin()).args([
             format!("--storage.tsdb.path={}", data.path().display()),
             format!("--web.listen-address=127.0.0.1:{port}"),
             "--log.format=json".to_owned(),
@@ -83,7 +83,7 @@ fn sigint_also_exits_cleanly_and_equals_form_works() {
         port,
     );
     s.wait_ready();
-    assert_eq!(s.stop("INT").code(), Some(0), "{}", s.log());
+    assert_eq!(s.signal(libc::SIGINT).code(), Some(0), "{}", s.log());
     let first = s.log().lines().next().unwrap_or_default().to_owned();
     let v: serde_json::Value = serde_json::from_str(&first).expect("JSON log line");
     assert_eq!(v["level"], "info", "{first}");
@@ -96,14 +96,14 @@ fn no_path_flag_keeps_data_in_cwd_data() {
     let cwd = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut s = Tsdbd::spawn(
-        Command::new(BIN)
+        Command::new(e2e::tsdbd_bin())
             .current_dir(cwd.path())
             .args(["--web.listen-address", &format!("127.0.0.1:{port}")]),
         port,
     );
     s.wait_ready();
     assert!(cwd.path().join("data/wal").is_dir(), "default ./data");
-    assert_eq!(s.stop("TERM").code(), Some(0));
+    assert_eq!(s.signal(libc::SIGTERM).code(), Some(0));
 }
 
 #[test]
@@ -111,7 +111,7 @@ fn bad_configuration_exits_2_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("bad.toml");
     std::fs::write(&cfg, "[storage]\nretension_time = \"30d\"\n").unwrap();
-    let out = Command::new(BIN)
+    let out = Command::new(e2e::tsdbd_bin())
         .args(["--config.file", cfg.to_str().unwrap()])
         .output()
         .unwrap();
@@ -120,7 +120,7 @@ fn bad_configuration_exits_2_with_the_reason() {
     assert!(err.contains("unknown field `retension_time`"), "{err}");
     assert!(err.contains("bad.toml"), "{err}");
 
-    let out = Command::new(BIN)
+    let out = Command::new(e2e::tsdbd_bin())
         .args(["--storage.tsdb.retention.time", "fortnight"])
         .output()
         .unwrap();
@@ -134,7 +134,7 @@ fn address_in_use_exits_1() {
     let port = taken.local_addr().unwrap().port();
     let data = tempfile::tempdir().unwrap();
     let mut s = Tsdbd::spawn(
-        Command::new(BIN).args([
+        Command::new(e2e::tsdbd_bin()).args([
             "--storage.tsdb.path",
             data.path().to_str().unwrap(),
             "--web.listen-address",
@@ -156,7 +156,7 @@ fn locked_data_dir_exits_1() {
         &mut Registry::default(),
     )
     .unwrap();
-    let mut s = Tsdbd::start(data.path(), &[]);
+    let mut s = Tsdbd::launch(data.path(), &[]);
     let status = s.wait_exit(Duration::from_secs(10));
     assert_eq!(status.code(), Some(1), "{}", s.log());
     assert!(s.log().contains("open storage"), "{}", s.log());
@@ -169,7 +169,7 @@ fn idle_and_stalled_connections_do_not_hold_up_shutdown() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("tsdbd.toml");
     std::fs::write(&cfg, "[web]\nshutdown_timeout = \"1s\"\n").unwrap();
-    let mut s = Tsdbd::start(
+    let mut s = Tsdbd::launch(
         &dir.path().join("data"),
         &["--config.file", cfg.to_str().unwrap()],
     );
@@ -186,7 +186,7 @@ fn idle_and_stalled_connections_do_not_hold_up_shutdown() {
     std::thread::sleep(Duration::from_millis(100));
 
     let started = Instant::now();
-    assert_eq!(s.stop("TERM").code(), Some(0), "{}", s.log());
+    assert_eq!(s.signal(libc::SIGTERM).code(), Some(0), "{}", s.log());
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "shutdown bounded by web.shutdown_timeout, took {:?}",

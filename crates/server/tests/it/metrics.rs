@@ -39,7 +39,7 @@ fn parse(text: &str) -> Vec<String> {
 #[test]
 fn families_parse_and_gzip_is_used_when_accepted() {
     let data = tempfile::tempdir().unwrap();
-    let mut s = Tsdbd::start(data.path(), &[]);
+    let mut s = Tsdbd::launch(data.path(), &[]);
     s.wait_ready();
     let url = s.url("/metrics");
     let (code, _, _) = get(&url, &[]).unwrap();
@@ -85,5 +85,5 @@ fn families_parse_and_gzip_is_used_when_accepted() {
         .unwrap();
     parse(&unzipped);
     assert!(r.2.len() < unzipped.len() / 2, "compressed");
-    assert_eq!(s.stop("TERM").code(), Some(0));
+    assert_eq!(s.signal(libc::SIGTERM).code(), Some(0));
 }

@@ -71,7 +71,7 @@ fn https_round_trip_with_a_self_signed_certificate() {
     .unwrap();
     let der = cert.cert.der().clone();
     let data = dir.path().join("data");
-    let mut s = Tsdbd::start(&data, &["--config.file", cfg.to_str().unwrap()]);
+    let mut s = Tsdbd::launch(&data, &["--config.file", cfg.to_str().unwrap()]);
     let port = s.port;
     s.wait_for("ready over TLS", |_| {
         matches!(tls_get(port, &der, "/-/ready"), Ok((200, _)))
@@ -88,5 +88,5 @@ fn https_round_trip_with_a_self_signed_certificate() {
     assert!(tls_get(port, other.cert.der(), "/-/healthy").is_err());
     // TLS still works after the failed handshakes, and shutdown is clean.
     assert_eq!(tls_get(port, &der, "/-/healthy").unwrap().0, 200);
-    assert_eq!(s.stop("TERM").code(), Some(0), "{}", s.log());
+    assert_eq!(s.signal(libc::SIGTERM).code(), Some(0), "{}", s.log());
 }
