@@ -224,6 +224,11 @@ impl Labels {
         Labels(labels.into_boxed_slice())
     }
 
+    /// Wraps labels as they are; the caller checks [`Self::is_valid`] before using them.
+    pub(crate) fn from_sorted_unchecked(labels: Vec<Label>) -> Self {
+        Labels(labels.into_boxed_slice())
+    }
+
     /// Whether the set is sorted by name with unique names and non-empty values.
     pub fn is_valid(&self) -> bool {
         self.0.windows(2).all(|w| w[0].name < w[1].name)

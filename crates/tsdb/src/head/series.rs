@@ -172,9 +172,10 @@ impl MemSeries {
     }
 }
 
-/// A hasher for keys that are already well-mixed 64-bit numbers (label hashes, refs).
+/// A hasher for keys that are already well-mixed 64-bit numbers (label hashes) or
+/// sequential ones (series refs); far cheaper than the standard library's SipHash.
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct U64Hasher(u64);
+pub struct U64Hasher(u64);
 
 impl Hasher for U64Hasher {
     fn write(&mut self, bytes: &[u8]) {
@@ -191,7 +192,8 @@ impl Hasher for U64Hasher {
     }
 }
 
-type U64Map<V> = HashMap<u64, V, BuildHasherDefault<U64Hasher>>;
+/// A map keyed by series ref or label hash, with [`U64Hasher`].
+pub type U64Map<V> = HashMap<u64, V, BuildHasherDefault<U64Hasher>>;
 
 #[derive(Debug, Default)]
 struct HashStripe {
