@@ -304,10 +304,8 @@ impl Labels {
 pub fn hash_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
     let mut h = FxHasher64::default();
     for (n, v) in pairs {
-        h.write(n.as_bytes());
-        h.write_u8(0xff);
-        h.write(v.as_bytes());
-        h.write_u8(0xff);
+        h.write_str_part(n.as_bytes());
+        h.write_str_part(v.as_bytes());
     }
     h.finish()
 }
@@ -369,17 +367,34 @@ struct FxHasher64 {
     hash: u64,
 }
 
-impl Hasher for FxHasher64 {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+impl FxHasher64 {
+    const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+    fn add_word(&mut self, w: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ w).wrapping_mul(Self::K);
+    }
+
+    /// Hashes one string of a label set: its 8-byte words, then the remaining 0 to 7
+    /// bytes and the length packed into one last word. The length delimits the string,
+    /// so `("ab", "c")` and `("a", "bc")` hash differently (no separator byte needed), and
+    /// a label's tail costs one multiply instead of one per byte.
+    fn write_str_part(&mut self, bytes: &[u8]) {
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
-            let w = u64::from_le_bytes(c.try_into().expect("chunk of 8"));
-            self.hash = (self.hash.rotate_left(5) ^ w).wrapping_mul(K);
+            self.add_word(u64::from_le_bytes(c.try_into().expect("chunk of 8")));
         }
-        for &b in chunks.remainder() {
-            self.hash = (self.hash.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-        }
+        let mut tail = [0u8; 8];
+        let rest = chunks.remainder();
+        tail[..rest.len()].copy_from_slice(rest);
+        // `rest` has at most 7 bytes, so the top byte is free for the length's low bits.
+        tail[7] = bytes.len() as u8;
+        self.add_word(u64::from_le_bytes(tail));
+    }
+}
+
+impl Hasher for FxHasher64 {
+    fn write(&mut self, bytes: &[u8]) {
+        self.write_str_part(bytes);
     }
     fn finish(&self) -> u64 {
         self.hash
