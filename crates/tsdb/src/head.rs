@@ -204,23 +204,24 @@ impl Head {
     where
         I: Iterator<Item = (&'a str, &'a str)> + Clone,
     {
-        let hash = crate::labels::hash_pairs(pairs.clone());
-        if let Some(s) = self.series.get_by_pairs(hash, pairs.clone()) {
-            return Ok(s);
-        }
-        let labels = Labels::from_sorted_unchecked(
-            pairs
-                .map(|(n, v)| crate::labels::Label {
-                    name: self.symbols.intern(n),
-                    value: self.symbols.intern(v),
-                })
-                .collect(),
-        );
-        if labels.is_empty() || !labels.is_valid() {
+        if !crate::labels::pairs_are_valid(pairs.clone()) {
             return Err(crate::AppendError::InvalidLabels.into());
         }
+        let hash = crate::labels::hash_pairs(pairs.clone());
+        let symbols = &self.symbols;
+        let interned = || {
+            Labels::from_sorted(
+                pairs
+                    .clone()
+                    .map(|(n, v)| crate::labels::Label {
+                        name: symbols.intern(n),
+                        value: symbols.intern(v),
+                    })
+                    .collect(),
+            )
+        };
         Ok(self
-            .get_or_create_hashed(hash, &labels, || labels.clone(), None, false)?
+            .get_or_create_hashed(hash, pairs.clone(), interned, None, false)?
             .0)
     }
 
@@ -306,24 +307,28 @@ impl Head {
     ) -> Result<(Arc<MemSeries>, bool)> {
         self.get_or_create_hashed(
             labels.hash_value(),
-            labels,
+            labels.pairs(),
             || labels.interned(&self.symbols),
             series_ref,
             logged,
         )
     }
 
-    /// [`Self::get_or_create`] for labels hashing to `hash`; `interned` gives the labels
-    /// a new series keeps (interned in the head's symbol table).
-    fn get_or_create_hashed(
+    /// [`Self::get_or_create`] for the labels `pairs`, hashing to `hash`; `interned` gives
+    /// the labels a new series keeps (interned in the head's symbol table). It runs only
+    /// when the series is absent, under the hash stripe's write lock.
+    fn get_or_create_hashed<'a, I>(
         &self,
         hash: u64,
-        labels: &Labels,
+        pairs: I,
         interned: impl FnOnce() -> Labels,
         series_ref: Option<HeadSeriesRef>,
         logged: bool,
-    ) -> Result<(Arc<MemSeries>, bool)> {
-        let (s, created) = self.series.get_or_create(hash, labels, || {
+    ) -> Result<(Arc<MemSeries>, bool)>
+    where
+        I: Iterator<Item = (&'a str, &'a str)> + Clone,
+    {
+        let (s, created) = self.series.get_or_create(hash, pairs, || {
             let r = series_ref.unwrap_or_else(|| self.next_series_ref());
             MemSeries::new(r, interned(), logged)
         });

@@ -224,11 +224,6 @@ impl Labels {
         Labels(labels.into_boxed_slice())
     }
 
-    /// Wraps labels as they are; the caller checks [`Self::is_valid`] before using them.
-    pub(crate) fn from_sorted_unchecked(labels: Vec<Label>) -> Self {
-        Labels(labels.into_boxed_slice())
-    }
-
     /// Whether the set is sorted by name with unique names and non-empty values.
     pub fn is_valid(&self) -> bool {
         self.0.windows(2).all(|w| w[0].name < w[1].name)
@@ -281,9 +276,14 @@ impl Labels {
         )
     }
 
+    /// The `(name, value)` pairs as borrowed strings.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
+        self.0.iter().map(|l| (l.name.as_str(), l.value.as_str()))
+    }
+
     /// A 64-bit hash of the names and values, stable within one process.
     pub fn hash_value(&self) -> u64 {
-        hash_pairs(self.0.iter().map(|l| (l.name.as_str(), l.value.as_str())))
+        hash_pairs(self.pairs())
     }
 
     /// Whether the set equals the borrowed `(name, value)` pairs, in order.
@@ -297,6 +297,22 @@ impl Labels {
         }
         mine.next().is_none()
     }
+}
+
+/// Whether borrowed `(name, value)` pairs form a valid label set (what
+/// [`Labels::is_valid`] checks, plus at least one label): sorted by name, unique names,
+/// no empty value.
+pub fn pairs_are_valid<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> bool {
+    let mut prev: Option<&str> = None;
+    let mut any = false;
+    for (n, v) in pairs {
+        if v.is_empty() || prev.is_some_and(|p| p >= n) {
+            return false;
+        }
+        prev = Some(n);
+        any = true;
+    }
+    any
 }
 
 /// The hash [`Labels::hash_value`] gives the same pairs, computed from borrowed strings
