@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use tsdb::head::exemplars::Exemplar as HeadExemplar;
 use tsdb::head::metadata::MetadataEntry;
+use tsdb::head::series::U64Map;
 use tsdb::labels::{Label as TsdbLabel, Labels};
 use tsdb::record::MetricType;
 use tsdb::{AppendError, Head};
@@ -78,10 +79,6 @@ fn metric_type(t: i32) -> MetricType {
     u8::try_from(t).map_or(MetricType::Unknown, MetricType::from_byte)
 }
 
-fn owned_labels<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Labels {
-    Labels::from_sorted(pairs.map(|(n, v)| TsdbLabel::new(n, v)).collect())
-}
-
 fn reason_of(e: &tsdb::Error) -> Option<RejectReason> {
     match e {
         tsdb::Error::Append(a) => Some(match a {
@@ -105,7 +102,8 @@ pub fn apply(head: &Head, req: &WriteRequest<'_>, limits: &Limits, now_ms: i64) 
     let max_t = now_ms.saturating_add(limits.max_ahead_ms);
     // The newest sample accepted per series in this request: the head checks samples
     // against committed data only.
-    let mut newest: HashMap<u64, (i64, u64)> = HashMap::new();
+    let mut newest: U64Map<(i64, u64)> =
+        U64Map::with_capacity_and_hasher(req.samples.len(), Default::default());
     let mut samples_added = 0u64;
     let mut exemplars_added = 0u64;
     for (i, s) in req.series.iter().enumerate() {
@@ -131,16 +129,8 @@ pub fn apply(head: &Head, req: &WriteRequest<'_>, limits: &Limits, now_ms: i64) 
             || describe("native histograms are not supported yet"),
         );
         let pairs = effective(labels);
-        let mut series_ref = head.lookup(pairs.clone()).unwrap_or(0);
-        let mut owned: Option<Labels> = None;
-        let mut labels_for = |series_ref: u64| -> Labels {
-            if series_ref != 0 {
-                return Labels::empty();
-            }
-            owned
-                .get_or_insert_with(|| owned_labels(pairs.clone()))
-                .clone()
-        };
+        // Found once per series of the request; created on its first accepted item.
+        let mut series = head.series_by_pairs(pairs.clone());
         for smp in samples {
             if smp.t > max_t {
                 out.reject(RejectReason::TooFarInFuture, 1, || {
@@ -151,7 +141,7 @@ pub fn apply(head: &Head, req: &WriteRequest<'_>, limits: &Limits, now_ms: i64) 
                 });
                 continue;
             }
-            if let Some(&(t, bits)) = newest.get(&series_ref).filter(|_| series_ref != 0) {
+            if let Some(&(t, bits)) = series.as_ref().and_then(|s| newest.get(&s.series_ref())) {
                 if smp.t < t {
                     out.reject(RejectReason::OutOfOrder, 1, || {
                         describe(&format!("out of order sample (timestamp {})", smp.t))
@@ -172,18 +162,15 @@ pub fn apply(head: &Head, req: &WriteRequest<'_>, limits: &Limits, now_ms: i64) 
                     continue;
                 }
             }
-            let l = labels_for(series_ref);
-            let mut res = app.add(series_ref, &l, smp.t, smp.v);
-            if series_ref != 0
-                && matches!(res, Err(tsdb::Error::Append(AppendError::InvalidLabels)))
-            {
-                // Garbage collection removed the series found by `lookup`: recreate it.
-                series_ref = 0;
-                res = app.add(0, &labels_for(0), smp.t, smp.v);
-            }
+            let res = match series.as_mut() {
+                Some(s) => app.append_to(s, smp.t, smp.v),
+                None => match head.get_or_create_by_pairs(pairs.clone()) {
+                    Ok(s) => app.append_to(series.insert(s), smp.t, smp.v),
+                    Err(e) => Err(e),
+                },
+            };
             match res {
                 Ok(r) => {
-                    series_ref = r;
                     newest.insert(r, (smp.t, smp.v.to_bits()));
                     samples_added += 1;
                 }
@@ -204,8 +191,13 @@ pub fn apply(head: &Head, req: &WriteRequest<'_>, limits: &Limits, now_ms: i64) 
                 v: e.v,
                 t: e.t,
             };
-            let l = labels_for(series_ref);
-            match app.add_exemplar(series_ref, &l, ex) {
+            let res = match &series {
+                Some(s) => app.add_exemplar_to(s, ex),
+                None => head
+                    .get_or_create_by_pairs(pairs.clone())
+                    .and_then(|s| app.add_exemplar_to(series.insert(s), ex)),
+            };
+            match res {
                 Ok(true) => exemplars_added += 1,
                 Ok(false) => {}
                 Err(err) => match reason_of(&err) {
@@ -215,8 +207,11 @@ pub fn apply(head: &Head, req: &WriteRequest<'_>, limits: &Limits, now_ms: i64) 
             }
         }
         if let Some(m) = s.metadata {
-            let l = labels_for(series_ref);
-            app.set_metadata(series_ref, &l, metric_type(m.metric_type), m.unit, m.help)?;
+            let s = match series.take() {
+                Some(s) => s,
+                None => head.get_or_create_by_pairs(pairs.clone())?,
+            };
+            app.set_metadata_to(&s, metric_type(m.metric_type), m.unit, m.help)?;
         }
     }
     app.commit_batch()?;

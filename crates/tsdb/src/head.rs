@@ -182,8 +182,47 @@ impl Head {
     where
         I: Iterator<Item = (&'a str, &'a str)> + Clone,
     {
+        self.series_by_pairs(pairs).map(|s| s.series_ref)
+    }
+
+    /// The series whose labels are the borrowed `pairs` (sorted by name, no empty
+    /// values), without building a label set; `None` if absent. Appending through the
+    /// returned handle ([`HeadAppender::append_to`]) skips a second lookup by reference.
+    pub fn series_by_pairs<'a, I>(&self, pairs: I) -> Option<Arc<MemSeries>>
+    where
+        I: Iterator<Item = (&'a str, &'a str)> + Clone,
+    {
         let hash = crate::labels::hash_pairs(pairs.clone());
-        self.series.get_by_pairs(hash, pairs).map(|s| s.series_ref)
+        self.series.get_by_pairs(hash, pairs)
+    }
+
+    /// The series whose labels are the borrowed `pairs`, created (and indexed) if absent.
+    /// The labels of a new series are interned straight from the borrowed strings.
+    /// Fails with [`AppendError::InvalidLabels`](crate::AppendError::InvalidLabels) when
+    /// `pairs` is empty, unsorted, has a repeated name or an empty value.
+    pub fn get_or_create_by_pairs<'a, I>(&self, pairs: I) -> Result<Arc<MemSeries>>
+    where
+        I: Iterator<Item = (&'a str, &'a str)> + Clone,
+    {
+        if !crate::labels::pairs_are_valid(pairs.clone()) {
+            return Err(crate::AppendError::InvalidLabels.into());
+        }
+        let hash = crate::labels::hash_pairs(pairs.clone());
+        let symbols = &self.symbols;
+        let interned = || {
+            Labels::from_sorted(
+                pairs
+                    .clone()
+                    .map(|(n, v)| crate::labels::Label {
+                        name: symbols.intern(n),
+                        value: symbols.intern(v),
+                    })
+                    .collect(),
+            )
+        };
+        Ok(self
+            .get_or_create_hashed(hash, pairs.clone(), interned, None, false)?
+            .0)
     }
 
     /// A querier over samples in `[mint, maxt]`.
@@ -266,12 +305,32 @@ impl Head {
         series_ref: Option<HeadSeriesRef>,
         logged: bool,
     ) -> Result<(Arc<MemSeries>, bool)> {
-        let hash = labels.hash_value();
-        let mut new_ref = None;
-        let (s, created) = self.series.get_or_create(hash, labels, || {
+        self.get_or_create_hashed(
+            labels.hash_value(),
+            labels.pairs(),
+            || labels.interned(&self.symbols),
+            series_ref,
+            logged,
+        )
+    }
+
+    /// [`Self::get_or_create`] for the labels `pairs`, hashing to `hash`; `interned` gives
+    /// the labels a new series keeps (interned in the head's symbol table). It runs only
+    /// when the series is absent, under the hash stripe's write lock.
+    fn get_or_create_hashed<'a, I>(
+        &self,
+        hash: u64,
+        pairs: I,
+        interned: impl FnOnce() -> Labels,
+        series_ref: Option<HeadSeriesRef>,
+        logged: bool,
+    ) -> Result<(Arc<MemSeries>, bool)>
+    where
+        I: Iterator<Item = (&'a str, &'a str)> + Clone,
+    {
+        let (s, created) = self.series.get_or_create(hash, pairs, || {
             let r = series_ref.unwrap_or_else(|| self.next_series_ref());
-            new_ref = Some(r);
-            MemSeries::new(r, labels.interned(&self.symbols), logged)
+            MemSeries::new(r, interned(), logged)
         });
         if created {
             let id = postings_id(s.series_ref)?;

@@ -276,9 +276,14 @@ impl Labels {
         )
     }
 
+    /// The `(name, value)` pairs as borrowed strings.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
+        self.0.iter().map(|l| (l.name.as_str(), l.value.as_str()))
+    }
+
     /// A 64-bit hash of the names and values, stable within one process.
     pub fn hash_value(&self) -> u64 {
-        hash_pairs(self.0.iter().map(|l| (l.name.as_str(), l.value.as_str())))
+        hash_pairs(self.pairs())
     }
 
     /// Whether the set equals the borrowed `(name, value)` pairs, in order.
@@ -294,15 +299,29 @@ impl Labels {
     }
 }
 
+/// Whether borrowed `(name, value)` pairs form a valid label set (what
+/// [`Labels::is_valid`] checks, plus at least one label): sorted by name, unique names,
+/// no empty value.
+pub fn pairs_are_valid<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> bool {
+    let mut prev: Option<&str> = None;
+    let mut any = false;
+    for (n, v) in pairs {
+        if v.is_empty() || prev.is_some_and(|p| p >= n) {
+            return false;
+        }
+        prev = Some(n);
+        any = true;
+    }
+    any
+}
+
 /// The hash [`Labels::hash_value`] gives the same pairs, computed from borrowed strings
 /// (lets a writer find an existing series without building its label set).
 pub fn hash_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
     let mut h = FxHasher64::default();
     for (n, v) in pairs {
-        h.write(n.as_bytes());
-        h.write_u8(0xff);
-        h.write(v.as_bytes());
-        h.write_u8(0xff);
+        h.write_str_part(n.as_bytes());
+        h.write_str_part(v.as_bytes());
     }
     h.finish()
 }
@@ -364,17 +383,55 @@ struct FxHasher64 {
     hash: u64,
 }
 
-impl Hasher for FxHasher64 {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+impl FxHasher64 {
+    const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+    #[inline]
+    fn add_word(&mut self, w: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ w).wrapping_mul(Self::K);
+    }
+
+    /// Hashes one string of a label set: its 8-byte words, then the remaining 0 to 7
+    /// bytes and the length packed into one last word. The length delimits the string,
+    /// so `("ab", "c")` and `("a", "bc")` hash differently (no separator byte needed), and
+    /// a label's tail costs one multiply instead of one per byte.
+    #[inline]
+    fn write_str_part(&mut self, bytes: &[u8]) {
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
-            let w = u64::from_le_bytes(c.try_into().expect("chunk of 8"));
-            self.hash = (self.hash.rotate_left(5) ^ w).wrapping_mul(K);
+            self.add_word(u64::from_le_bytes(c.try_into().expect("chunk of 8")));
         }
-        for &b in chunks.remainder() {
-            self.hash = (self.hash.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        // `rest` has at most 7 bytes, so the top byte is free for the length's low bits.
+        let tail = tail_word(chunks.remainder()) | (bytes.len() as u64) << 56;
+        self.add_word(tail);
+    }
+}
+
+/// The 0 to 7 bytes of `rest` as a little-endian word, read with at most two loads
+/// (overlapping when fewer than 8 bytes remain). Assembling the word in registers
+/// matters: copying the bytes into a stack buffer and loading it as one word stalls on
+/// store forwarding, and that stall was most of the hash's cost.
+#[inline]
+fn tail_word(rest: &[u8]) -> u64 {
+    let n = rest.len();
+    match n {
+        0 => 0,
+        1..=3 => {
+            u64::from(rest[0])
+                | u64::from(rest[n / 2]) << (8 * (n / 2))
+                | u64::from(rest[n - 1]) << (8 * (n - 1))
         }
+        _ => {
+            let lo = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes"));
+            let hi = u32::from_le_bytes(rest[n - 4..].try_into().expect("4 bytes"));
+            u64::from(lo) | u64::from(hi) << (8 * (n - 4))
+        }
+    }
+}
+
+impl Hasher for FxHasher64 {
+    fn write(&mut self, bytes: &[u8]) {
+        self.write_str_part(bytes);
     }
     fn finish(&self) -> u64 {
         self.hash
@@ -384,6 +441,28 @@ impl Hasher for FxHasher64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tail_word_is_the_bytes_little_endian() {
+        let bytes = [1u8, 2, 3, 4, 5, 6, 7];
+        for n in 0..=7 {
+            let mut buf = [0u8; 8];
+            buf[..n].copy_from_slice(&bytes[..n]);
+            assert_eq!(tail_word(&bytes[..n]), u64::from_le_bytes(buf), "{n} bytes");
+        }
+    }
+
+    #[test]
+    fn hash_delimits_strings() {
+        let h = |p: &[(&str, &str)]| hash_pairs(p.iter().copied());
+        assert_ne!(h(&[("ab", "c")]), h(&[("a", "bc")]));
+        assert_ne!(h(&[("a", "")]), h(&[("a", "\0")]));
+        assert_ne!(h(&[("abcdefgh", "i")]), h(&[("abcdefghi", "")]));
+        assert_eq!(
+            h(&[("__name__", "up"), ("job", "node")]),
+            Labels::from_pairs(&[("job", "node"), ("__name__", "up")]).hash_value()
+        );
+    }
 
     #[test]
     fn new_sorts_dedups_and_drops_empty() {

@@ -45,7 +45,21 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn varint(&mut self) -> Result<u64> {
+        // Field keys and the lengths of labels and samples fit in one byte: decode
+        // those without the loop.
+        if let Some(&b) = self.buf.get(self.pos)
+            && b < 0x80
+        {
+            self.pos += 1;
+            return Ok(u64::from(b));
+        }
+        self.varint_slow()
+    }
+
+    #[cold]
+    fn varint_slow(&mut self) -> Result<u64> {
         let mut v: u64 = 0;
         for i in 0..10 {
             let Some(&b) = self.buf.get(self.pos) else {
@@ -64,6 +78,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next field's number and wire type.
+    #[inline]
     pub(crate) fn key(&mut self) -> Result<(u32, WireType)> {
         let k = self.varint()?;
         let wt = match k & 7 {
@@ -99,6 +114,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A length-delimited field's bytes, as a reader positioned at their start.
+    #[inline]
     pub(crate) fn sub(&mut self) -> Result<Reader<'a>> {
         let len = self.varint()?;
         let start = self.pos;

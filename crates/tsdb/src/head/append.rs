@@ -89,14 +89,25 @@ impl<'a> HeadAppender<'a> {
             self.head.metrics.out_of_bound_samples.inc();
             return Err(AppendError::OutOfBounds.into());
         }
-        let mut series_ref = series_ref;
+        let mut s = self.lookup(series_ref, labels)?;
+        self.append_to(&mut s, t, v)
+    }
+
+    /// Adds a float sample to the series `s` (from [`Head::series_by_pairs`] or
+    /// [`Head::get_or_create_by_pairs`]), which saves [`Self::add`]'s lookup. When garbage
+    /// collection removed the series since, it is created again from its labels and `s`
+    /// is replaced by the new series.
+    pub fn append_to(&mut self, s: &mut Arc<MemSeries>, t: i64, v: f64) -> Result<SeriesRef> {
+        if t < self.min_valid_time {
+            self.head.metrics.out_of_bound_samples.inc();
+            return Err(AppendError::OutOfBounds.into());
+        }
         loop {
-            let s = self.lookup(series_ref, labels)?;
             let mut st = s.state.lock();
             if st.deleted {
-                // Garbage collection removed it between lookup and lock: look it up afresh.
+                // Garbage collection removed it after it was found: create it afresh.
                 drop(st);
-                series_ref = 0;
+                *s = self.head.get_or_create(&s.labels, None, false)?.0;
                 continue;
             }
             match st.appendable(t, v) {
@@ -112,14 +123,14 @@ impl<'a> HeadAppender<'a> {
             st.pending += 1;
             let unlogged = !st.logged;
             drop(st);
-            self.log_series(&s, unlogged);
+            self.log_series(s, unlogged);
             let r = s.series_ref;
             self.samples.push(RefSample {
                 series_ref: r,
                 t,
                 v,
             });
-            self.sample_series.push(s);
+            self.sample_series.push(Arc::clone(s));
             return Ok(r);
         }
     }
@@ -147,6 +158,14 @@ impl<'a> HeadAppender<'a> {
             return Ok(false);
         }
         let s = self.lookup(series_ref, labels)?;
+        self.add_exemplar_to(&s, exemplar)
+    }
+
+    /// [`Self::add_exemplar`] for a series handle (see [`Self::append_to`]).
+    pub fn add_exemplar_to(&mut self, s: &Arc<MemSeries>, exemplar: Exemplar) -> Result<bool> {
+        if !self.head.exemplars.enabled() {
+            return Ok(false);
+        }
         let pending = self
             .newest_exemplar
             .get(&s.series_ref)
@@ -159,10 +178,10 @@ impl<'a> HeadAppender<'a> {
             return Ok(false);
         }
         let unlogged = !s.state.lock().logged;
-        self.log_series(&s, unlogged);
+        self.log_series(s, unlogged);
         self.newest_exemplar
             .insert(s.series_ref, self.exemplars.len());
-        self.exemplars.push((s, exemplar));
+        self.exemplars.push((Arc::clone(s), exemplar));
         Ok(true)
     }
 
@@ -177,6 +196,17 @@ impl<'a> HeadAppender<'a> {
         help: &str,
     ) -> Result<SeriesRef> {
         let s = self.lookup(series_ref, labels)?;
+        self.set_metadata_to(&s, metric_type, unit, help)
+    }
+
+    /// [`Self::set_metadata`] for a series handle (see [`Self::append_to`]).
+    pub fn set_metadata_to(
+        &mut self,
+        s: &Arc<MemSeries>,
+        metric_type: MetricType,
+        unit: &str,
+        help: &str,
+    ) -> Result<SeriesRef> {
         let same = self
             .head
             .metadata
@@ -185,7 +215,7 @@ impl<'a> HeadAppender<'a> {
             .is_some_and(|m| m.metric_type == metric_type && m.unit == unit && m.help == help);
         if !same {
             let unlogged = !s.state.lock().logged;
-            self.log_series(&s, unlogged);
+            self.log_series(s, unlogged);
             self.metadata.push(RefMetadata {
                 series_ref: s.series_ref,
                 metric_type,

@@ -172,9 +172,10 @@ impl MemSeries {
     }
 }
 
-/// A hasher for keys that are already well-mixed 64-bit numbers (label hashes, refs).
+/// A hasher for keys that are already well-mixed 64-bit numbers (label hashes) or
+/// sequential ones (series refs); far cheaper than the standard library's SipHash.
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct U64Hasher(u64);
+pub struct U64Hasher(u64);
 
 impl Hasher for U64Hasher {
     fn write(&mut self, bytes: &[u8]) {
@@ -191,7 +192,8 @@ impl Hasher for U64Hasher {
     }
 }
 
-type U64Map<V> = HashMap<u64, V, BuildHasherDefault<U64Hasher>>;
+/// A map keyed by series ref or label hash, with [`U64Hasher`].
+pub type U64Map<V> = HashMap<u64, V, BuildHasherDefault<U64Hasher>>;
 
 #[derive(Debug, Default)]
 struct HashStripe {
@@ -202,18 +204,19 @@ struct HashStripe {
 }
 
 impl HashStripe {
-    fn get(&self, hash: u64, labels: &Labels) -> Option<&Arc<MemSeries>> {
-        if let Some(s) = self.by_hash.get(&hash) {
-            if s.labels == *labels {
-                return Some(s);
-            }
-            return self
-                .conflicts
-                .get(&hash)?
-                .iter()
-                .find(|s| s.labels == *labels);
+    /// The series whose labels are `pairs` (hashing to `hash`), if any.
+    fn get<'a, I>(&self, hash: u64, pairs: I) -> Option<&Arc<MemSeries>>
+    where
+        I: Iterator<Item = (&'a str, &'a str)> + Clone,
+    {
+        let s = self.by_hash.get(&hash)?;
+        if s.labels.eq_pairs(pairs.clone()) {
+            return Some(s);
         }
-        None
+        self.conflicts
+            .get(&hash)?
+            .iter()
+            .find(|s| s.labels.eq_pairs(pairs.clone()))
     }
 
     fn insert(&mut self, hash: u64, s: Arc<MemSeries>) {
@@ -285,41 +288,30 @@ impl StripeSeries {
         self.ref_stripe(r).read().get(&r).cloned()
     }
 
-    pub(crate) fn get_by_labels(&self, hash: u64, labels: &Labels) -> Option<Arc<MemSeries>> {
-        self.hash_stripe(hash).read().get(hash, labels).cloned()
-    }
-
     /// The series whose labels are the borrowed `pairs` (hashing to `hash`), if any.
     pub(crate) fn get_by_pairs<'a, I>(&self, hash: u64, pairs: I) -> Option<Arc<MemSeries>>
     where
         I: Iterator<Item = (&'a str, &'a str)> + Clone,
     {
-        let stripe = self.hash_stripe(hash).read();
-        let s = stripe.by_hash.get(&hash)?;
-        if s.labels.eq_pairs(pairs.clone()) {
-            return Some(Arc::clone(s));
-        }
-        stripe
-            .conflicts
-            .get(&hash)?
-            .iter()
-            .find(|s| s.labels.eq_pairs(pairs.clone()))
-            .cloned()
+        self.hash_stripe(hash).read().get(hash, pairs).cloned()
     }
 
-    /// Returns the series with `labels`, creating it with `create` if absent.
-    /// The bool says whether it was created.
-    pub(crate) fn get_or_create(
+    /// Returns the series whose labels are `pairs` (hashing to `hash`), creating it with
+    /// `create` if absent. The bool says whether it was created.
+    pub(crate) fn get_or_create<'a, I>(
         &self,
         hash: u64,
-        labels: &Labels,
+        pairs: I,
         create: impl FnOnce() -> MemSeries,
-    ) -> (Arc<MemSeries>, bool) {
-        if let Some(s) = self.get_by_labels(hash, labels) {
+    ) -> (Arc<MemSeries>, bool)
+    where
+        I: Iterator<Item = (&'a str, &'a str)> + Clone,
+    {
+        if let Some(s) = self.get_by_pairs(hash, pairs.clone()) {
             return (s, false);
         }
         let mut stripe = self.hash_stripe(hash).write();
-        if let Some(s) = stripe.get(hash, labels) {
+        if let Some(s) = stripe.get(hash, pairs) {
             return (Arc::clone(s), false);
         }
         let s = Arc::new(create());
@@ -374,17 +366,30 @@ mod tests {
         }
         for s in [&s1, &s2, &s3] {
             assert_eq!(
-                stripe.get(42, &s.labels).map(|f| f.series_ref),
+                stripe.get(42, s.labels.pairs()).map(|f| f.series_ref),
                 Some(s.series_ref)
             );
         }
-        assert!(stripe.get(42, &Labels::from_pairs(&[("a", "w")])).is_none());
+        assert!(
+            stripe
+                .get(42, Labels::from_pairs(&[("a", "w")]).pairs())
+                .is_none()
+        );
         stripe.remove(42, 1);
-        assert!(stripe.get(42, &s1.labels).is_none());
-        assert_eq!(stripe.get(42, &s2.labels).map(|f| f.series_ref), Some(2));
-        assert_eq!(stripe.get(42, &s3.labels).map(|f| f.series_ref), Some(3));
+        assert!(stripe.get(42, s1.labels.pairs()).is_none());
+        assert_eq!(
+            stripe.get(42, s2.labels.pairs()).map(|f| f.series_ref),
+            Some(2)
+        );
+        assert_eq!(
+            stripe.get(42, s3.labels.pairs()).map(|f| f.series_ref),
+            Some(3)
+        );
         stripe.remove(42, 3);
-        assert_eq!(stripe.get(42, &s2.labels).map(|f| f.series_ref), Some(2));
+        assert_eq!(
+            stripe.get(42, s2.labels.pairs()).map(|f| f.series_ref),
+            Some(2)
+        );
         stripe.remove(42, 2);
         assert!(stripe.by_hash.is_empty() && stripe.conflicts.is_empty());
     }

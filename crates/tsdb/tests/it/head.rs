@@ -339,3 +339,62 @@ fn querier_selects_by_matchers_and_time() {
     }
     assert_eq!(ts, [200]);
 }
+
+#[test]
+fn series_handles_from_borrowed_pairs() {
+    let head = Head::new(&Options::default(), &mut Registry::default()).expect("head");
+    let pairs = [("__name__", "m"), ("a", "1")];
+    assert!(head.series_by_pairs(pairs.into_iter()).is_none());
+    let mut s = head
+        .get_or_create_by_pairs(pairs.into_iter())
+        .expect("create");
+    assert_eq!(*s.labels(), lbl("m", &[("a", "1")]));
+    // Found again by borrowed pairs and by owned labels: one series.
+    let again = head.series_by_pairs(pairs.into_iter()).expect("found");
+    assert!(Arc::ptr_eq(&s, &again));
+    let mut app = head.appender();
+    let r = app.append_to(&mut s, 1000, 1.0).expect("append");
+    assert_eq!(
+        app.add(0, &lbl("m", &[("a", "1")]), 2000, 2.0)
+            .expect("add"),
+        r
+    );
+    app.commit_batch().expect("commit");
+    assert_eq!(head.num_series(), 1);
+
+    // Invalid pairs are refused, not stored.
+    for bad in [
+        vec![],
+        vec![("b", "1"), ("a", "1")],
+        vec![("a", "1"), ("a", "2")],
+        vec![("__name__", "m"), ("a", "")],
+    ] {
+        assert!(matches!(
+            head.get_or_create_by_pairs(bad.clone().into_iter()),
+            Err(Error::Append(AppendError::InvalidLabels))
+        ));
+    }
+    assert_eq!(head.num_series(), 1);
+
+    // A handle to a series that garbage collection removed appends to a new series with
+    // the same labels, and the handle follows it.
+    let mut app = head.appender();
+    assert_eq!(
+        append_err(app.append_to(&mut s, 1500, 0.0)),
+        AppendError::OutOfOrder
+    );
+    drop(app);
+    head.truncate(10_000).expect("truncate");
+    assert_eq!(head.num_series(), 0);
+    let old = Arc::clone(&s);
+    let mut app = head.appender();
+    app.append_to(&mut s, 20_000, 3.0).expect("append after gc");
+    app.commit_batch().expect("commit");
+    assert!(!Arc::ptr_eq(&old, &s));
+    assert!(s.series_ref() > r);
+    assert_eq!(head.num_series(), 1);
+    assert!(Arc::ptr_eq(
+        &s,
+        &head.series_by_pairs(pairs.into_iter()).expect("recreated")
+    ));
+}
