@@ -53,7 +53,12 @@ impl<'a> HeadQuerier<'a> {
         let ids = self.postings(matchers)?;
         let tombstones = self.head.tombstones.read();
         let has_tombstones = !tombstones.is_empty();
-        snap.series.reserve(ids.len() as usize);
+        // Reserve for the common case of an instant query (one chunk per series, an open
+        // chunk of a few hundred bytes) so the shared vectors rarely grow while filling.
+        let n = ids.len() as usize;
+        snap.series.reserve(n);
+        snap.chunks.reserve(n);
+        snap.bytes.reserve(n.saturating_mul(256));
         let (mint, maxt) = (self.mint, self.maxt);
         for id in ids {
             let Some(s) = self.head.series.get_by_ref(u64::from(id)) else {
