@@ -336,6 +336,10 @@ impl Ord for Labels {
     /// Prometheus's `labels.Compare`: pairwise by name, then value; a prefix sorts first.
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         for (a, b) in self.0.iter().zip(other.0.iter()) {
+            // Interned labels share their strings: equal pointers need no byte compare.
+            if Symbol::ptr_eq(&a.name, &b.name) && Symbol::ptr_eq(&a.value, &b.value) {
+                continue;
+            }
             let c = a.name.as_str().cmp(b.name.as_str());
             if c.is_ne() {
                 return c;

@@ -2,13 +2,14 @@
 //! postings index, snapshots their chunks (sealed chunks are shared, the open chunk is
 //! copied) and hands out [`ChunkSeriesIterator`]s over them.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
 use crate::chunkenc::{SampleIterator, ValueType, XorIterator};
 use crate::error::{Error, Result};
-use crate::head::{Head, Intervals};
+use crate::head::{Head, MemSeries};
 use crate::labels::{Labels, Matcher, Symbol};
 use crate::storage::{LabelHints, Querier, Queryable, SelectHints, Series, SeriesSet};
 
@@ -34,60 +35,90 @@ impl<'a> HeadQuerier<'a> {
         self.head.postings.postings_for_matchers(matchers)
     }
 
-    /// The series for `matchers` with their chunks in range, sorted by labels.
-    fn series(&self, matchers: &[Matcher], limit: usize) -> Result<Vec<HeadSeries>> {
+    /// Snapshots the series for `matchers` with their chunks in range, sorted by labels.
+    ///
+    /// Everything a select copies goes into one [`Snapshot`]: chunk references in one
+    /// vector, the open chunks' bytes in one buffer, tombstone intervals in another, so
+    /// the cost per series is a lookup, a lock and the bytes of its open chunk when that
+    /// overlaps the range. Labels are not copied: a series keeps its `MemSeries`.
+    fn snapshot(&self, matchers: &[Matcher], limit: usize) -> Result<Snapshot> {
+        let mut snap = Snapshot {
+            mint: self.mint,
+            maxt: self.maxt,
+            ..Snapshot::default()
+        };
         if !self.overlaps() {
-            return Ok(Vec::new());
+            return Ok(snap);
         }
         let ids = self.postings(matchers)?;
         let tombstones = self.head.tombstones.read();
-        let mut out = Vec::with_capacity(ids.len() as usize);
+        let has_tombstones = !tombstones.is_empty();
+        // Reserve for the common case of an instant query (one chunk per series, an open
+        // chunk of a few hundred bytes) so the shared vectors rarely grow while filling.
+        let n = ids.len() as usize;
+        snap.series.reserve(n);
+        snap.chunks.reserve(n);
+        snap.bytes.reserve(n.saturating_mul(256));
+        let (mint, maxt) = (self.mint, self.maxt);
         for id in ids {
             let Some(s) = self.head.series.get_by_ref(u64::from(id)) else {
                 continue;
             };
-            let chunks = {
+            let first_chunk = snap.chunks.len();
+            {
                 let st = s.state.lock();
-                let mut chunks = Vec::with_capacity(st.num_chunks());
-                for c in &st.sealed {
-                    if c.max_t >= self.mint && c.min_t <= self.maxt {
-                        chunks.push(ChunkData {
-                            min_t: c.min_t,
-                            max_t: c.max_t,
-                            data: Arc::clone(&c.data),
-                        });
-                    }
-                }
-                if let Some(o) = &st.open
-                    && o.max_t >= self.mint
-                    && o.min_t <= self.maxt
-                    && o.app.num_samples() > 0
-                {
-                    chunks.push(ChunkData {
-                        min_t: o.min_t,
-                        max_t: o.max_t,
-                        data: Arc::from(o.app.bytes()),
+                // Sealed chunks are in time order: skip those ending before `mint` by
+                // bisection, stop at the first one starting after `maxt`.
+                let from = st.sealed.partition_point(|c| c.max_t < mint);
+                for c in st.sealed[from..].iter().take_while(|c| c.min_t <= maxt) {
+                    snap.chunks.push(ChunkData {
+                        min_t: c.min_t,
+                        max_t: c.max_t,
+                        data: ChunkBytes::Shared(Arc::clone(&c.data)),
                     });
                 }
-                chunks
-            };
-            if chunks.is_empty() {
+                if let Some(o) = &st.open
+                    && o.max_t >= mint
+                    && o.min_t <= maxt
+                    && o.app.num_samples() > 0
+                {
+                    let bytes = o.app.bytes();
+                    let start = snap.bytes.len();
+                    snap.bytes.extend_from_slice(bytes);
+                    snap.chunks.push(ChunkData {
+                        min_t: o.min_t,
+                        max_t: o.max_t,
+                        data: ChunkBytes::Buffer(start..snap.bytes.len()),
+                    });
+                }
+            }
+            if snap.chunks.len() == first_chunk {
                 continue;
             }
-            let deleted = tombstones.get(&s.series_ref).cloned().unwrap_or_default();
-            out.push(HeadSeries {
-                labels: s.labels.clone(),
-                chunks,
-                mint: self.mint,
-                maxt: self.maxt,
-                deleted,
+            let first_deleted = snap.deleted.len();
+            if has_tombstones && let Some(iv) = tombstones.get(&s.series_ref) {
+                snap.deleted.extend_from_slice(iv);
+            }
+            snap.series.push(SnapSeries {
+                series: s,
+                chunks: first_chunk..snap.chunks.len(),
+                deleted: first_deleted..snap.deleted.len(),
             });
         }
-        out.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
-        if limit > 0 {
-            out.truncate(limit);
+        drop(tombstones);
+        // Series refs often follow label order (series created in sorted batches); check
+        // before paying for a sort.
+        if !snap
+            .series
+            .is_sorted_by(|a, b| a.series.labels <= b.series.labels)
+        {
+            snap.series
+                .sort_unstable_by(|a, b| a.series.labels.cmp(&b.series.labels));
         }
-        Ok(out)
+        if limit > 0 {
+            snap.series.truncate(limit);
+        }
+        Ok(snap)
     }
 }
 
@@ -99,9 +130,11 @@ impl Querier for HeadQuerier<'_> {
         matchers: &[Matcher],
     ) -> Result<Box<dyn SeriesSet>> {
         let limit = hints.map_or(0, |h| h.limit);
-        let series = self.series(matchers, limit)?;
-        Ok(Box::new(VecSeriesSet {
-            inner: series.into_iter(),
+        let snap = self.snapshot(matchers, limit)?;
+        Ok(Box::new(SnapshotSeriesSet {
+            next: 0,
+            len: snap.series.len(),
+            snap: Arc::new(snap),
         }))
     }
 
@@ -149,6 +182,15 @@ impl Queryable for Head {
     }
 }
 
+/// Where the bytes of a snapshotted chunk are.
+#[derive(Debug, Clone)]
+pub enum ChunkBytes {
+    /// A sealed chunk, shared with the head by reference count.
+    Shared(Arc<[u8]>),
+    /// A copy of an open chunk: this range of the snapshot's byte buffer.
+    Buffer(Range<usize>),
+}
+
 /// One encoded chunk of a series and its time range.
 #[derive(Debug, Clone)]
 pub struct ChunkData {
@@ -157,55 +199,103 @@ pub struct ChunkData {
     /// Timestamp of the last sample.
     pub max_t: i64,
     /// The XOR chunk bytes.
-    pub data: Arc<[u8]>,
+    pub data: ChunkBytes,
 }
 
-/// A series selected from the head: labels plus a snapshot of its chunks.
+impl ChunkData {
+    /// The chunk's bytes; `buffer` is the snapshot buffer [`ChunkBytes::Buffer`] points into.
+    fn bytes<'a>(&'a self, buffer: &'a [u8]) -> &'a [u8] {
+        match &self.data {
+            ChunkBytes::Shared(b) => b,
+            // An out-of-range buffer reference is a bug in the snapshot; an empty chunk
+            // then reads as a decode error, not a panic.
+            ChunkBytes::Buffer(r) => buffer.get(r.clone()).unwrap_or_default(),
+        }
+    }
+}
+
+/// One selected series in a [`Snapshot`]: the series itself (for its labels) and its
+/// ranges in the snapshot's shared vectors.
 #[derive(Debug)]
-struct HeadSeries {
-    labels: Labels,
+struct SnapSeries {
+    series: Arc<MemSeries>,
+    chunks: Range<usize>,
+    deleted: Range<usize>,
+}
+
+/// What one select copied out of the head, shared by all series it hands out.
+#[derive(Debug, Default)]
+struct Snapshot {
+    series: Vec<SnapSeries>,
     chunks: Vec<ChunkData>,
+    /// The open chunks' bytes, one after another.
+    bytes: Vec<u8>,
+    /// Tombstone intervals of the selected series, one list after another.
+    deleted: Vec<(i64, i64)>,
     mint: i64,
     maxt: i64,
-    deleted: Intervals,
+}
+
+/// A series selected from the head: an index into the shared snapshot.
+#[derive(Debug)]
+struct HeadSeries {
+    snap: Arc<Snapshot>,
+    idx: usize,
 }
 
 impl Series for HeadSeries {
     fn labels(&self) -> &Labels {
-        &self.labels
+        &self.snap.series[self.idx].series.labels
     }
 
     fn iterator(&self) -> Box<dyn SampleIterator + Send + '_> {
+        let snap = &*self.snap;
+        let s = &snap.series[self.idx];
         Box::new(ChunkSeriesIterator::new(
-            &self.chunks,
-            self.mint,
-            self.maxt,
-            &self.deleted,
+            &snap.chunks[s.chunks.clone()],
+            &snap.bytes,
+            snap.mint,
+            snap.maxt,
+            &snap.deleted[s.deleted.clone()],
         ))
     }
 }
 
 #[derive(Debug)]
-struct VecSeriesSet {
-    inner: std::vec::IntoIter<HeadSeries>,
+struct SnapshotSeriesSet {
+    snap: Arc<Snapshot>,
+    next: usize,
+    len: usize,
 }
 
-impl Iterator for VecSeriesSet {
+impl Iterator for SnapshotSeriesSet {
     type Item = Result<Box<dyn Series>>;
     fn next(&mut self) -> Option<Self::Item> {
-        self.inner
-            .next()
-            .map(|s| Ok(Box::new(s) as Box<dyn Series>))
+        if self.next >= self.len {
+            return None;
+        }
+        let idx = self.next;
+        self.next += 1;
+        Some(Ok(Box::new(HeadSeries {
+            snap: Arc::clone(&self.snap),
+            idx,
+        })))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.len - self.next;
+        (n, Some(n))
     }
 }
 
-impl SeriesSet for VecSeriesSet {}
+impl SeriesSet for SnapshotSeriesSet {}
 
 /// Iterates the samples of a time-ordered list of non-overlapping chunks, restricted to
 /// `[mint, maxt]` and skipping deleted intervals.
 #[derive(Debug)]
 pub struct ChunkSeriesIterator<'a> {
     chunks: &'a [ChunkData],
+    buffer: &'a [u8],
     next_chunk: usize,
     cur: Option<XorIterator<&'a [u8]>>,
     mint: i64,
@@ -217,10 +307,18 @@ pub struct ChunkSeriesIterator<'a> {
 
 impl<'a> ChunkSeriesIterator<'a> {
     /// An iterator over `chunks` (sorted, non-overlapping) within `[mint, maxt]`, skipping
-    /// samples inside the closed intervals of `deleted`.
-    pub fn new(chunks: &'a [ChunkData], mint: i64, maxt: i64, deleted: &'a [(i64, i64)]) -> Self {
+    /// samples inside the closed intervals of `deleted`; `buffer` holds the bytes of
+    /// [`ChunkBytes::Buffer`] chunks.
+    pub fn new(
+        chunks: &'a [ChunkData],
+        buffer: &'a [u8],
+        mint: i64,
+        maxt: i64,
+        deleted: &'a [(i64, i64)],
+    ) -> Self {
         Self {
             chunks,
+            buffer,
             next_chunk: 0,
             cur: None,
             mint,
@@ -255,7 +353,7 @@ impl<'a> ChunkSeriesIterator<'a> {
                 if c.min_t > self.maxt {
                     return self.finish();
                 }
-                self.cur = Some(XorIterator::new(&c.data[..]));
+                self.cur = Some(XorIterator::new(c.bytes(self.buffer)));
             }
             let it = self.cur.as_mut().expect("set above");
             let vt = match seek_to {

@@ -8,6 +8,8 @@ mod crash;
 mod exemplars;
 /// Head behaviour across restarts, truncation and the storage traits.
 mod head;
+/// Narrow-range selects equal a full-range select filtered to the range (proptest).
+mod head_select;
 /// Whole data directories exchanged with the reference Prometheus, both directions.
 mod prometheus_interop;
 /// Shared helpers: reference binaries, Prometheus on loopback, sample dumps.
