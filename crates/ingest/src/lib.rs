@@ -8,7 +8,7 @@
 //! 2. [`decode::decode`]: a zero-copy protobuf walk yielding borrowed, UTF-8-checked
 //!    labels for Remote Write 1.0 ([`Protocol::V1`]) and 2.0 ([`Protocol::V2`]).
 //! 3. [`validate`]: labels sorted and unique, non-empty names, a metric name, limits.
-//! 4. [`apply`]: one head batch for the whole request, committed (durable) at once;
+//! 4. [`apply()`]: one head batch for the whole request, committed (durable) at once;
 //!    the [`Outcome`] counts what was written and what was refused and why.
 //!
 //! [`proto`] and [`encode`] build request bodies with `prost` (tests, load generator).
