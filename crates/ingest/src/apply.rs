@@ -106,7 +106,24 @@ pub fn apply(head: &Head, req: &WriteRequest<'_>, limits: &Limits, now_ms: i64) 
         U64Map::with_capacity_and_hasher(req.samples.len(), Default::default());
     let mut samples_added = 0u64;
     let mut exemplars_added = 0u64;
-    for (i, s) in req.series.iter().enumerate() {
+    // Validated first, then every valid series found in one batch (its lookups' cache
+    // misses overlap), then appended to in request order.
+    let checked: Vec<Result<(), _>> = req
+        .series
+        .iter()
+        .map(|s| validate_series(req.labels_of(s), s.defect, limits))
+        .collect();
+    let mut found = head
+        .series_by_pairs_many(
+            req.series
+                .iter()
+                .zip(&checked)
+                .map(|(s, c)| c.is_ok().then(|| effective(req.labels_of(s))))
+                .collect(),
+        )
+        .into_iter();
+    for ((i, s), checked) in req.series.iter().enumerate().zip(checked) {
+        let found = found.next().flatten();
         let labels: &[Label<'_>] = req.labels_of(s);
         let samples = req.samples_of(s);
         let exemplars = req.exemplars_of(s);
@@ -117,7 +134,7 @@ pub fn apply(head: &Head, req: &WriteRequest<'_>, limits: &Limits, now_ms: i64) 
                 format!("series {}: {what}", format_labels(labels))
             }
         };
-        if let Err(inv) = validate_series(labels, s.defect, limits) {
+        if let Err(inv) = checked {
             out.series_rejected += 1;
             let n = samples.len() as u64 + u64::from(s.histograms) + exemplars.len() as u64;
             out.reject(inv.reason, n.max(1), || describe(&inv.detail));
@@ -130,7 +147,7 @@ pub fn apply(head: &Head, req: &WriteRequest<'_>, limits: &Limits, now_ms: i64) 
         );
         let pairs = effective(labels);
         // Found once per series of the request; created on its first accepted item.
-        let mut series = head.series_by_pairs(pairs.clone());
+        let mut series = found;
         for smp in samples {
             if smp.t > max_t {
                 out.reject(RejectReason::TooFarInFuture, 1, || {

@@ -324,6 +324,48 @@ fn invalid_utf8_and_truncation_are_errors() {
 }
 
 #[test]
+fn labels_decode_on_both_utf8_paths() {
+    // Pure ASCII labels (the fast path), a 200-byte value whose length varint is not
+    // ASCII, and non-ASCII UTF-8: each must decode to exactly its strings.
+    let long = "v".repeat(200);
+    let cases = [
+        ("job", "node"),
+        ("long", long.as_str()),
+        ("city", "Zürich ☃"),
+    ];
+    let req = v1::WriteRequest {
+        timeseries: vec![v1::TimeSeries {
+            labels: cases
+                .iter()
+                .map(|(n, v)| v1::Label {
+                    name: (*n).to_owned(),
+                    value: (*v).to_owned(),
+                })
+                .collect(),
+            samples: vec![v1::Sample {
+                value: 1.0,
+                timestamp: 1,
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let body = req.encode_to_vec();
+    let got = decode(Protocol::V1, &body, &Limits::default()).unwrap();
+    let want: Vec<(String, String)> = cases
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect();
+    assert_eq!(pairs(&got, &got.series[0]), want);
+    // An ASCII name with an invalid value byte is still refused, at the right offset.
+    let body = [0x0a, 0x07, 0x0a, 0x05, 0x0a, 0x01, b'a', 0x12, 0x00];
+    assert!(decode(Protocol::V1, &body, &Limits::default()).is_ok());
+    let body = [0x0a, 0x08, 0x0a, 0x06, 0x0a, 0x01, b'a', 0x12, 0x01, 0x80];
+    let err = decode(Protocol::V1, &body, &Limits::default()).unwrap_err();
+    assert!(matches!(err, Error::InvalidUtf8 { offset: 9 }), "{err}");
+}
+
+#[test]
 fn snappy_limits_are_checked_before_allocating() {
     let raw = vec![7u8; 10_000];
     let body = crate::snappy::compress(&raw);

@@ -39,7 +39,7 @@ fn time_series<'a>(r: &mut Reader<'a>, req: &mut WriteRequest<'a>) -> Result<Tim
     while !r.is_empty() {
         match r.key()? {
             (1, WireType::Len) => {
-                let l = label(&mut r.sub()?)?;
+                let l = label(&mut r.sub()?.ascii_checked())?;
                 req.labels.push(l);
             }
             (2, WireType::Len) => {

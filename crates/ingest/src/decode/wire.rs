@@ -19,6 +19,8 @@ pub(crate) struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
     base: usize,
+    /// Set only when every byte of `buf` is known to be ASCII (see [`Reader::ascii_checked`]).
+    ascii: bool,
 }
 
 impl<'a> Reader<'a> {
@@ -27,7 +29,17 @@ impl<'a> Reader<'a> {
             buf,
             pos: 0,
             base: 0,
+            ascii: false,
         }
+    }
+
+    /// The same reader, having checked whether its whole message is ASCII; if so, its
+    /// string fields skip their own UTF-8 validation. One pass over a small message such
+    /// as a label (tags and lengths below 128 are ASCII too) is cheaper than validating
+    /// its strings one by one.
+    pub(crate) fn ascii_checked(mut self) -> Self {
+        self.ascii = self.buf.is_ascii();
+        self
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -128,12 +140,20 @@ impl<'a> Reader<'a> {
             buf: &self.buf[start..end],
             pos: 0,
             base: self.base + start,
+            // Part of an ASCII message is ASCII.
+            ascii: self.ascii,
         })
     }
 
     /// A length-delimited field as UTF-8 text.
     pub(crate) fn string(&mut self) -> Result<&'a str> {
         let sub = self.sub()?;
+        if sub.ascii {
+            debug_assert!(sub.buf.is_ascii());
+            // SAFETY: `ascii` is set only by `ascii_checked` after `is_ascii` held for the
+            // whole buffer, and inherited by sub-slices of it; ASCII is valid UTF-8.
+            return Ok(unsafe { std::str::from_utf8_unchecked(sub.buf) });
+        }
         std::str::from_utf8(sub.buf).map_err(|e| Error::InvalidUtf8 {
             offset: sub.base + e.valid_up_to(),
         })
