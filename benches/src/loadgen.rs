@@ -93,21 +93,7 @@ pub fn encode_v1(batch: &[SampleRef<'_>]) -> Vec<u8> {
     use ingest::proto::v1;
     let timeseries = batch
         .iter()
-        .map(|s| v1::TimeSeries {
-            labels: s
-                .labels
-                .iter()
-                .map(|(n, v)| v1::Label {
-                    name: n.clone(),
-                    value: v.clone(),
-                })
-                .collect(),
-            samples: vec![v1::Sample {
-                value: s.v,
-                timestamp: s.t,
-            }],
-            ..Default::default()
-        })
+        .map(|s| v1::TimeSeries::new(s.labels, &[(s.t, s.v)]))
         .collect();
     ingest::encode::encode_v1(&v1::WriteRequest {
         timeseries,

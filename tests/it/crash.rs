@@ -21,26 +21,16 @@ const STEP_MS: i64 = 10;
 /// for each of the writer's series.
 fn body(w: usize, k: i64, base: i64) -> Vec<u8> {
     let timeseries = (0..SERIES)
-        .map(|s| v1::TimeSeries {
-            labels: vec![
-                v1::Label {
-                    name: "__name__".into(),
-                    value: "e2e_crash".into(),
-                },
-                v1::Label {
-                    name: "series".into(),
-                    value: format!("s{s:02}"),
-                },
-                v1::Label {
-                    name: "writer".into(),
-                    value: format!("w{w}"),
-                },
-            ],
-            samples: vec![v1::Sample {
-                value: k as f64,
-                timestamp: base + k * STEP_MS,
-            }],
-            ..Default::default()
+        .map(|s| {
+            let (series, writer) = (format!("s{s:02}"), format!("w{w}"));
+            v1::TimeSeries::new(
+                &[
+                    ("__name__", "e2e_crash"),
+                    ("series", series.as_str()),
+                    ("writer", writer.as_str()),
+                ],
+                &[(base + k * STEP_MS, k as f64)],
+            )
         })
         .collect();
     ingest::encode::encode_v1(&v1::WriteRequest {

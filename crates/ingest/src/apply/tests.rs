@@ -23,20 +23,7 @@ fn head() -> Head {
 }
 
 fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> v1::TimeSeries {
-    v1::TimeSeries {
-        labels: labels
-            .iter()
-            .map(|(n, v)| v1::Label {
-                name: (*n).into(),
-                value: (*v).into(),
-            })
-            .collect(),
-        samples: samples
-            .iter()
-            .map(|&(timestamp, value)| v1::Sample { value, timestamp })
-            .collect(),
-        ..Default::default()
-    }
+    v1::TimeSeries::new(labels, samples)
 }
 
 fn run_v1(head: &Head, req: &v1::WriteRequest) -> Outcome {

@@ -28,6 +28,30 @@ pub struct TimeSeries {
     pub histograms: Vec<Histogram>,
 }
 
+impl TimeSeries {
+    /// A series with these label pairs (`__name__` included, as given) and float samples
+    /// (`(timestamp ms, value)`).
+    pub fn new<N: AsRef<str>, V: AsRef<str>>(
+        labels: &[(N, V)],
+        samples: &[(i64, f64)],
+    ) -> TimeSeries {
+        TimeSeries {
+            labels: labels
+                .iter()
+                .map(|(n, v)| Label {
+                    name: n.as_ref().to_owned(),
+                    value: v.as_ref().to_owned(),
+                })
+                .collect(),
+            samples: samples
+                .iter()
+                .map(|&(timestamp, value)| Sample { value, timestamp })
+                .collect(),
+            ..Default::default()
+        }
+    }
+}
+
 /// `prometheus.Label`.
 #[derive(Clone, PartialEq, Eq, Hash, prost::Message)]
 pub struct Label {

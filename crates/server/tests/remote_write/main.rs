@@ -152,20 +152,7 @@ fn now_ms() -> i64 {
 }
 
 fn ts(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> v1::TimeSeries {
-    v1::TimeSeries {
-        labels: labels
-            .iter()
-            .map(|(n, v)| v1::Label {
-                name: (*n).into(),
-                value: (*v).into(),
-            })
-            .collect(),
-        samples: samples
-            .iter()
-            .map(|&(timestamp, value)| v1::Sample { value, timestamp })
-            .collect(),
-        ..Default::default()
-    }
+    v1::TimeSeries::new(labels, samples)
 }
 
 fn rw1(series: Vec<v1::TimeSeries>) -> Vec<u8> {
