@@ -59,7 +59,10 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+use promql_parser::label::MatchOp;
+use promql_parser::parser::VectorSelector;
 use promql_parser::parser::value::ValueType;
+use tsdb::labels::{MatchType, Matcher};
 use tsdb::storage::Queryable;
 
 use crate::error::{Error, Result};
@@ -322,6 +325,39 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// The storage matchers of a parsed vector selector: its label matchers and, when it was
+/// written with a metric name, `__name__="<name>"` (unless a `__name__` matcher is given).
+/// Matchers that cannot be built (a bad regex) are [`Error::Parse`]; `or` matchers, which
+/// the storage cannot express, are [`Error::Execution`].
+pub fn selector_matchers(vs: &VectorSelector) -> Result<Vec<Matcher>> {
+    if !vs.matchers.or_matchers.is_empty() {
+        return Err(Error::Execution(
+            "selectors with `or` matchers are not supported".into(),
+        ));
+    }
+    let matcher = |kind, name: &str, value: &str| {
+        Matcher::new(kind, name, value).map_err(|e| Error::Parse {
+            message: e.to_string(),
+        })
+    };
+    let mut ms = Vec::with_capacity(vs.matchers.matchers.len() + 1);
+    for m in &vs.matchers.matchers {
+        let kind = match m.op {
+            MatchOp::Equal => MatchType::Equal,
+            MatchOp::NotEqual => MatchType::NotEqual,
+            MatchOp::Re(_) => MatchType::RegexMatch,
+            MatchOp::NotRe(_) => MatchType::RegexNoMatch,
+        };
+        ms.push(matcher(kind, &m.name, &m.value)?);
+    }
+    if let Some(name) = &vs.name
+        && !vs.matchers.matchers.iter().any(|m| m.name == "__name__")
+    {
+        ms.push(matcher(MatchType::Equal, "__name__", name)?);
+    }
+    Ok(ms)
 }
 
 /// Parses a query, mapping the parser's errors to [`Error::Parse`].

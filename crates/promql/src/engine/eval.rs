@@ -6,12 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime};
 
-use promql_parser::label::MatchOp;
 use promql_parser::parser::{
     AtModifier, Expr, MatrixSelector, Offset, SubqueryExpr, VectorSelector, token,
 };
 use tsdb::chunkenc::ValueType;
-use tsdb::labels::{Label, Labels, MatchType, Matcher};
+use tsdb::labels::{Label, Labels};
 use tsdb::storage::{Queryable, SelectHints, Series, SeriesSet};
 
 use std::collections::hash_map::Entry;
@@ -524,38 +523,7 @@ impl<'a> Evaluator<'a> {
         maxt: i64,
         range: i64,
     ) -> Result<Box<dyn SeriesSet>> {
-        if !vs.matchers.or_matchers.is_empty() {
-            return Err(Error::Execution(
-                "selectors with `or` matchers are not supported".into(),
-            ));
-        }
-        let mut ms = Vec::with_capacity(vs.matchers.matchers.len() + 1);
-        let mut has_name = false;
-        for m in &vs.matchers.matchers {
-            let kind = match m.op {
-                MatchOp::Equal => MatchType::Equal,
-                MatchOp::NotEqual => MatchType::NotEqual,
-                MatchOp::Re(_) => MatchType::RegexMatch,
-                MatchOp::NotRe(_) => MatchType::RegexNoMatch,
-            };
-            if m.name == "__name__" {
-                has_name = true;
-            }
-            ms.push(
-                Matcher::new(kind, &m.name, &m.value).map_err(|e| Error::Parse {
-                    message: e.to_string(),
-                })?,
-            );
-        }
-        if let Some(name) = &vs.name
-            && !has_name
-        {
-            ms.push(
-                Matcher::new(MatchType::Equal, "__name__", name).map_err(|e| Error::Parse {
-                    message: e.to_string(),
-                })?,
-            );
-        }
+        let ms = super::selector_matchers(vs)?;
         let hints = SelectHints {
             start: mint,
             end: maxt,

@@ -4,7 +4,7 @@
 //! Prometheus durations (`5m`, `1h30m`), `match[]` series selectors and `limit`.
 
 use axum::http::{HeaderMap, Uri, header};
-use tsdb::labels::{MatchType, Matcher};
+use tsdb::labels::Matcher;
 
 use super::response::ApiError;
 
@@ -318,31 +318,13 @@ fn parse_limit(s: &str) -> Result<usize, String> {
 
 /// Parses one series selector (`up`, `{job="x"}`, `up{job=~"a|b"}`) into matchers.
 pub(crate) fn parse_selector(s: &str) -> Result<Vec<Matcher>, String> {
-    use promql_parser::label::MatchOp;
-    use promql_parser::parser::Expr;
     let expr = promql_parser::parser::parse(s)?;
-    let Expr::VectorSelector(vs) = expr else {
+    let promql_parser::parser::Expr::VectorSelector(vs) = expr else {
         return Err(format!(
             "1:1: parse error: unexpected expression, expected a series selector: {s}"
         ));
     };
-    if !vs.matchers.or_matchers.is_empty() {
-        return Err("selectors with `or` matchers are not supported".into());
-    }
-    let mut out = Vec::with_capacity(vs.matchers.matchers.len() + 1);
-    if let Some(name) = &vs.name {
-        out.push(Matcher::new(MatchType::Equal, "__name__", name).map_err(|e| e.to_string())?);
-    }
-    for m in &vs.matchers.matchers {
-        let kind = match m.op {
-            MatchOp::Equal => MatchType::Equal,
-            MatchOp::NotEqual => MatchType::NotEqual,
-            MatchOp::Re(_) => MatchType::RegexMatch,
-            MatchOp::NotRe(_) => MatchType::RegexNoMatch,
-        };
-        out.push(Matcher::new(kind, &m.name, &m.value).map_err(|e| e.to_string())?);
-    }
-    Ok(out)
+    promql::engine::selector_matchers(&vs).map_err(|e| e.to_string())
 }
 
 /// `parseMatchersParam`: every selector must have a matcher that does not match the empty
