@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, Uri, header};
 use tsdb::labels::Matcher;
 
 use super::response::ApiError;
+use crate::config::units::parse_duration as parse_prom_duration;
 
 /// Prometheus's `MinTime` (the default `start`) in ms: `math.MinInt64/1000 + 62135596801` s.
 pub(crate) const MIN_TIME: i64 = (i64::MIN / 1000 + 62_135_596_801) * 1000;
@@ -266,43 +267,12 @@ pub(crate) fn parse_duration(s: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("cannot parse {s:?} to a valid duration"))
 }
 
-/// `model.ParseDuration`: unit terms from the largest to the smallest, returning ms.
+/// `model.ParseDuration` (the syntax of flags and the config file, [`parse_prom_duration`])
+/// in ms, `None` when invalid or when it overflows Go's int64 nanoseconds.
 pub(crate) fn prometheus_duration(s: &str) -> Option<i64> {
-    if s == "0" {
-        return Some(0);
-    }
-    const UNITS: [(&str, i64); 7] = [
-        ("y", 365 * 24 * 3_600_000),
-        ("w", 7 * 24 * 3_600_000),
-        ("d", 24 * 3_600_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-        ("ms", 1),
-    ];
-    let mut rest = s;
-    let mut next_unit = 0;
-    let mut total: i64 = 0;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        let n: i64 = rest[..digits].parse().ok()?;
-        let after = &rest[digits..];
-        let unit_len = after.bytes().take_while(u8::is_ascii_alphabetic).count();
-        let unit = &after[..unit_len];
-        let idx = UNITS[next_unit..].iter().position(|(u, _)| *u == unit)? + next_unit;
-        total = total.checked_add(n.checked_mul(UNITS[idx].1)?)?;
-        next_unit = idx + 1;
-        rest = &after[unit_len..];
-    }
-    // Durations are ns in Go: anything beyond i64 ns overflows.
-    total.checked_mul(1_000_000)?;
-    Some(total)
+    let ms = i64::try_from(parse_prom_duration(s).ok()?.as_millis()).ok()?;
+    ms.checked_mul(1_000_000)?;
+    Some(ms)
 }
 
 /// `parseLimitParam`: an integer ≥ 0 (0 = no limit), `""` = 0.
