@@ -99,7 +99,7 @@ fn go_unix_seconds(v: f64) -> i128 {
 }
 
 /// `(year, month, day)` of the given day number (days since 1970-01-01).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     // Shift the epoch to 0000-03-01 so that the leap day ends each 4-, 100- and 400-year
     // cycle ("era" = 400 years = 146097 days).
     let z = days + 719_468;
@@ -115,7 +115,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 }
 
 /// Days since 1970-01-01 of the given date (the inverse of [`civil_from_days`]).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
     let yoe = y.rem_euclid(400);
