@@ -181,13 +181,8 @@ pub fn encode(server: &Registry, storage: Option<&Registry>) -> String {
     out
 }
 
-/// `prometheus_x` → `tsdbd_x` in a sample line or a `# HELP|TYPE|UNIT` line. The storage
-/// ends its help texts with a period, to which the encoder adds its own: one is dropped.
+/// `prometheus_x` → `tsdbd_x` in a sample line or a `# HELP|TYPE|UNIT` line.
 fn rename(line: &str) -> String {
-    let line = match line.strip_suffix("..") {
-        Some(l) if line.starts_with("# HELP ") => &line[..l.len() + 1],
-        _ => line,
-    };
     for prefix in ["# HELP ", "# TYPE ", "# UNIT ", ""] {
         if let Some(name) = line
             .strip_prefix(prefix)
@@ -213,7 +208,7 @@ mod tests {
         let mut storage = Registry::default();
         let g: Gauge = Gauge::default();
         g.set(7);
-        storage.register("prometheus_tsdb_head_series", "Series in the head.", g);
+        storage.register("prometheus_tsdb_head_series", "Series in the head", g);
         let text = encode(&server, Some(&storage));
         assert!(
             text.contains("# TYPE tsdbd_tsdb_head_series gauge\n"),

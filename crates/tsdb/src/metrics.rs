@@ -44,67 +44,67 @@ impl HeadMetrics {
         let r = registry;
         r.register(
             "prometheus_tsdb_head_series",
-            "Total number of series in the head block.",
+            "Total number of series in the head block",
             m.series.clone(),
         );
         r.register(
             "prometheus_tsdb_head_series_created",
-            "Total number of series created in the head.",
+            "Total number of series created in the head",
             m.series_created.clone(),
         );
         r.register(
             "prometheus_tsdb_head_series_removed",
-            "Total number of series removed from the head.",
+            "Total number of series removed from the head",
             m.series_removed.clone(),
         );
         r.register(
             "prometheus_tsdb_head_samples_appended",
-            "Total number of appended float samples.",
+            "Total number of appended float samples",
             m.samples_appended.clone(),
         );
         r.register(
             "prometheus_tsdb_out_of_order_samples",
-            "Total number of out of order samples ingestion failed attempts.",
+            "Total number of out of order samples ingestion failed attempts",
             m.out_of_order_samples.clone(),
         );
         r.register(
             "prometheus_tsdb_out_of_bound_samples",
-            "Total number of out of bound samples ingestion failed attempts.",
+            "Total number of out of bound samples ingestion failed attempts",
             m.out_of_bound_samples.clone(),
         );
         r.register(
             "prometheus_tsdb_head_chunks",
-            "Total number of chunks in the head block.",
+            "Total number of chunks in the head block",
             m.chunks.clone(),
         );
         r.register(
             "prometheus_tsdb_head_chunks_created",
-            "Total number of chunks created in the head.",
+            "Total number of chunks created in the head",
             m.chunks_created.clone(),
         );
         r.register(
             "prometheus_tsdb_head_chunks_removed",
-            "Total number of chunks removed from the head.",
+            "Total number of chunks removed from the head",
             m.chunks_removed.clone(),
         );
         r.register(
             "prometheus_tsdb_head_truncations",
-            "Total number of head truncations attempted.",
+            "Total number of head truncations attempted",
             m.truncations.clone(),
         );
         r.register(
             "prometheus_tsdb_wal_replay_unknown_refs",
-            "Total number of WAL samples referencing unknown series.",
+            "Total number of WAL samples referencing unknown series",
             m.wal_replay_unknown_refs.clone(),
         );
         r.register(
             "prometheus_tsdb_head_min_time",
-            "Minimum time bound of the head block, in ms.",
+            "Minimum time bound of the head block, in ms",
             m.min_time.clone(),
         );
         r.register(
             "prometheus_tsdb_head_max_time",
-            "Maximum timestamp of the head block, in ms.",
+            "Maximum timestamp of the head block, in ms",
             m.max_time.clone(),
         );
         m

@@ -65,27 +65,27 @@ impl ExemplarMetrics {
         let m = Self::default();
         r.register(
             "prometheus_tsdb_exemplar_exemplars_appended",
-            "Total number of appended exemplars.",
+            "Total number of appended exemplars",
             m.appended.clone(),
         );
         r.register(
             "prometheus_tsdb_exemplar_out_of_order_exemplars",
-            "Total number of out of order exemplar ingestion failed attempts.",
+            "Total number of out of order exemplar ingestion failed attempts",
             m.out_of_order.clone(),
         );
         r.register(
             "prometheus_tsdb_exemplar_exemplars_in_storage",
-            "Number of exemplars currently in circular storage.",
+            "Number of exemplars currently in circular storage",
             m.in_storage.clone(),
         );
         r.register(
             "prometheus_tsdb_exemplar_series_with_exemplars_in_storage",
-            "Number of series with exemplars currently in circular storage.",
+            "Number of series with exemplars currently in circular storage",
             m.series.clone(),
         );
         r.register(
             "prometheus_tsdb_exemplar_max_exemplars",
-            "Total number of exemplars the exemplar storage can store, resizeable.",
+            "Total number of exemplars the exemplar storage can store, resizeable",
             m.max.clone(),
         );
         m

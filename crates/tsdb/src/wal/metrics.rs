@@ -86,82 +86,82 @@ impl WalMetrics {
         let name = |n: &str| format!("{p}{n}");
         r.register(
             name("corruptions"),
-            "Total number of WAL corruptions.",
+            "Total number of WAL corruptions",
             m.corruptions_total.clone(),
         );
         r.register(
             name("fsync_duration_seconds"),
-            "Duration of write log fsync.",
+            "Duration of write log fsync",
             m.fsync_duration_seconds.clone(),
         );
         r.register(
             name("fsyncs"),
-            "Total number of write log fsyncs.",
+            "Total number of write log fsyncs",
             m.fsyncs_total.clone(),
         );
         r.register(
             name("page_flushes"),
-            "Total number of page flushes.",
+            "Total number of page flushes",
             m.page_flushes_total.clone(),
         );
         r.register(
             name("completed_pages"),
-            "Total number of completed pages.",
+            "Total number of completed pages",
             m.completed_pages_total.clone(),
         );
         r.register(
             name("truncations"),
-            "Total number of write log truncations attempted.",
+            "Total number of write log truncations attempted",
             m.truncations_total.clone(),
         );
         r.register(
             name("truncations_failed"),
-            "Total number of write log truncations that failed.",
+            "Total number of write log truncations that failed",
             m.truncations_failed_total.clone(),
         );
         r.register(
             name("writes_failed"),
-            "Total number of write log writes that failed.",
+            "Total number of write log writes that failed",
             m.writes_failed_total.clone(),
         );
         r.register(
             name("segment_current"),
-            "Write log segment index that TSDB is currently writing to.",
+            "Write log segment index that TSDB is currently writing to",
             m.segment_current.clone(),
         );
         r.register(
             name("record_part_writes"),
-            "Total number of record parts written before flushing.",
+            "Total number of record parts written before flushing",
             m.record_part_writes_total.clone(),
         );
         r.register(
             name("record_parts_bytes_written"),
-            "Total number of record part bytes written before flushing, including CRC and compression headers.",
+            "Total number of record part bytes written before flushing, including CRC and compression headers",
             m.record_parts_bytes_written_total.clone(),
         );
         r.register(
             name("record_bytes_saved"),
-            "Total number of bytes saved by the optional record compression.",
+            "Total number of bytes saved by the optional record compression",
             m.record_bytes_saved_total.clone(),
         );
         r.register(
             name("group_commits"),
-            "Total number of groups of commits written by the WAL writer thread.",
+            "Total number of groups of commits written by the WAL writer thread",
             m.group_commits_total.clone(),
         );
         r.register(
             name("group_commit_requests"),
-            "Total number of commit calls served by the WAL writer thread.",
+            "Total number of commit calls served by the WAL writer thread",
             m.group_commit_requests_total.clone(),
         );
         r.register(
             name("group_commit_records"),
-            "Total number of records written by the WAL writer thread.",
+            "Total number of records written by the WAL writer thread",
             m.group_commit_records_total.clone(),
         );
         r.register(
             name("group_commit_size"),
-            "Number of commit calls written and synced together.",
+            "Number of commit calls written and synced together",
             m.group_commit_size.clone(),
         );
         m
