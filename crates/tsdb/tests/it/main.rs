@@ -8,6 +8,8 @@ mod crash;
 mod exemplars;
 /// Head behaviour across restarts, truncation and the storage traits.
 mod head;
+/// A head range read out for a block equals a select of the range; reopening skips it.
+mod head_range;
 /// Narrow-range selects equal a full-range select filtered to the range (proptest).
 mod head_select;
 /// Whole data directories exchanged with the reference Prometheus, both directions.
