@@ -32,7 +32,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
-use ulid::Ulid;
 
 use crate::bytes::SharedBytes;
 use crate::chunks::{self, Chunk};
@@ -44,6 +43,7 @@ use crate::tombstones::Tombstones;
 pub use meta::{BlockDesc, BlockMeta, BlockStats, Compaction};
 pub use querier::BlockQuerier;
 pub use series::{BlockChunk, ChunkSeries, ChunkSeriesReader};
+pub use ulid::Ulid;
 pub use writer::BlockWriter;
 
 /// The suffix of a block directory being written.

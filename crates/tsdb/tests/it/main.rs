@@ -1,5 +1,9 @@
 //! Integration tests of the storage engine (one binary, house style rule 16).
 
+/// Our blocks read by promtool 3.5.3 and 2.42 (`tsdb analyze`, `tsdb dump`).
+mod block_promtool;
+/// Shared helpers of the block tests: generated series, chunks, writing a block.
+mod block_util;
 /// XOR chunks bit-exact with chunks written by Prometheus 3.5.3's promtool.
 mod chunk_compat;
 /// SIGKILL a writing child process and check every acknowledged sample survives.
