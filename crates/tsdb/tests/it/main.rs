@@ -1,5 +1,7 @@
 //! Integration tests of the storage engine (one binary, house style rule 16).
 
+/// Blocks written by Prometheus 3.5.3 read by us: samples and matcher answers.
+mod block_prometheus;
 /// Our blocks read by promtool 3.5.3 and 2.42 (`tsdb analyze`, `tsdb dump`).
 mod block_promtool;
 /// Shared helpers of the block tests: generated series, chunks, writing a block.
