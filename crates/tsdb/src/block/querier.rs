@@ -23,7 +23,7 @@ use crate::index::postings::{
 use crate::index::reader::SymbolCache;
 use crate::labels::{Labels, Matcher, Symbol};
 use crate::storage::{LabelHints, Querier, SelectHints, Series, SeriesSet};
-use crate::tombstones::Tombstones;
+use crate::tombstones::{Tombstones, add_interval};
 
 /// A querier over one block for samples in `[mint, maxt]`.
 #[derive(Debug)]
@@ -126,9 +126,22 @@ struct BlockSeriesSet {
     done: bool,
 }
 
-/// Whether `[min_t, max_t]` lies inside one of the sorted intervals `deleted`.
-pub(super) fn wholly_deleted(deleted: &[(i64, i64)], min_t: i64, max_t: i64) -> bool {
+/// Whether `[min_t, max_t]` lies inside one of the merged intervals `deleted`.
+fn wholly_deleted(deleted: &[(i64, i64)], min_t: i64, max_t: i64) -> bool {
     deleted.iter().any(|&(a, b)| a <= min_t && max_t <= b)
+}
+
+/// A series' deleted intervals plus everything outside `[mint, maxt]`, merged: a chunk
+/// inside one of them has no sample to return (Prometheus's trimming of `blockBaseSeriesSet`).
+fn hidden_intervals(deleted: &[(i64, i64)], mint: i64, maxt: i64) -> Vec<(i64, i64)> {
+    let mut out = deleted.to_vec();
+    if mint > i64::MIN {
+        add_interval(&mut out, i64::MIN, mint - 1);
+    }
+    if maxt < i64::MAX {
+        add_interval(&mut out, maxt + 1, i64::MAX);
+    }
+    out
 }
 
 impl BlockSeriesSet {
@@ -138,9 +151,17 @@ impl BlockSeriesSet {
         for id in self.ids.by_ref() {
             index.series_into(id, &mut self.entry)?;
             let deleted = self.tombstones.get(u64::from(id));
+            let hidden = if deleted.is_empty() {
+                Vec::new()
+            } else {
+                hidden_intervals(deleted, self.mint, self.maxt)
+            };
             let mut chunks = Vec::new();
             for c in &self.entry.chunks {
-                if c.max_t < self.mint || c.min_t > self.maxt || wholly_deleted(deleted, c.min_t, c.max_t) {
+                if c.max_t < self.mint
+                    || c.min_t > self.maxt
+                    || wholly_deleted(&hidden, c.min_t, c.max_t)
+                {
                     continue;
                 }
                 let chunk = self.block.chunk_source().chunk(c.chunk_ref)?;

@@ -138,6 +138,14 @@ fn we_read_prometheus_blocks_with_identical_samples_and_matcher_answers() {
     assert_same_samples(&our_select(&blocks, &[all]), &want, "samples of Prometheus's blocks");
     for b in &blocks {
         let m = b.meta();
+        // Our meta.json writer reproduces Prometheus's file byte for byte.
+        let raw = std::fs::read(b.dir().join("meta.json")).expect("read meta.json");
+        assert_eq!(
+            String::from_utf8_lossy(&m.to_json()),
+            String::from_utf8_lossy(&raw),
+            "meta.json of {}",
+            m.ulid
+        );
         let n: u64 = b
             .chunk_series()
             .expect("reader")
