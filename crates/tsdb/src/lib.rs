@@ -13,10 +13,16 @@
 //! * [`record`] and [`wal`]: WAL records and segments in Prometheus's format.
 //! * [`index::postings`]: postings lists as roaring bitmaps.
 //! * [`head`]: the in-memory block: series, chunks, postings, appender, WAL replay.
+//! * [`block`]: persistent blocks: [`block::BlockWriter`], [`block::Block`] (a
+//!   [`storage::Queryable`]), and their files: [`block::meta`] (`meta.json`),
+//!   [`index`] (`index` v2), [`chunks`] (segment files), [`tombstones`].
 //! * [`storage`]: the traits `promql` and `ingest` use.
 //! * [`db`]: opens a data directory: WAL replay, head, WAL writer.
 
+pub mod block;
+pub mod bytes;
 pub mod chunkenc;
+pub mod chunks;
 pub mod db;
 pub mod encoding;
 pub mod error;
@@ -30,8 +36,10 @@ pub mod record;
 pub mod storage;
 #[cfg(feature = "test-util")]
 pub mod testutil;
+pub mod tombstones;
 pub mod wal;
 
+pub use block::{Block, BlockMeta, BlockWriter};
 pub use db::Db;
 pub use error::{AppendError, Error, ErrorKind, Result};
 pub use head::Head;

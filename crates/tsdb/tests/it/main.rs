@@ -1,5 +1,15 @@
 //! Integration tests of the storage engine (one binary, house style rule 16).
 
+/// Damaged blocks give errors naming block and file; intact blocks beside them still read.
+mod block_corruption;
+/// Blocks written by Prometheus 3.5.3 read by us: samples and matcher answers.
+mod block_prometheus;
+/// Blocks round-trip against a model (proptest); writer refusals; meta.json; deletes.
+mod block_roundtrip;
+/// Our blocks read by promtool 3.5.3 and 2.42 (`tsdb analyze`, `tsdb dump`).
+mod block_promtool;
+/// Shared helpers of the block tests: generated series, chunks, writing a block.
+mod block_util;
 /// XOR chunks bit-exact with chunks written by Prometheus 3.5.3's promtool.
 mod chunk_compat;
 /// SIGKILL a writing child process and check every acknowledged sample survives.
