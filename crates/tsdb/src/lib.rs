@@ -14,6 +14,7 @@
 //! * [`index::postings`]: postings lists as roaring bitmaps.
 //! * [`head`]: the in-memory block: series, chunks, postings, appender, WAL replay.
 //! * [`storage`]: the traits `promql` and `ingest` use.
+//! * [`querier`]: one querier over several (head and blocks), merging their series.
 //! * [`db`]: opens a data directory: WAL replay, head, WAL writer.
 
 pub mod chunkenc;
@@ -26,6 +27,7 @@ pub mod index;
 pub mod labels;
 pub mod metrics;
 pub mod options;
+pub mod querier;
 pub mod record;
 pub mod storage;
 #[cfg(feature = "test-util")]

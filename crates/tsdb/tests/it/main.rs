@@ -10,6 +10,8 @@ mod exemplars;
 mod head;
 /// Narrow-range selects equal a full-range select filtered to the range (proptest).
 mod head_select;
+/// The merge querier over random splits of one data set across heads (proptest).
+mod merge_querier;
 /// Whole data directories exchanged with the reference Prometheus, both directions.
 mod prometheus_interop;
 /// Shared helpers: reference binaries, Prometheus on loopback, sample dumps.
