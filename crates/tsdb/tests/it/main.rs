@@ -22,6 +22,8 @@ mod head;
 mod head_range;
 /// Narrow-range selects equal a full-range select filtered to the range (proptest).
 mod head_select;
+/// The merge querier over random splits of one data set across heads (proptest).
+mod merge_querier;
 /// Whole data directories exchanged with the reference Prometheus, both directions.
 mod prometheus_interop;
 /// Shared helpers: reference binaries, Prometheus on loopback, sample dumps.
