@@ -42,7 +42,7 @@ pub mod series;
 pub mod stats;
 
 pub use append::HeadAppender;
-pub use range::RangeSeries;
+pub use range::{RangeChunk, RangeSeries};
 pub use read::HeadQuerier;
 pub use series::MemSeries;
 

@@ -13,11 +13,11 @@
 
 use std::sync::Arc;
 
+use crate::block::ChunkMeta;
 use crate::chunkenc::cut::range_for_timestamp;
 use crate::chunkenc::{SampleIterator, ValueType, XorAppender, XorIterator};
 use crate::error::{Error, Result};
 use crate::head::Head;
-use crate::head::read::{ChunkBytes, ChunkData};
 use crate::head::series::MemSeries;
 use crate::labels::Symbol;
 
@@ -107,7 +107,7 @@ impl RangeSeries<'_> {
     }
 
     /// The chunks of `s` within the range, tombstones applied; empty if nothing is left.
-    fn chunks_of(&self, s: &MemSeries) -> Result<Vec<ChunkData>> {
+    fn chunks_of(&self, s: &MemSeries) -> Result<Vec<RangeChunk>> {
         let deleted = self
             .head
             .tombstones
@@ -136,11 +136,7 @@ impl RangeSeries<'_> {
             let inside = min_t >= mint && max_t <= last;
             let touched = deleted.iter().any(|&(a, b)| a <= max_t && b >= min_t);
             if inside && !touched {
-                out.push(ChunkData {
-                    min_t,
-                    max_t,
-                    data: ChunkBytes::Shared(data),
-                });
+                out.push(RangeChunk { min_t, max_t, data });
             } else if let Some(c) = reencode(&data, mint, last, &deleted)? {
                 out.push(c);
             }
@@ -149,8 +145,31 @@ impl RangeSeries<'_> {
     }
 }
 
+/// One chunk of a head range: its time range and XOR bytes (shared with the head when
+/// the chunk was sealed and needed no re-encoding).
+#[derive(Debug, Clone)]
+pub struct RangeChunk {
+    /// Timestamp of the first sample.
+    pub min_t: i64,
+    /// Timestamp of the last sample (inclusive).
+    pub max_t: i64,
+    /// The XOR chunk.
+    pub data: Arc<[u8]>,
+}
+
+impl RangeChunk {
+    /// The chunk as a block writer takes it.
+    pub fn as_meta(&self) -> ChunkMeta<'_> {
+        ChunkMeta {
+            min_t: self.min_t,
+            max_t: self.max_t,
+            data: &self.data,
+        }
+    }
+}
+
 impl Iterator for RangeSeries<'_> {
-    type Item = Result<(Arc<MemSeries>, Vec<ChunkData>)>;
+    type Item = Result<(Arc<MemSeries>, Vec<RangeChunk>)>;
 
     fn next(&mut self) -> Option<Self::Item> {
         while let Some(s) = self.series.get(self.next) {
@@ -173,7 +192,7 @@ fn reencode(
     mint: i64,
     last: i64,
     deleted: &[(i64, i64)],
-) -> Result<Option<ChunkData>> {
+) -> Result<Option<RangeChunk>> {
     let mut it = XorIterator::new(bytes);
     let mut app = XorAppender::new();
     let (mut lo, mut hi) = (i64::MAX, i64::MIN);
@@ -192,9 +211,9 @@ fn reencode(
     if app.num_samples() == 0 {
         return Ok(None);
     }
-    Ok(Some(ChunkData {
+    Ok(Some(RangeChunk {
         min_t: lo,
         max_t: hi,
-        data: ChunkBytes::Shared(Arc::from(app.into_bytes())),
+        data: Arc::from(app.into_bytes()),
     }))
 }

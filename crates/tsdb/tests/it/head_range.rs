@@ -6,7 +6,6 @@
 use prometheus_client::registry::Registry;
 use proptest::prelude::*;
 use tsdb::chunkenc::{SampleIterator, ValueType, XorIterator};
-use tsdb::head::read::ChunkBytes;
 use tsdb::labels::{Labels, MatchType, Matcher};
 use tsdb::storage::Queryable;
 use tsdb::{Head, Options};
@@ -42,10 +41,7 @@ fn exported(head: &Head, mint: i64, maxt: i64) -> Vec<(Labels, Vec<(i64, u64)>)>
             assert!(c.min_t <= c.max_t && c.min_t > prev_max, "chunk order");
             assert!(c.min_t >= mint && c.max_t < maxt, "chunk outside the range");
             prev_max = c.max_t;
-            let ChunkBytes::Shared(bytes) = &c.data else {
-                panic!("range chunks own their bytes")
-            };
-            let mut it = XorIterator::new(&bytes[..]);
+            let mut it = XorIterator::new(&c.data[..]);
             let mut ts = Vec::new();
             while it.next() == ValueType::Float {
                 let (t, v) = it.at();
