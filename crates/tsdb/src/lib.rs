@@ -15,7 +15,9 @@
 //! * [`head`]: the in-memory block: series, chunks, postings, appender, WAL replay.
 //! * [`storage`]: the traits `promql` and `ingest` use.
 //! * [`db`]: opens a data directory: WAL replay, head, WAL writer.
+//! * [`bucket`]: the synchronous object-storage interface blocks are shipped through.
 
+pub mod bucket;
 pub mod chunkenc;
 pub mod db;
 pub mod encoding;
