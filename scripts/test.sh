@@ -11,6 +11,11 @@ REFERENCE_PROMETHEUS_BIN=$(scripts/install-reference-prometheus.sh)
 export REFERENCE_PROMETHEUS_BIN
 "$REFERENCE_PROMETHEUS_BIN/prometheus" --version 2>&1 | head -1
 
+step "S3 test server s3s-fs 0.14.1"
+S3S_FS_BIN=$(scripts/install-s3s-fs.sh)
+export S3S_FS_BIN
+echo "$S3S_FS_BIN/s3s-fs"
+
 if ! command -v cargo-nextest >/dev/null 2>&1; then
   step "installing cargo-nextest"
   cargo install --locked cargo-nextest
