@@ -67,7 +67,9 @@ pub fn open_bucket(url: &str, options: &Options) -> Result<ObjectStoreBucket> {
     if scheme == "file" {
         let dir = std::path::Path::new(rest);
         if !dir.is_absolute() {
-            return Err(bad_url("file URLs need an absolute path: file:///dir".into()));
+            return Err(bad_url(
+                "file URLs need an absolute path: file:///dir".into(),
+            ));
         }
         std::fs::create_dir_all(dir).map_err(|e| Error::io("create bucket directory", dir, e))?;
         let store = LocalFileSystem::new_with_prefix(dir)

@@ -183,8 +183,7 @@ impl ObjectStoreBucket {
                 let last = part.len() < self.part_size;
                 let rt = self.runtime.as_ref().expect("the runtime lives until drop");
                 in_flight.push_back(rt.spawn(upload.put_part(PutPayload::from(part))));
-                while in_flight.len() >= self.upload_concurrency
-                    || (last && !in_flight.is_empty())
+                while in_flight.len() >= self.upload_concurrency || (last && !in_flight.is_empty())
                 {
                     let h = in_flight.pop_front().expect("non-empty");
                     self.run(OP, key, h)?
@@ -390,10 +389,7 @@ impl Bucket for ObjectStoreBucket {
         let location = self.prefix_location("list", prefix)?;
         let store = Arc::clone(&self.store);
         let metas = self.call("list", prefix, async move {
-            store
-                .list(location.as_ref())
-                .try_collect::<Vec<_>>()
-                .await
+            store.list(location.as_ref()).try_collect::<Vec<_>>().await
         })?;
         let mut out = metas
             .into_iter()

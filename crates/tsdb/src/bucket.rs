@@ -158,7 +158,13 @@ mod tests {
 
     #[test]
     fn keys_are_validated() {
-        for ok in ["a", "a/b", "01ABC/chunks/000001", "sp ace/=+%/ünï", "a.b/..c"] {
+        for ok in [
+            "a",
+            "a/b",
+            "01ABC/chunks/000001",
+            "sp ace/=+%/ünï",
+            "a.b/..c",
+        ] {
             validate_key("put", ok).unwrap_or_else(|e| panic!("{ok:?}: {e}"));
         }
         for bad in ["", "/a", "a/", "a//b", "./a", "a/..", "a\nb", "a\0"] {

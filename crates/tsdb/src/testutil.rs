@@ -236,8 +236,7 @@ impl S3Server {
                     break; // exited, probably the port: try another one
                 }
                 let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-                if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
-                {
+                if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
                     return Some(server);
                 }
                 assert!(

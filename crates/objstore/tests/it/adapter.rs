@@ -99,7 +99,9 @@ fn put_get_range_list_delete_round_trip() {
         let before = SystemTime::now() - Duration::from_secs(5);
         let data = pattern(1000, 1);
         bucket.put("01AB/index", data.clone()).expect("put");
-        bucket.put("01AB/chunks/000001", b"chunk".to_vec()).expect("put");
+        bucket
+            .put("01AB/chunks/000001", b"chunk".to_vec())
+            .expect("put");
         bucket.put("01AB/meta.json", b"{}".to_vec()).expect("put");
         bucket.put("01ABC/meta.json", b"{ }".to_vec()).expect("put");
         bucket.put("top", Vec::new()).expect("put empty");
@@ -121,10 +123,19 @@ fn put_get_range_list_delete_round_trip() {
             data[999..],
             "{name}"
         );
-        assert!(bucket.get_range("01AB/index", 5..5).expect("empty").is_empty());
+        assert!(
+            bucket
+                .get_range("01AB/index", 5..5)
+                .expect("empty")
+                .is_empty()
+        );
 
         let head = bucket.head("01AB/index").expect("head").expect("exists");
-        assert_eq!((head.key.as_str(), head.size), ("01AB/index", 1000), "{name}");
+        assert_eq!(
+            (head.key.as_str(), head.size),
+            ("01AB/index", 1000),
+            "{name}"
+        );
         assert!(head.last_modified >= before, "{name}: {head:?}");
         assert!(bucket.exists("01AB/meta.json").expect("exists"));
 
@@ -171,7 +182,9 @@ fn put_get_range_list_delete_round_trip() {
             "{name}"
         );
 
-        bucket.put("01AB/index", b"replaced".to_vec()).expect("overwrite");
+        bucket
+            .put("01AB/index", b"replaced".to_vec())
+            .expect("overwrite");
         assert_eq!(
             bucket.get("01AB/index").expect("get"),
             Some(b"replaced".to_vec())
@@ -181,7 +194,9 @@ fn put_get_range_list_delete_round_trip() {
             bucket.delete(key).expect("delete");
             assert_eq!(bucket.get(key).expect("get"), None, "{name}: {key}");
         }
-        bucket.delete("01AB/index").expect("deleting twice succeeds");
+        bucket
+            .delete("01AB/index")
+            .expect("deleting twice succeeds");
         assert!(bucket.list("01AB").expect("list").is_empty(), "{name}");
         assert_eq!(bucket.list_dirs("").expect("dirs"), ["01ABC"], "{name}");
 
@@ -237,8 +252,14 @@ fn large_files_upload_in_parts() {
         std::fs::write(&path, &data).expect("write");
         let n = bucket.upload("01AB/chunks/000001", &path).expect("upload");
         assert_eq!(n, data.len() as u64, "{name}");
-        let got = bucket.get("01AB/chunks/000001").expect("get").expect("exists");
-        assert!(got == data, "{name}: content differs after a multipart upload");
+        let got = bucket
+            .get("01AB/chunks/000001")
+            .expect("get")
+            .expect("exists");
+        assert!(
+            got == data,
+            "{name}: content differs after a multipart upload"
+        );
         let boundary = 5 * 1024 * 1024u64;
         assert_eq!(
             bucket
@@ -247,7 +268,10 @@ fn large_files_upload_in_parts() {
             data[boundary as usize - 3..boundary as usize + 3],
             "{name}"
         );
-        let head = bucket.head("01AB/chunks/000001").expect("head").expect("meta");
+        let head = bucket
+            .head("01AB/chunks/000001")
+            .expect("head")
+            .expect("meta");
         assert_eq!(head.size, data.len() as u64);
         if name == "s3" {
             // S3's entity tag of a multipart object ends in the number of parts.
@@ -338,9 +362,10 @@ fn a_wrong_secret_is_a_clear_access_denied_error() {
     let Some(server) = S3Server::start() else {
         return;
     };
-    let good = objstore::open(&server.url(""), &s3_options(&server, &server.secret_key))
-        .expect("open");
-    good.put("k", b"v".to_vec()).expect("put with the right secret");
+    let good =
+        objstore::open(&server.url(""), &s3_options(&server, &server.secret_key)).expect("open");
+    good.put("k", b"v".to_vec())
+        .expect("put with the right secret");
 
     let bad = objstore::open(&server.url(""), &s3_options(&server, "wrong-secret"))
         .expect("open with a wrong secret");
@@ -385,7 +410,9 @@ fn calls_from_inside_a_tokio_runtime_do_not_panic() {
         .expect("runtime");
     rt.block_on(async {
         let bucket = objstore::open(&url, &test_options()).expect("open");
-        bucket.put("a/b", b"x".to_vec()).expect("put inside a runtime");
+        bucket
+            .put("a/b", b"x".to_vec())
+            .expect("put inside a runtime");
         assert_eq!(bucket.get("a/b").expect("get"), Some(b"x".to_vec()));
         // The last reference dropped inside async code must not panic either.
         drop(bucket);
