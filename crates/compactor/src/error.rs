@@ -1,0 +1,44 @@
+//! The crate's error type.
+
+use tsdb::ErrorKind;
+
+/// Errors of compaction, retention and block shipping.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A storage error: local file I/O, or an object-storage operation
+    /// ([`tsdb::Error::Bucket`]).
+    #[error(transparent)]
+    Tsdb(#[from] tsdb::Error),
+    /// A JSON file (a block's `meta.json`, a deletion mark, the shipper's record) that
+    /// does not parse or does not say what it must.
+    #[error("invalid {file} at {location}: {reason}")]
+    InvalidJson {
+        /// Which kind of file (`"meta.json"`, `"deletion-mark.json"`, ...).
+        file: &'static str,
+        /// Its local path or its bucket key.
+        location: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A block id that is not a ULID.
+    #[error("invalid block id {id:?}: not a ULID")]
+    InvalidBlockId {
+        /// The id as given.
+        id: String,
+    },
+}
+
+impl Error {
+    /// Classifies the error for API clients.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Tsdb(e) => e.kind(),
+            Error::InvalidJson { .. } => ErrorKind::Internal,
+            Error::InvalidBlockId { .. } => ErrorKind::BadData,
+        }
+    }
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
