@@ -16,6 +16,11 @@ PROMTOOL_2_42_BIN=$(scripts/install-promtool-2.42.sh)
 export PROMTOOL_2_42_BIN
 "$PROMTOOL_2_42_BIN/promtool" --version 2>&1 | head -1
 
+step "S3 test server s3s-fs 0.14.1"
+S3S_FS_BIN=$(scripts/install-s3s-fs.sh)
+export S3S_FS_BIN
+echo "$S3S_FS_BIN/s3s-fs"
+
 if ! command -v cargo-nextest >/dev/null 2>&1; then
   step "installing cargo-nextest"
   cargo install --locked cargo-nextest

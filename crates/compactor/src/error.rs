@@ -2,7 +2,7 @@
 
 use tsdb::ErrorKind;
 
-/// Errors of the compactor.
+/// Errors of compaction, retention and block shipping.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -14,17 +14,36 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// The storage engine failed (reading or writing a block).
+    /// A storage error: reading or writing a block, local file I/O, or an object-storage
+    /// operation ([`tsdb::Error::Bucket`]).
     #[error(transparent)]
-    Storage(#[from] tsdb::Error),
+    Tsdb(#[from] tsdb::Error),
+    /// A JSON file (a block's `meta.json`, a deletion mark, the shipper's record) that
+    /// does not parse or does not say what it must.
+    #[error("invalid {file} at {location}: {reason}")]
+    InvalidJson {
+        /// Which kind of file (`"meta.json"`, `"deletion-mark.json"`, ...).
+        file: &'static str,
+        /// Its local path or its bucket key.
+        location: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A block id that is not a ULID.
+    #[error("invalid block id {id:?}: not a ULID")]
+    InvalidBlockId {
+        /// The id as given.
+        id: String,
+    },
 }
 
 impl Error {
     /// Classifies the error for API clients.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::InvalidOptions { .. } => ErrorKind::Internal,
-            Error::Storage(e) => e.kind(),
+            Error::InvalidOptions { .. } | Error::InvalidJson { .. } => ErrorKind::Internal,
+            Error::Tsdb(e) => e.kind(),
+            Error::InvalidBlockId { .. } => ErrorKind::BadData,
         }
     }
 }

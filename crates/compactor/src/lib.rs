@@ -1,10 +1,15 @@
-//! `compactor`: decides what to compact and which blocks to delete (issue 5); `tsdb`
-//! does the merging itself.
+//! `compactor`: decides what to compact and which blocks to delete, and ships blocks to
+//! object storage (issue 5); `tsdb` does the merging itself.
 //!
 //! * [`plan`]: leveled compaction planning with Prometheus 3.5's rules: overlapping
 //!   blocks first (vertical compaction), then blocks filling a window of the
 //!   exponential ranges (2 h, 6 h, 18 h, ...), then a block with many tombstones.
 //! * [`retention`]: time- and size-based retention relative to the newest block.
+//! * [`shipper`]: the crash-safe upload of local blocks to a [`tsdb::bucket::Bucket`]
+//!   (`meta.json` last, a local record of what is uploaded), the listing of the bucket's
+//!   blocks, and their deletion (a deletion mark first, removal after a delay), in the
+//!   bucket layout Thanos uses. Like `tsdb`, this crate is synchronous and free of tokio:
+//!   object storage reaches it through the `Bucket` trait (see the `objstore` crate).
 //! * [`Options`]: block durations and retention, deriving the maximum block duration and
 //!   the compaction ranges as Prometheus does.
 //!
@@ -35,6 +40,7 @@ pub mod error;
 pub mod options;
 pub mod plan;
 pub mod retention;
+pub mod shipper;
 
 pub use block_info::BlockInfo;
 pub use error::{Error, Result};

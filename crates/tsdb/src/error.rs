@@ -3,6 +3,8 @@
 use std::io;
 use std::path::PathBuf;
 
+use crate::bucket::BucketFailure;
+
 /// How an error is reported to API clients; mirrors Prometheus's `errorType` values.
 ///
 /// Defined once here, in the bottom crate, and reused by `promql`, `ingest` and `server`.
@@ -159,6 +161,18 @@ pub enum Error {
         /// The block.
         ulid: ulid::Ulid,
     },
+    /// An object-storage operation failed (see [`crate::bucket`]).
+    #[error("bucket {op} {key:?}: {failure}: {source}")]
+    Bucket {
+        /// What was being done (`"put"`, `"get"`, `"list"`, ...).
+        op: &'static str,
+        /// The object key (or listing prefix), relative to the bucket's prefix.
+        key: String,
+        /// The class of failure; decides [`Error::kind`].
+        failure: BucketFailure,
+        /// The underlying error, as the store reported it.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl Error {
@@ -188,11 +202,31 @@ impl Error {
         }
     }
 
+    /// Builds an [`Error::Bucket`].
+    pub fn bucket(
+        op: &'static str,
+        key: impl Into<String>,
+        failure: BucketFailure,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Error::Bucket {
+            op,
+            key: key.into(),
+            failure,
+            source: source.into(),
+        }
+    }
+
     /// Classifies the error for API clients.
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Append(_) | Error::InvalidRegex { .. } => ErrorKind::BadData,
             Error::Closed | Error::TooManySeries { .. } => ErrorKind::Unavailable,
+            Error::Bucket { failure, .. } => match failure {
+                BucketFailure::Unavailable => ErrorKind::Unavailable,
+                BucketFailure::NotFound => ErrorKind::NotFound,
+                _ => ErrorKind::Internal,
+            },
             Error::Io { .. }
             | Error::Corruption { .. }
             | Error::WalCorruption(_)

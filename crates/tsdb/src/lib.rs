@@ -19,9 +19,11 @@
 //! * [`storage`]: the traits `promql` and `ingest` use.
 //! * [`querier`]: one querier over several (head and blocks), merging their series.
 //! * [`db`]: opens a data directory: WAL replay, head, WAL writer.
+//! * [`bucket`]: the synchronous object-storage interface blocks are shipped through.
 
 pub mod block;
 pub mod bytes;
+pub mod bucket;
 pub mod chunkenc;
 pub mod chunks;
 pub mod db;
