@@ -32,8 +32,19 @@ fn dataset(n: usize) -> (Vec<Labels>, Vec<String>) {
                 ("__name__", format!("metric_{:03}", i % 200)),
                 ("job", format!("job-{}", pod % 20)),
                 ("namespace", format!("ns-{}", pod % 50)),
-                ("pod", format!("{}-{pod:07}", if pod % 3 == 0 { "api" } else { "worker" })),
-                ("instance", format!("10.{}.{}.{}:9100", pod / 65536 % 256, pod / 256 % 256, pod % 256)),
+                (
+                    "pod",
+                    format!("{}-{pod:07}", if pod % 3 == 0 { "api" } else { "worker" }),
+                ),
+                (
+                    "instance",
+                    format!(
+                        "10.{}.{}.{}:9100",
+                        pod / 65536 % 256,
+                        pod / 256 % 256,
+                        pod % 256
+                    ),
+                ),
             ])
         })
         .collect();
@@ -41,7 +52,10 @@ fn dataset(n: usize) -> (Vec<Labels>, Vec<String>) {
     labels.dedup();
     let symbols: BTreeSet<String> = labels
         .iter()
-        .flat_map(|l| l.iter().flat_map(|l| [l.name.to_string(), l.value.to_string()]))
+        .flat_map(|l| {
+            l.iter()
+                .flat_map(|l| [l.name.to_string(), l.value.to_string()])
+        })
         .collect();
     (labels, symbols.into_iter().collect())
 }
@@ -65,8 +79,12 @@ fn write(parent: &Path, labels: &[Labels], symbols: &[String], data: &[u8]) -> U
     for l in labels {
         w.add_series(l, &meta).expect("add series");
     }
-    w.finish(1_700_000_000_000, 1_700_007_200_000, Compaction::level1(ulid))
-        .expect("finish");
+    w.finish(
+        1_700_000_000_000,
+        1_700_007_200_000,
+        Compaction::level1(ulid),
+    )
+    .expect("finish");
     ulid
 }
 
@@ -129,5 +147,8 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion::criterion_group!(benches, bench);
-criterion::criterion_main!(benches);
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    bench(&mut c);
+    c.final_summary();
+}

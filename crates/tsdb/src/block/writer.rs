@@ -139,7 +139,7 @@ impl BlockWriter {
             });
             samples += xor_num_samples(c.data) as u64;
         }
-        iw.write_series(labels, refs, &self.metas)?;
+        iw.write_series(refs, &self.metas)?;
         self.stats.num_series += 1;
         self.stats.num_chunks += chunks.len() as u64;
         self.stats.num_samples += samples;
@@ -149,7 +149,12 @@ impl BlockWriter {
     /// Writes the postings, the TOC, an empty tombstones file and `meta.json`, fsyncs the
     /// files and the directory, renames it to `<parent>/<ulid>` and fsyncs the parent.
     /// `[min_time, max_time)` is the block's time range.
-    pub fn finish(mut self, min_time: i64, max_time: i64, compaction: Compaction) -> Result<BlockMeta> {
+    pub fn finish(
+        mut self,
+        min_time: i64,
+        max_time: i64,
+        compaction: Compaction,
+    ) -> Result<BlockMeta> {
         if min_time > max_time {
             return Err(self.refuse(format!(
                 "block range [{min_time}, {max_time}) ends before it starts"

@@ -198,7 +198,9 @@ impl Reader {
         let start = usize::try_from(at)
             .ok()
             .filter(|&s| s >= HEADER_LEN && s.checked_add(4).is_some_and(|e| e <= self.data_end))
-            .ok_or_else(|| self.corrupt(at as usize, format!("{what} offset {at} is out of bounds")))?;
+            .ok_or_else(|| {
+                self.corrupt(at as usize, format!("{what} offset {at} is out of bounds"))
+            })?;
         let len = u32::from_be_bytes([b[start], b[start + 1], b[start + 2], b[start + 3]]) as usize;
         let content = start + 4..start + 4 + len;
         if content.end + 4 > self.data_end {
@@ -302,7 +304,9 @@ impl Reader {
             }
             if e.name.is_empty() {
                 if !e.value.is_empty() || i != 0 {
-                    return Err(self.corrupt(at, "postings offset table entry with an empty label name"));
+                    return Err(
+                        self.corrupt(at, "postings offset table entry with an empty label name")
+                    );
                 }
                 all = Some(e.offset);
             } else {
@@ -414,7 +418,12 @@ impl Reader {
             .ok()
             .and_then(|l| body_start.checked_add(l))
             .filter(|&e| e.checked_add(4).is_some_and(|c| c <= self.data_end))
-            .ok_or_else(|| self.corrupt(start, format!("series {id} of {len} bytes runs past the data")))?;
+            .ok_or_else(|| {
+                self.corrupt(
+                    start,
+                    format!("series {id} of {len} bytes runs past the data"),
+                )
+            })?;
         let body = &b[body_start..body_end];
         let want = u32::from_be_bytes([
             b[body_end],
@@ -458,7 +467,9 @@ impl Reader {
                     let delta = d.uvarint();
                     let dt = d.uvarint();
                     let dr = d.varint();
-                    let min_t = i64::try_from(delta).ok().and_then(|x| p.max_t.checked_add(x));
+                    let min_t = i64::try_from(delta)
+                        .ok()
+                        .and_then(|x| p.max_t.checked_add(x));
                     (min_t.map(|m| (m, dt)), p.chunk_ref.wrapping_add(dr as u64))
                 }
             };
