@@ -146,6 +146,12 @@ pub enum Error {
         /// The encoding byte.
         encoding: u8,
     },
+    /// A block named by a caller is not among the blocks served.
+    #[error("no block {ulid} is loaded")]
+    UnknownBlock {
+        /// The ULID asked for.
+        ulid: String,
+    },
     /// A change was asked of a block that was not opened from a local directory (a
     /// bucket-backed block), so nothing can be rewritten in place.
     #[error("block {ulid} is read-only")]
@@ -195,7 +201,7 @@ impl Error {
             | Error::InvalidMeta { .. }
             | Error::BlockWriter { .. }
             | Error::UnsupportedChunkEncoding { .. } => ErrorKind::Internal,
-            Error::ReadOnlyBlock { .. } => ErrorKind::BadData,
+            Error::ReadOnlyBlock { .. } | Error::UnknownBlock { .. } => ErrorKind::BadData,
         }
     }
 }

@@ -17,6 +17,7 @@
 //!   [`storage::Queryable`]), and their files: [`block::meta`] (`meta.json`),
 //!   [`index`] (`index` v2), [`chunks`] (segment files), [`tombstones`].
 //! * [`storage`]: the traits `promql` and `ingest` use.
+//! * [`querier`]: one querier over several (head and blocks), merging their series.
 //! * [`db`]: opens a data directory: WAL replay, head, WAL writer.
 
 pub mod block;
@@ -32,6 +33,7 @@ pub mod index;
 pub mod labels;
 pub mod metrics;
 pub mod options;
+pub mod querier;
 pub mod record;
 pub mod storage;
 #[cfg(feature = "test-util")]

@@ -14,12 +14,18 @@ mod block_util;
 mod chunk_compat;
 /// SIGKILL a writing child process and check every acknowledged sample survives.
 mod crash;
+/// A Db with blocks: head compaction, restarts, crashes in between, damaged blocks, deletes.
+mod db_blocks;
 /// Exemplar storage and metadata: validation, queries, WAL replay.
 mod exemplars;
 /// Head behaviour across restarts, truncation and the storage traits.
 mod head;
+/// A head range read out for a block equals a select of the range; reopening skips it.
+mod head_range;
 /// Narrow-range selects equal a full-range select filtered to the range (proptest).
 mod head_select;
+/// The merge querier over random splits of one data set across heads (proptest).
+mod merge_querier;
 /// Whole data directories exchanged with the reference Prometheus, both directions.
 mod prometheus_interop;
 /// Shared helpers: reference binaries, Prometheus on loopback, sample dumps.
