@@ -92,7 +92,10 @@ mod tests {
         #[allow(clippy::reversed_empty_ranges)]
         let reversed = 2..1;
         assert!(SharedSlice::new(Arc::clone(&b), reversed).is_none());
-        assert_eq!(&*SharedSlice::new(Arc::clone(&b), 1..3).expect("in bounds"), &[2, 3]);
+        assert_eq!(
+            &*SharedSlice::new(Arc::clone(&b), 1..3).expect("in bounds"),
+            &[2, 3]
+        );
         assert_eq!(&*SharedSlice::whole(b), &[1, 2, 3]);
     }
 }

@@ -96,7 +96,10 @@ pub fn promtool_2_42_bin_dir() -> Option<PathBuf> {
                 &format!("{} printed {dir:?}, which lacks promtool", script.display()),
             )
         }
-        Ok(o) => missing_program(WHAT, &format!("{} failed with {}", script.display(), o.status)),
+        Ok(o) => missing_program(
+            WHAT,
+            &format!("{} failed with {}", script.display(), o.status),
+        ),
         Err(e) => missing_program(WHAT, &format!("cannot run {}: {e}", script.display())),
     }
 }

@@ -195,7 +195,10 @@ mod tests {
             "{err}"
         );
         for cut in 0..b.len() {
-            assert!(Tombstones::decode(&b[..cut], &path).is_err(), "cut at {cut}");
+            assert!(
+                Tombstones::decode(&b[..cut], &path).is_err(),
+                "cut at {cut}"
+            );
         }
     }
 

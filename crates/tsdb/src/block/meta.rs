@@ -64,7 +64,11 @@ pub struct BlockStats {
     #[serde(rename = "numFloatSamples", default, skip_serializing_if = "is_zero")]
     pub num_float_samples: u64,
     /// Histogram samples (Prometheus 3.8+; never set by our writer, kept when read).
-    #[serde(rename = "numHistogramSamples", default, skip_serializing_if = "is_zero")]
+    #[serde(
+        rename = "numHistogramSamples",
+        default,
+        skip_serializing_if = "is_zero"
+    )]
     pub num_histogram_samples: u64,
     /// Series in the block.
     #[serde(rename = "numSeries", default, skip_serializing_if = "is_zero")]

@@ -149,7 +149,12 @@ impl BlockWriter {
     /// Writes the postings, the TOC, an empty tombstones file and `meta.json`, fsyncs the
     /// files and the directory, renames it to `<parent>/<ulid>` and fsyncs the parent.
     /// `[min_time, max_time)` is the block's time range.
-    pub fn finish(mut self, min_time: i64, max_time: i64, compaction: Compaction) -> Result<BlockMeta> {
+    pub fn finish(
+        mut self,
+        min_time: i64,
+        max_time: i64,
+        compaction: Compaction,
+    ) -> Result<BlockMeta> {
         if min_time > max_time {
             return Err(self.refuse(format!(
                 "block range [{min_time}, {max_time}) ends before it starts"

@@ -18,7 +18,12 @@ struct Segment {
 
 impl std::fmt::Debug for Segment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({} bytes)", self.path.display(), (*self.bytes).as_ref().len())
+        write!(
+            f,
+            "{} ({} bytes)",
+            self.path.display(),
+            (*self.bytes).as_ref().len()
+        )
     }
 }
 

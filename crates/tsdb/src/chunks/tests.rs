@@ -61,12 +61,14 @@ fn refs_name_the_zero_based_file_index_and_the_offset() {
 #[test]
 fn damage_is_an_error_naming_the_file_and_offset() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let refs = write_all(dir.path(), DEFAULT_SEGMENT_SIZE, &[vec![7u8; 30], vec![9u8; 30]]);
+    let refs = write_all(
+        dir.path(),
+        DEFAULT_SEGMENT_SIZE,
+        &[vec![7u8; 30], vec![9u8; 30]],
+    );
     let path = dir.path().join("000001");
     let good = std::fs::read(&path).expect("read");
-    let open = |b: Vec<u8>| {
-        Reader::from_segments(dir.path(), vec![(path.clone(), shared(b))])
-    };
+    let open = |b: Vec<u8>| Reader::from_segments(dir.path(), vec![(path.clone(), shared(b))]);
 
     // A flipped data byte in the second chunk: the first still reads.
     let mut b = good.clone();
@@ -74,7 +76,9 @@ fn damage_is_an_error_naming_the_file_and_offset() {
     let r = open(b).expect("header intact");
     r.chunk(refs[0]).expect("first chunk intact");
     match r.chunk(refs[1]) {
-        Err(Error::Corruption { path: p, offset, .. }) => {
+        Err(Error::Corruption {
+            path: p, offset, ..
+        }) => {
             assert_eq!(p, path);
             assert_eq!(offset, refs[1]);
         }
@@ -103,7 +107,7 @@ fn from_segments_works_on_owned_bytes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let refs = write_all(dir.path(), DEFAULT_SEGMENT_SIZE, &[vec![1, 2, 3]]);
     let bytes: SharedBytes = Arc::new(std::fs::read(dir.path().join("000001")).expect("read"));
-    let r = Reader::from_segments(dir.path(), vec![(dir.path().join("000001"), bytes)])
-        .expect("open");
+    let r =
+        Reader::from_segments(dir.path(), vec![(dir.path().join("000001"), bytes)]).expect("open");
     assert_eq!(&*r.chunk(refs[0]).expect("chunk").data, &[1, 2, 3]);
 }

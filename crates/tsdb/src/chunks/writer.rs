@@ -74,7 +74,11 @@ impl Writer {
         let index = self.segments - 1;
         let (w, path, n) = self.cur.as_mut().expect("cut opened a segment");
         let offset = u32::try_from(*n).map_err(|_| {
-            Error::corruption(&*path, *n, "chunk offset does not fit 32 bits (segment too large)")
+            Error::corruption(
+                &*path,
+                *n,
+                "chunk offset does not fit 32 bits (segment too large)",
+            )
         })?;
         let crc = crc32c::crc32c_append(crc32c::crc32c(&[encoding]), data);
         w.write_all(&head[..head_len])
@@ -99,7 +103,8 @@ impl Writer {
         let mut header = [0u8; SEGMENT_HEADER_LEN];
         header[..4].copy_from_slice(&MAGIC.to_be_bytes());
         header[4] = FORMAT_V1;
-        w.write_all(&header).map_err(|e| Error::io("write", &path, e))?;
+        w.write_all(&header)
+            .map_err(|e| Error::io("write", &path, e))?;
         self.cur = Some((w, path, SEGMENT_HEADER_LEN as u64));
         self.segments += 1;
         Ok(())

@@ -198,7 +198,9 @@ impl Reader {
         let start = usize::try_from(at)
             .ok()
             .filter(|&s| s >= HEADER_LEN && s.checked_add(4).is_some_and(|e| e <= self.data_end))
-            .ok_or_else(|| self.corrupt(at as usize, format!("{what} offset {at} is out of bounds")))?;
+            .ok_or_else(|| {
+                self.corrupt(at as usize, format!("{what} offset {at} is out of bounds"))
+            })?;
         let len = u32::from_be_bytes([b[start], b[start + 1], b[start + 2], b[start + 3]]) as usize;
         let content = start + 4..start + 4 + len;
         if content.end + 4 > self.data_end {
@@ -302,7 +304,9 @@ impl Reader {
             }
             if e.name.is_empty() {
                 if !e.value.is_empty() || i != 0 {
-                    return Err(self.corrupt(at, "postings offset table entry with an empty label name"));
+                    return Err(
+                        self.corrupt(at, "postings offset table entry with an empty label name")
+                    );
                 }
                 all = Some(e.offset);
             } else {
@@ -377,6 +381,18 @@ impl Reader {
         }
     }
 
+    /// Every symbol in table order (sorted, as the format requires), decoded one at a
+    /// time from the file's bytes; nothing is collected. A decode failure is yielded once
+    /// as an [`Error::Corruption`] and ends the iteration.
+    pub fn symbols(&self) -> Symbols<'_> {
+        Symbols {
+            reader: self,
+            d: Decbuf::new(&self.b()[self.symbols.clone()]),
+            left: self.symbol_count,
+            index: 0,
+        }
+    }
+
     fn symbol_cached(&self, r: u32, cache: &mut SymbolCache) -> Result<Symbol> {
         if let Some(s) = cache.map.get(&r) {
             return Ok(s.clone());
@@ -414,7 +430,12 @@ impl Reader {
             .ok()
             .and_then(|l| body_start.checked_add(l))
             .filter(|&e| e.checked_add(4).is_some_and(|c| c <= self.data_end))
-            .ok_or_else(|| self.corrupt(start, format!("series {id} of {len} bytes runs past the data")))?;
+            .ok_or_else(|| {
+                self.corrupt(
+                    start,
+                    format!("series {id} of {len} bytes runs past the data"),
+                )
+            })?;
         let body = &b[body_start..body_end];
         let want = u32::from_be_bytes([
             b[body_end],
@@ -458,7 +479,9 @@ impl Reader {
                     let delta = d.uvarint();
                     let dt = d.uvarint();
                     let dr = d.varint();
-                    let min_t = i64::try_from(delta).ok().and_then(|x| p.max_t.checked_add(x));
+                    let min_t = i64::try_from(delta)
+                        .ok()
+                        .and_then(|x| p.max_t.checked_add(x));
                     (min_t.map(|m| (m, dt)), p.chunk_ref.wrapping_add(dr as u64))
                 }
             };
@@ -600,6 +623,49 @@ impl Reader {
     /// The ids of every series (the all-postings list).
     pub fn all_series(&self) -> Result<RoaringBitmap> {
         self.read_postings(self.all_postings)
+    }
+}
+
+/// The symbols of an index in table order; see [`Reader::symbols`].
+pub struct Symbols<'a> {
+    reader: &'a Reader,
+    d: Decbuf<'a>,
+    left: u32,
+    index: u32,
+}
+
+impl fmt::Debug for Symbols<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Symbols")
+            .field("path", &self.reader.path)
+            .field("index", &self.index)
+            .field("left", &self.left)
+            .finish()
+    }
+}
+
+impl<'a> Iterator for Symbols<'a> {
+    type Item = Result<&'a str>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        let at = self.reader.symbols.end - self.d.len();
+        let s = self.d.uvarint_str();
+        if let Some(e) = self.d.err() {
+            self.left = 0;
+            return Some(Err(self
+                .reader
+                .corrupt(at, format!("symbol {}: {e}", self.index))));
+        }
+        self.left -= 1;
+        self.index += 1;
+        Some(Ok(s))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.left as usize))
     }
 }
 

@@ -81,8 +81,12 @@ impl Writer {
             put_uvarint(&mut content, s.len() as u64);
             content.extend_from_slice(s.as_bytes());
         }
-        let len = u32::try_from(content.len())
-            .map_err(|_| refuse(format!("symbol table of {} bytes exceeds 4 GiB", content.len())))?;
+        let len = u32::try_from(content.len()).map_err(|_| {
+            refuse(format!(
+                "symbol table of {} bytes exceeds 4 GiB",
+                content.len()
+            ))
+        })?;
         let crc = crc32c::crc32c(&content);
         w.write(&len.to_be_bytes())?;
         w.write(&content)?;
@@ -177,9 +181,7 @@ impl Writer {
         if let Some((prev, prev_refs)) = &self.last
             && refs <= *prev_refs
         {
-            return Err(self.refuse(format!(
-                "series out of order: {labels} after {prev}"
-            )));
+            return Err(self.refuse(format!("series out of order: {labels} after {prev}")));
         }
         Ok(refs)
     }
@@ -299,18 +301,31 @@ impl Writer {
         len += b.len() as u64;
         for (&(n, v), &off) in postings.keys().zip(&offsets) {
             b.clear();
-            entry(&mut b, &self.symbols[n as usize], &self.symbols[v as usize], off);
+            entry(
+                &mut b,
+                &self.symbols[n as usize],
+                &self.symbols[v as usize],
+                off,
+            );
             len += b.len() as u64;
         }
-        let len = u32::try_from(len)
-            .map_err(|_| self.refuse(format!("postings offset table of {len} bytes exceeds 4 GiB")))?;
+        let len = u32::try_from(len).map_err(|_| {
+            self.refuse(format!(
+                "postings offset table of {len} bytes exceeds 4 GiB"
+            ))
+        })?;
         self.write(&len.to_be_bytes())?;
         let mut crc = crc32c::crc32c(&count.to_be_bytes());
         self.write(&count.to_be_bytes())?;
         b.clear();
         entry(&mut b, "", "", all_at);
         for (&(n, v), &off) in postings.keys().zip(&offsets) {
-            entry(&mut b, &self.symbols[n as usize], &self.symbols[v as usize], off);
+            entry(
+                &mut b,
+                &self.symbols[n as usize],
+                &self.symbols[v as usize],
+                off,
+            );
             if b.len() >= 1 << 16 {
                 crc = crc32c::crc32c_append(crc, &b);
                 let chunk = std::mem::take(&mut b);

@@ -155,8 +155,11 @@ fn a_broken_meta_json_is_an_error() {
 #[test]
 fn a_broken_tombstones_file_is_an_error() {
     let f = fixture();
-    std::fs::write(f.damaged.join("tombstones"), b"\x01\x30\xba\x30\x01\x05\x00\x00\x00\x00")
-        .expect("write");
+    std::fs::write(
+        f.damaged.join("tombstones"),
+        b"\x01\x30\xba\x30\x01\x05\x00\x00\x00\x00",
+    )
+    .expect("write");
     f.assert_error(open_and_read(&f.damaged), "tombstones");
 }
 
@@ -201,6 +204,10 @@ fn any_damage_to_an_index_never_panics() {
         assert!(open_and_read(&dir).is_err(), "truncated at {cut}");
     }
     // Only alignment padding is not covered by a CRC.
-    assert!(errors > good.len() * 9 / 10, "only {errors} of {} changes were noticed", good.len());
+    assert!(
+        errors > good.len() * 9 / 10,
+        "only {errors} of {} changes were noticed",
+        good.len()
+    );
     assert_eq!(BlockMeta::read(&dir).expect("meta").ulid, meta.ulid);
 }

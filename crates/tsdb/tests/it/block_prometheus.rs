@@ -23,10 +23,14 @@ const START_S: i64 = 1_700_000_000;
 fn write_input(path: &Path) -> Vec<Sample> {
     let mut rng = StdRng::seed_from_u64(42);
     let mut families: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    let mut add = |name: &'static str, labels: String| families.entry(name).or_default().push(labels);
+    let mut add =
+        |name: &'static str, labels: String| families.entry(name).or_default().push(labels);
     for job in ["api", "node", "db"] {
         for inst in 0..3 {
-            add("up", format!(r#"instance="10.0.0.{inst}:9100",job="{job}""#));
+            add(
+                "up",
+                format!(r#"instance="10.0.0.{inst}:9100",job="{job}""#),
+            );
             for code in ["200", "500"] {
                 for method in ["GET", "POST"] {
                     add(
@@ -108,7 +112,13 @@ fn our_select(blocks: &[Block], matchers: &[Matcher]) -> Vec<Sample> {
 fn selector(ms: &[(MatchType, &str, &str)]) -> String {
     let parts: Vec<String> = ms
         .iter()
-        .map(|(t, n, v)| format!("{n}{}\"{}\"", t.as_str(), v.replace('\\', "\\\\").replace('"', "\\\"")))
+        .map(|(t, n, v)| {
+            format!(
+                "{n}{}\"{}\"",
+                t.as_str(),
+                v.replace('\\', "\\\\").replace('"', "\\\"")
+            )
+        })
         .collect();
     format!("{{{}}}", parts.join(","))
 }
@@ -132,10 +142,18 @@ fn we_read_prometheus_blocks_with_identical_samples_and_matcher_answers() {
             blocks.push(Block::open(&p).expect("open a Prometheus block"));
         }
     }
-    assert!(blocks.len() >= 3, "expected several 2 h blocks, got {}", blocks.len());
+    assert!(
+        blocks.len() >= 3,
+        "expected several 2 h blocks, got {}",
+        blocks.len()
+    );
 
     let all = Matcher::new(MatchType::RegexMatch, "__name__", ".+").expect("matcher");
-    assert_same_samples(&our_select(&blocks, &[all]), &want, "samples of Prometheus's blocks");
+    assert_same_samples(
+        &our_select(&blocks, &[all]),
+        &want,
+        "samples of Prometheus's blocks",
+    );
     for b in &blocks {
         let m = b.meta();
         // Our meta.json writer reproduces Prometheus's file byte for byte.
@@ -157,14 +175,16 @@ fn we_read_prometheus_blocks_with_identical_samples_and_matcher_answers() {
         let names = q.label_names(&LabelHints::default(), &[]).expect("names");
         assert!(names.iter().any(|n| n.as_str() == "__name__"));
         assert!(names.iter().all(|n| !n.is_empty()));
-        let jobs = q.label_values("job", &LabelHints::default(), &[]).expect("values");
+        let jobs = q
+            .label_values("job", &LabelHints::default(), &[])
+            .expect("values");
         assert_eq!(
             jobs.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
             ["api", "db", "node"]
         );
     }
 
-    use MatchType::{Equal as Eq, NotEqual as Ne, RegexNoMatch as Nre, RegexMatch as Re};
+    use MatchType::{Equal as Eq, NotEqual as Ne, RegexMatch as Re, RegexNoMatch as Nre};
     let selectors: &[&[(MatchType, &str, &str)]] = &[
         &[(Eq, "job", "api")],
         &[(Eq, "__name__", "http_requests_total"), (Ne, "code", "200")],
@@ -172,12 +192,21 @@ fn we_read_prometheus_blocks_with_identical_samples_and_matcher_answers() {
         &[(Re, "__name__", ".+"), (Nre, "job", "api|node")],
         &[(Re, "__name__", ".+"), (Eq, "job", "")],
         &[(Re, "__name__", ".+"), (Ne, "env", "")],
-        &[(Eq, "__name__", "up"), (Re, "instance", r"10\.0\.0\.[12]:.*")],
+        &[
+            (Eq, "__name__", "up"),
+            (Re, "instance", r"10\.0\.0\.[12]:.*"),
+        ],
         &[(Re, "__name__", "kube_.*"), (Re, "pod", ".*-[0-9]-x")],
         &[(Re, "__name__", ".+"), (Re, "namespace", "kube-.*|")],
-        &[(Ne, "method", "GET"), (Eq, "__name__", "http_requests_total")],
+        &[
+            (Ne, "method", "GET"),
+            (Eq, "__name__", "http_requests_total"),
+        ],
         &[(Re, "job", "a.*"), (Nre, "method", "")],
-        &[(Re, "__name__", "node_.*|kube_pod_info"), (Nre, "env", "prod")],
+        &[
+            (Re, "__name__", "node_.*|kube_pod_info"),
+            (Nre, "env", "prod"),
+        ],
         &[(Eq, "__name__", "missing_metric")],
         &[(Re, "__name__", "(?i)UP")],
     ];
@@ -191,7 +220,10 @@ fn we_read_prometheus_blocks_with_identical_samples_and_matcher_answers() {
         let ours = our_select(&blocks, &matchers);
         assert_same_samples(&ours, &theirs, &format!("select {sel}"));
         if ms.len() > 1 || ms[0].2 != "missing_metric" {
-            assert!(!theirs.is_empty() || sel.contains("missing"), "{sel} selects something");
+            assert!(
+                !theirs.is_empty() || sel.contains("missing"),
+                "{sel} selects something"
+            );
         }
     }
 }

@@ -64,7 +64,11 @@ fn check(bin: &Path) {
             .output()
             .expect("run promtool");
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "analyze {ulid}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "analyze {ulid}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let meta = Block::open(&data.join(ulid)).expect("open").meta();
         assert!(text.contains(&format!("Block ID: {ulid}")), "{text}");
         assert!(

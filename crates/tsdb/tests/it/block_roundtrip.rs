@@ -26,7 +26,13 @@ fn arb_series() -> impl Strategy<Value = Vec<TestSeries>> {
         proptest::sample::select(VALUES),
         1..4,
     );
-    let one = (labels, 1usize..300, 0i64..1_000_000, 1i64..60_000, any::<u64>());
+    let one = (
+        labels,
+        1usize..300,
+        0i64..1_000_000,
+        1i64..60_000,
+        any::<u64>(),
+    );
     proptest::collection::vec(one, 0..25).prop_map(|raw| {
         let mut seen = BTreeSet::new();
         raw.into_iter()
@@ -52,9 +58,8 @@ fn arb_matchers() -> impl Strategy<Value = Vec<(MatchType, &'static str, &'stati
         MatchType::RegexNoMatch,
     ]);
     let name = proptest::sample::select(vec!["__name__", "a", "b", "job", "absent"]);
-    let value = proptest::sample::select(
-        VALUES.iter().chain(PATTERNS).copied().collect::<Vec<_>>(),
-    );
+    let value =
+        proptest::sample::select(VALUES.iter().chain(PATTERNS).copied().collect::<Vec<_>>());
     proptest::collection::vec((kind, name, value), 1..4)
 }
 
@@ -264,7 +269,10 @@ fn meta_json_has_prometheus_shape() {
         ..meta
     };
     let json = String::from_utf8(empty.to_json()).expect("utf-8");
-    assert!(json.contains("\"stats\": {},") && json.contains("\"level\": 0"), "{json}");
+    assert!(
+        json.contains("\"stats\": {},") && json.contains("\"level\": 0"),
+        "{json}"
+    );
     for bad in [&b"{"[..], b"{\"ulid\": \"01M7Y9CETF5AD0853081K3M7C1\", \"minTime\": 0, \"maxTime\": 1, \"version\": 2}", b"[]"] {
         let err = BlockMeta::from_json(bad, std::path::Path::new("/x/01ABC/meta.json")).expect_err("refused");
         assert!(err.to_string().contains("/x/01ABC/meta.json"), "{err}");
@@ -286,7 +294,11 @@ fn the_writer_refuses_bad_input_and_cleans_up() {
     let chunks = encode_chunks(&(0..10).map(|t| (t, 1.0)).collect::<Vec<_>>(), 5);
     let metas: Vec<ChunkMeta<'_>> = chunks
         .iter()
-        .map(|(a, b, d)| ChunkMeta { min_t: *a, max_t: *b, data: d })
+        .map(|(a, b, d)| ChunkMeta {
+            min_t: *a,
+            max_t: *b,
+            data: d,
+        })
         .collect();
     let l = |v: &str| Labels::from_pairs(&[("__name__", "m"), ("i", v)]);
     let refused = |r: tsdb::Result<()>, what: &str| match r {
@@ -301,27 +313,60 @@ fn the_writer_refuses_bad_input_and_cleans_up() {
             other => panic!("unsorted symbols: {other:?}"),
         }
     }
-    assert_eq!(std::fs::read_dir(tmp.path()).expect("ls").count(), 0, "refused writers leave nothing");
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).expect("ls").count(),
+        0,
+        "refused writers leave nothing"
+    );
 
     let ulid = Ulid::new();
-    let mut w = BlockWriter::new(tmp.path(), ulid, ["1", "2", "3", "__name__", "i", "m"]).expect("writer");
+    let mut w =
+        BlockWriter::new(tmp.path(), ulid, ["1", "2", "3", "__name__", "i", "m"]).expect("writer");
     assert!(w.tmp_dir().exists());
     w.add_series(&l("2"), &metas).expect("first series");
     // Out of order and duplicate series.
     refused(w.add_series(&l("1"), &metas), "unsorted series");
     refused(w.add_series(&l("2"), &metas), "duplicate series");
     // Overlapping, unordered and inverted chunks.
-    let overlap = [metas[0], ChunkMeta { min_t: 4, ..metas[1] }];
+    let overlap = [
+        metas[0],
+        ChunkMeta {
+            min_t: 4,
+            ..metas[1]
+        },
+    ];
     assert!(refused(w.add_series(&l("3"), &overlap), "overlap").contains("overlaps"));
-    refused(w.add_series(&l("3"), &[metas[1], metas[0]]), "unordered chunks");
-    refused(w.add_series(&l("3"), &[ChunkMeta { min_t: 9, max_t: 2, ..metas[0] }]), "inverted chunk");
+    refused(
+        w.add_series(&l("3"), &[metas[1], metas[0]]),
+        "unordered chunks",
+    );
+    refused(
+        w.add_series(
+            &l("3"),
+            &[ChunkMeta {
+                min_t: 9,
+                max_t: 2,
+                ..metas[0]
+            }],
+        ),
+        "inverted chunk",
+    );
     // A label value missing from the symbols.
     assert!(refused(w.add_series(&l("4"), &metas), "missing symbol").contains("\"4\""));
     // A series without chunks is skipped; the writer goes on after refusals.
-    w.add_series(&l("25"), &[]).expect("empty series is skipped");
-    w.add_series(&l("3"), &metas).expect("a valid series after refusals");
+    w.add_series(&l("25"), &[])
+        .expect("empty series is skipped");
+    w.add_series(&l("3"), &metas)
+        .expect("a valid series after refusals");
     let meta = w.finish(0, 10, Compaction::level1(ulid)).expect("finish");
-    assert_eq!((meta.stats.num_series, meta.stats.num_chunks, meta.stats.num_samples), (2, 4, 20));
+    assert_eq!(
+        (
+            meta.stats.num_series,
+            meta.stats.num_chunks,
+            meta.stats.num_samples
+        ),
+        (2, 4, 20)
+    );
     let block = Block::open(&tmp.path().join(ulid.to_string())).expect("open");
     assert_eq!(util::all_samples(&block).len(), 20);
     assert!(!tmp.path().join(format!("{ulid}.tmp-for-creation")).exists());
@@ -352,26 +397,49 @@ fn deletes_hide_samples_persist_and_promtool_applies_them() {
         .delete(50_000, 120_000, &[m(MatchType::RegexMatch, "i", "00[01]")])
         .expect("delete");
     assert_eq!(n, 2);
-    assert_eq!(block.delete(500_000, 600_000, &[m(MatchType::Equal, "i", "000")]).expect("delete"), 0, "no chunk in range");
+    assert_eq!(
+        block
+            .delete(500_000, 600_000, &[m(MatchType::Equal, "i", "000")])
+            .expect("delete"),
+        0,
+        "no chunk in range"
+    );
     // A second, adjacent interval merges with the first.
-    block.delete(120_001, 130_000, &[m(MatchType::Equal, "i", "000")]).expect("delete");
+    block
+        .delete(120_001, 130_000, &[m(MatchType::Equal, "i", "000")])
+        .expect("delete");
     assert_eq!(block.meta().stats.num_tombstones, 2);
-    assert_eq!(block.tombstones().get(0).len(), 0, "series ids are offsets / 16, not 0");
+    assert_eq!(
+        block.tombstones().get(0).len(),
+        0,
+        "series ids are offsets / 16, not 0"
+    );
 
     let deleted = |s: &Sample| {
         (s.0.contains("\"000\"") && (50_000..=130_000).contains(&s.1))
             || (s.0.contains("\"001\"") && (50_000..=120_000).contains(&s.1))
     };
-    let want: Vec<Sample> = block_util::expected_samples(&series).into_iter().filter(|s| !deleted(s)).collect();
+    let want: Vec<Sample> = block_util::expected_samples(&series)
+        .into_iter()
+        .filter(|s| !deleted(s))
+        .collect();
     assert_same_samples(&util::all_samples(&block), &want, "after delete");
-    assert_eq!(count_samples(&*q_before), 6 * 200, "an earlier querier keeps the old view");
+    assert_eq!(
+        count_samples(&*q_before),
+        6 * 200,
+        "an earlier querier keeps the old view"
+    );
 
     let reopened = Block::open(&dir).expect("reopen");
     assert_same_samples(&util::all_samples(&reopened), &want, "after reopening");
     assert_eq!(BlockMeta::read(&dir).expect("meta").stats.num_tombstones, 2);
     // A narrow select that lies inside a deleted interval returns no samples for it.
     let q = reopened.querier(60_000, 70_000).expect("querier");
-    let hints = SelectHints { start: 60_000, end: 70_000, ..SelectHints::default() };
+    let hints = SelectHints {
+        start: 60_000,
+        end: 70_000,
+        ..SelectHints::default()
+    };
     let got: Vec<String> = q
         .select(true, Some(&hints), &[m(MatchType::Equal, "__name__", "m")])
         .expect("select")
@@ -381,7 +449,11 @@ fn deletes_hide_samples_persist_and_promtool_applies_them() {
 
     if let Some(bin) = util::reference_bin_dir() {
         std::fs::create_dir_all(data.join("wal")).expect("wal");
-        assert_same_samples(&util::promtool_dump(&bin, &data), &want, "promtool applies our tombstones");
+        assert_same_samples(
+            &util::promtool_dump(&bin, &data),
+            &want,
+            "promtool applies our tombstones",
+        );
     }
 }
 

@@ -4,10 +4,10 @@
 mod block_corruption;
 /// Blocks written by Prometheus 3.5.3 read by us: samples and matcher answers.
 mod block_prometheus;
-/// Blocks round-trip against a model (proptest); writer refusals; meta.json; deletes.
-mod block_roundtrip;
 /// Our blocks read by promtool 3.5.3 and 2.42 (`tsdb analyze`, `tsdb dump`).
 mod block_promtool;
+/// Blocks round-trip against a model (proptest); writer refusals; meta.json; deletes.
+mod block_roundtrip;
 /// Shared helpers of the block tests: generated series, chunks, writing a block.
 mod block_util;
 /// XOR chunks bit-exact with chunks written by Prometheus 3.5.3's promtool.
