@@ -672,7 +672,7 @@ fn a_chunk_with_another_encoding_is_refused_with_block_and_ref() {
 
     let b = Block::open(&dir).expect("open");
     let ulid = Ulid::new();
-    let err = block::compact(tmp.path(), &[b.clone()], ulid).expect_err("histogram chunk");
+    let err = block::compact(tmp.path(), std::slice::from_ref(&b), ulid).expect_err("histogram chunk");
     let msg = err.to_string();
     assert!(msg.contains(&b.ulid().to_string()), "{msg}");
     assert!(msg.contains(&format!("{chunk_ref:#x}")), "{msg}");
