@@ -77,9 +77,15 @@ fn series_count() -> usize {
 fn labels(i: usize) -> Labels {
     let pod = i / 10;
     Labels::from_pairs(&[
-        ("__name__", format!("container_metric_{}_total", i % 10).as_str()),
+        (
+            "__name__",
+            format!("container_metric_{}_total", i % 10).as_str(),
+        ),
         ("container", "app"),
-        ("instance", &format!("10.0.{}.{}:10250", (pod / 30) % 256, pod % 30)),
+        (
+            "instance",
+            &format!("10.0.{}.{}:10250", (pod / 30) % 256, pod % 30),
+        ),
         ("job", "kubelet"),
         ("namespace", &format!("ns-{}", pod % 50)),
         ("pod", &format!("app-{pod}-5f7c9d-xk2p9")),
@@ -88,12 +94,22 @@ fn labels(i: usize) -> Labels {
 
 /// Writes a block of `n` series with `samples` samples each, every `step` ms from
 /// `start`, over `[min_time, max_time)`; chunks of 120 samples.
-fn write_block(parent: &Path, n: usize, samples: i64, start: i64, step: i64, range: (i64, i64)) -> Block {
+fn write_block(
+    parent: &Path,
+    n: usize,
+    samples: i64,
+    start: i64,
+    step: i64,
+    range: (i64, i64),
+) -> Block {
     let mut all: Vec<Labels> = (0..n).map(labels).collect();
     all.sort();
     let mut symbols: Vec<String> = all
         .iter()
-        .flat_map(|l| l.iter().flat_map(|l| [l.name.to_string(), l.value.to_string()]))
+        .flat_map(|l| {
+            l.iter()
+                .flat_map(|l| [l.name.to_string(), l.value.to_string()])
+        })
         .collect();
     symbols.sort();
     symbols.dedup();
@@ -122,7 +138,8 @@ fn write_block(parent: &Path, n: usize, samples: i64, start: i64, step: i64, ran
             .collect();
         w.add_series(l, &metas).expect("add series");
     }
-    w.finish(range.0, range.1, Compaction::level1(ulid)).expect("finish");
+    w.finish(range.0, range.1, Compaction::level1(ulid))
+        .expect("finish");
     Block::open(&parent.join(ulid.to_string())).expect("open")
 }
 
@@ -135,7 +152,14 @@ fn inputs(parent: &Path, n: usize, samples: i64, vertical: bool) -> Vec<Block> {
             if vertical {
                 write_block(parent, n, samples, k * 20_000, MINUTE, (0, span))
             } else {
-                write_block(parent, n, samples, k * span, MINUTE, (k * span, (k + 1) * span))
+                write_block(
+                    parent,
+                    n,
+                    samples,
+                    k * span,
+                    MINUTE,
+                    (k * span, (k + 1) * span),
+                )
             }
         })
         .collect()

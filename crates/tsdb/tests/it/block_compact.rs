@@ -3,8 +3,9 @@
 //! without tombstones) and the output must hold exactly the model's samples, bit for bit,
 //! read through `chunk_series` and through a select; its chunks must be ordered, disjoint
 //! and at most 120 samples when re-encoded; its `meta.json` bookkeeping must follow
-//! Prometheus. Plus: promtool reads the output, Prometheus-made blocks compact without
-//! losing a sample, empty results write nothing, non-XOR chunks are refused.
+//! Prometheus. Plus: the tie rule, copies of identical chunks, `rewrite`, empty results
+//! writing nothing, non-XOR chunks refused. (promtool and Prometheus-made blocks:
+//! `block_compact_interop.rs`.)
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -17,14 +18,14 @@ use tsdb::block::{
 use tsdb::chunkenc::{SampleIterator, ValueType, XorIterator};
 use tsdb::labels::{Labels, MatchType, Matcher};
 
-use crate::block_util::{GO_NAN, STALE_NAN, encode_chunks, nan_normalized, symbols_of};
-use crate::util::{self, Sample, assert_same_samples};
+use crate::block_util::{GO_NAN, STALE_NAN, encode_chunks, symbols_of};
+use crate::util::{self, Sample};
 
 /// Samples by label set, as `t → value bits`.
-type Model = BTreeMap<Labels, BTreeMap<i64, u64>>;
+pub(crate) type Model = BTreeMap<Labels, BTreeMap<i64, u64>>;
 
 /// The label sets series are drawn from, so that inputs share series.
-fn pool(i: usize) -> Labels {
+pub(crate) fn pool(i: usize) -> Labels {
     const NAMES: [&str; 3] = ["up", "http_requests_total", "node_cpu_seconds_total"];
     const JOBS: [&str; 2] = ["api", "node"];
     let mut pairs = vec![
@@ -36,19 +37,19 @@ fn pool(i: usize) -> Labels {
     }
     Labels::from_pairs(&pairs)
 }
-const POOL: usize = 10;
+pub(crate) const POOL: usize = 10;
 
 /// One series of a generated block: pool index, first offset, step, count, value seed.
-type SeriesSpec = (usize, i64, i64, usize, u64);
+pub(crate) type SeriesSpec = (usize, i64, i64, usize, u64);
 
 /// A generated block.
 #[derive(Debug, Clone)]
-struct BlockSpec {
-    series: Vec<SeriesSpec>,
-    per_chunk: usize,
-    level: u32,
+pub(crate) struct BlockSpec {
+    pub(crate) series: Vec<SeriesSpec>,
+    pub(crate) per_chunk: usize,
+    pub(crate) level: u32,
     /// Whether the block lists the shared extra source.
-    shared_source: bool,
+    pub(crate) shared_source: bool,
 }
 
 /// An extra source ULID some inputs list, to check the union deduplicates.
@@ -89,7 +90,7 @@ fn arb_block(
 
 /// Writes block number `k` of `spec` over `[min_time, max_time)` into `parent`, timestamps
 /// shifted by `base`; returns it opened, with its samples.
-fn write_spec(
+pub(crate) fn write_spec(
     parent: &Path,
     k: usize,
     spec: &BlockSpec,
@@ -138,7 +139,7 @@ fn write_spec(
 }
 
 /// The union of per-input models; later inputs win equal timestamps.
-fn union(models: &[Model]) -> Model {
+pub(crate) fn union(models: &[Model]) -> Model {
     let mut out = Model::new();
     for m in models {
         for (labels, samples) in m {
@@ -150,7 +151,7 @@ fn union(models: &[Model]) -> Model {
     out
 }
 
-fn model_samples(m: &Model) -> Vec<Sample> {
+pub(crate) fn model_samples(m: &Model) -> Vec<Sample> {
     let mut out: Vec<Sample> = m
         .iter()
         .flat_map(|(l, s)| {
@@ -331,7 +332,7 @@ fn check_meta(
 }
 
 /// Deletes `[a, b]` of the series whose `name` label is `value`, in the block and in its model.
-fn delete(block: &Block, model: &mut Model, name: &str, value: &str, a: i64, b: i64) {
+pub(crate) fn delete(block: &Block, model: &mut Model, name: &str, value: &str, a: i64, b: i64) {
     let m = Matcher::new(MatchType::Equal, name, value).expect("matcher");
     block.delete(a, b, &[m]).expect("delete");
     for (labels, samples) in model.iter_mut() {
@@ -341,7 +342,7 @@ fn delete(block: &Block, model: &mut Model, name: &str, value: &str, a: i64, b: 
     }
 }
 
-const W: i64 = 100_000;
+pub(crate) const W: i64 = 100_000;
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
@@ -672,150 +673,11 @@ fn a_chunk_with_another_encoding_is_refused_with_block_and_ref() {
 
     let b = Block::open(&dir).expect("open");
     let ulid = Ulid::new();
-    let err = block::compact(tmp.path(), std::slice::from_ref(&b), ulid).expect_err("histogram chunk");
+    let err =
+        block::compact(tmp.path(), std::slice::from_ref(&b), ulid).expect_err("histogram chunk");
     let msg = err.to_string();
     assert!(msg.contains(&b.ulid().to_string()), "{msg}");
     assert!(msg.contains(&format!("{chunk_ref:#x}")), "{msg}");
     assert!(!tmp.path().join(ulid.to_string()).exists());
     assert!(!tmp.path().join(format!("{ulid}.tmp-for-creation")).exists());
-}
-
-/// A merge with overlaps and tombstones, then promtool `tsdb analyze` and `tsdb dump` of
-/// the output alone.
-fn promtool_reads_compacted(bin: &Path) {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let inputs_dir = tmp.path().join("inputs");
-    let data = tmp.path().join("data");
-    std::fs::create_dir_all(&inputs_dir).expect("inputs dir");
-    std::fs::create_dir_all(data.join("wal")).expect("wal dir");
-    const START: i64 = 1_700_000_000_000;
-    let mut models = Vec::new();
-    let mut inputs = Vec::new();
-    for k in 0..3usize {
-        // Blocks 0 and 1 overlap; block 2 follows them.
-        let base = START + if k == 2 { 2 * W } else { k as i64 * 777 };
-        let spec = BlockSpec {
-            series: (0..POOL)
-                .map(|p| {
-                    (
-                        p,
-                        (p as i64) * 13,
-                        15 + p as i64,
-                        500,
-                        p as u64 * 7919 + k as u64,
-                    )
-                })
-                .collect(),
-            per_chunk: 120,
-            level: 1,
-            shared_source: false,
-        };
-        let (b, m) = write_spec(&inputs_dir, k, &spec, base, (base, base + W));
-        inputs.push(b);
-        models.push(m);
-    }
-    delete(
-        &inputs[0],
-        &mut models[0],
-        "job",
-        "node",
-        START + 100,
-        START + 2000,
-    );
-    delete(
-        &inputs[2],
-        &mut models[2],
-        "__name__",
-        "up",
-        i64::MIN,
-        i64::MAX,
-    );
-    let want = nan_normalized(model_samples(&union(&models)));
-    let ulid = Ulid::new();
-    let c = block::compact(&data, &inputs, ulid).expect("compact");
-    assert!(
-        c.stats.chunks_reencoded > 0 && c.stats.chunks_copied > 0,
-        "{:?}",
-        c.stats
-    );
-    let meta = c.meta.expect("a block");
-
-    let out = std::process::Command::new(bin.join("promtool"))
-        .args(["tsdb", "analyze", "--extended"])
-        .arg(&data)
-        .arg(ulid.to_string())
-        .output()
-        .expect("run promtool");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "analyze: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(text.contains(&format!("Block ID: {ulid}")), "{text}");
-    assert!(
-        text.contains(&format!("Series: {}", meta.stats.num_series)),
-        "{text}"
-    );
-    let got = nan_normalized(util::promtool_dump(bin, &data));
-    assert_same_samples(&got, &want, "promtool tsdb dump of a compacted block");
-}
-
-#[test]
-fn promtool_3_5_reads_compacted_blocks() {
-    let Some(bin) = util::reference_bin_dir() else {
-        return;
-    };
-    promtool_reads_compacted(&bin);
-}
-
-#[test]
-fn promtool_2_42_reads_compacted_blocks() {
-    let Some(bin) = tsdb::testutil::promtool_2_42_bin_dir() else {
-        return;
-    };
-    promtool_reads_compacted(&bin);
-}
-
-#[test]
-fn compacting_prometheus_blocks_keeps_every_sample() {
-    let Some(bin) = util::reference_bin_dir() else {
-        return;
-    };
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let input = tmp.path().join("input.om");
-    let theirs = tmp.path().join("theirs");
-    let ours = tmp.path().join("ours");
-    std::fs::create_dir_all(ours.join("wal")).expect("wal dir");
-    let want = crate::block_prometheus::write_input(&input);
-    tsdb::testutil::create_blocks_from_openmetrics(&bin, &input, &theirs);
-    let mut blocks: Vec<Block> = std::fs::read_dir(&theirs)
-        .expect("read dir")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.join("meta.json").exists())
-        .map(|p| Block::open(&p).expect("open a Prometheus block"))
-        .collect();
-    blocks.sort_by_key(Block::min_time);
-    assert!(
-        blocks.len() >= 3,
-        "expected several 2 h blocks, got {}",
-        blocks.len()
-    );
-
-    let ulid = Ulid::new();
-    let c = block::compact(&ours, &blocks, ulid).expect("compact");
-    // Prometheus's blocks do not overlap: every chunk is copied.
-    assert!(!c.stats.overlapping);
-    assert_eq!(c.stats.chunks_reencoded, 0);
-    let out = Block::open(&ours.join(ulid.to_string())).expect("open");
-    let meta = out.meta();
-    assert_eq!(meta.compaction.level, 2);
-    assert_eq!(meta.compaction.parents.len(), blocks.len());
-    assert_eq!(meta.min_time, blocks[0].min_time());
-    assert_eq!(meta.stats.num_samples, want.len() as u64);
-    let mut got = util::all_samples(&out);
-    got.sort();
-    assert_same_samples(&got, &want, "compacted Prometheus blocks");
-    let dumped = util::promtool_dump(&bin, &ours);
-    assert_same_samples(&dumped, &want, "promtool dump of the compacted block");
 }
