@@ -17,7 +17,7 @@
 //! * [`ChunkSeriesReader`] streams every series of a block with its chunks and
 //!   tombstones, one at a time, for compaction and tools.
 //! * [`Block::delete`] adds tombstones.
-//! * [`compact`] merges blocks into one, streaming, and [`rewrite`] drops a block's
+//! * [`compact()`] merges blocks into one, streaming, and [`rewrite`] drops a block's
 //!   deleted samples.
 //!
 //! Readers never trust the bytes: every bounds or CRC failure is an error naming the file

@@ -4,7 +4,7 @@
 //!
 //! Everything streams: the symbol table is the union of the inputs' symbol tables,
 //! merged from their sorted lists ([`crate::index::Reader::symbols`]); series come from
-//! one [`ChunkSeriesReader`](super::ChunkSeriesReader) per input, merged by labels, and
+//! one [`ChunkSeriesReader`] per input, merged by labels, and
 //! go to the [`BlockWriter`] one label set at a time. Memory holds one series per input,
 //! the writer's postings and symbol table, nothing else that grows with the blocks.
 //!
