@@ -17,10 +17,13 @@
 //! * [`ChunkSeriesReader`] streams every series of a block with its chunks and
 //!   tombstones, one at a time, for compaction and tools.
 //! * [`Block::delete`] adds tombstones.
+//! * [`compact()`] merges blocks into one, streaming, and [`rewrite`] drops a block's
+//!   deleted samples.
 //!
 //! Readers never trust the bytes: every bounds or CRC failure is an error naming the file
 //! (whose path holds the block's ULID) and the offset.
 
+mod compact;
 mod delete;
 pub mod meta;
 mod querier;
@@ -40,6 +43,7 @@ use crate::fileutil::mmap::Mmap;
 use crate::index;
 use crate::tombstones::Tombstones;
 
+pub use compact::{CompactStats, Compacted, MAX_SAMPLES_PER_MERGED_CHUNK, compact, rewrite};
 pub use meta::{BlockDesc, BlockMeta, BlockStats, Compaction};
 pub use querier::BlockQuerier;
 pub use series::{BlockChunk, ChunkSeries, ChunkSeriesReader};
@@ -212,9 +216,4 @@ impl crate::storage::Queryable for Block {
     fn querier(&self, mint: i64, maxt: i64) -> Result<Box<dyn crate::storage::Querier + '_>> {
         Ok(Box::new(self.block_querier(mint, maxt)))
     }
-}
-// TEMP-STUB until the compaction helper lands.
-#[allow(missing_docs)]
-pub fn compact(_: &Path, _: &[Block], _: Ulid) -> Result<Option<BlockMeta>> {
-    unimplemented!()
 }

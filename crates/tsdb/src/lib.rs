@@ -22,8 +22,8 @@
 //! * [`bucket`]: the synchronous object-storage interface blocks are shipped through.
 
 pub mod block;
-pub mod bytes;
 pub mod bucket;
+pub mod bytes;
 pub mod chunkenc;
 pub mod chunks;
 pub mod db;

@@ -72,9 +72,10 @@ impl Db {
         Ok(Some(meta))
     }
 
-    /// Merges the local blocks `ulids` into one block (overlapping ones vertically,
-    /// tombstones applied), serves it and deletes the inputs. Returns the new block's
-    /// meta, or `None` when nothing was left (the inputs are deleted then too).
+    /// Merges the local blocks `ulids` (in that order: later ones win timestamp ties) into
+    /// one block (overlapping ones vertically, tombstones applied), serves it and deletes
+    /// the inputs; a single block is rewritten without its tombstones. Returns the new
+    /// block's meta, or `None` when nothing was left (the inputs are deleted then too).
     pub fn compact_blocks(&self, ulids: &[Ulid]) -> Result<Option<BlockMeta>> {
         let _guard = self.compaction.lock();
         let blocks = self.blocks();
@@ -90,22 +91,26 @@ impl Db {
                     })
             })
             .collect::<Result<_>>()?;
-        let overlapping = inputs.windows(2).any(|w| w[1].min_time() < w[0].max_time());
         let started = Instant::now();
-        let result = block::compact(&self.dir, &inputs, Ulid::new());
-        let meta = match result {
-            Ok(meta) => meta,
+        let result = match inputs.as_slice() {
+            // One block: a rewrite without its tombstones, keeping its level and sources.
+            [one] => block::rewrite(&self.dir, one, Ulid::new()),
+            _ => block::compact(&self.dir, &inputs, Ulid::new()),
+        };
+        let done = match result {
+            Ok(done) => done,
             Err(e) => {
                 self.metrics.compactions_failed.inc();
                 return Err(e);
             }
         };
+        let meta = done.meta;
         let new = match &meta {
             Some(m) => Some(Block::open(&self.dir.join(m.ulid.to_string()))?),
             None => None,
         };
         self.metrics.compactions.inc();
-        if overlapping {
+        if done.stats.overlapping {
             self.metrics.vertical_compactions.inc();
         }
         self.swap_blocks(new, ulids);
@@ -116,6 +121,9 @@ impl Db {
         info!(
             inputs = ?ulids.iter().map(Ulid::to_string).collect::<Vec<_>>(),
             output = ?meta.as_ref().map(|m| m.ulid.to_string()),
+            samples = done.stats.samples,
+            chunks_copied = done.stats.chunks_copied,
+            chunks_reencoded = done.stats.chunks_reencoded,
             duration_ms = started.elapsed().as_millis() as u64,
             "compacted blocks"
         );

@@ -383,6 +383,18 @@ impl Reader {
         }
     }
 
+    /// Every symbol in table order (sorted, as the format requires), decoded one at a
+    /// time from the file's bytes; nothing is collected. A decode failure is yielded once
+    /// as an [`Error::Corruption`] and ends the iteration.
+    pub fn symbols(&self) -> Symbols<'_> {
+        Symbols {
+            reader: self,
+            d: Decbuf::new(&self.b()[self.symbols.clone()]),
+            left: self.symbol_count,
+            index: 0,
+        }
+    }
+
     fn symbol_cached(&self, r: u32, cache: &mut SymbolCache) -> Result<Symbol> {
         if let Some(s) = cache.map.get(&r) {
             return Ok(s.clone());
@@ -613,6 +625,49 @@ impl Reader {
     /// The ids of every series (the all-postings list).
     pub fn all_series(&self) -> Result<RoaringBitmap> {
         self.read_postings(self.all_postings)
+    }
+}
+
+/// The symbols of an index in table order; see [`Reader::symbols`].
+pub struct Symbols<'a> {
+    reader: &'a Reader,
+    d: Decbuf<'a>,
+    left: u32,
+    index: u32,
+}
+
+impl fmt::Debug for Symbols<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Symbols")
+            .field("path", &self.reader.path)
+            .field("index", &self.index)
+            .field("left", &self.left)
+            .finish()
+    }
+}
+
+impl<'a> Iterator for Symbols<'a> {
+    type Item = Result<&'a str>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        let at = self.reader.symbols.end - self.d.len();
+        let s = self.d.uvarint_str();
+        if let Some(e) = self.d.err() {
+            self.left = 0;
+            return Some(Err(self
+                .reader
+                .corrupt(at, format!("symbol {}: {e}", self.index))));
+        }
+        self.left -= 1;
+        self.index += 1;
+        Some(Ok(s))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.left as usize))
     }
 }
 

@@ -20,7 +20,7 @@ const START_S: i64 = 1_700_000_000;
 
 /// Writes an OpenMetrics file of several metrics and label sets over ~5 h (so promtool
 /// cuts three 2 h blocks); returns the samples promtool stores.
-fn write_input(path: &Path) -> Vec<Sample> {
+pub(crate) fn write_input(path: &Path) -> Vec<Sample> {
     let mut rng = StdRng::seed_from_u64(42);
     let mut families: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     let mut add =

@@ -226,3 +226,75 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn compacting_blocks_keeps_every_sample_and_drops_deleted_series() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("data");
+    let db = open(&dir);
+    let model = fill(&db, 6, 0, 2_400_000);
+    let written = db.compact_head().expect("compact head");
+    assert_eq!(written.len(), 3);
+    let ulids: Vec<_> = written.iter().map(|m| m.ulid).collect();
+    let merged = db
+        .compact_blocks(&ulids)
+        .expect("compact")
+        .expect("a block");
+    assert_eq!(merged.compaction.level, 2);
+    assert_eq!((merged.min_time, merged.max_time), (0, 3 * RANGE));
+    assert_eq!(merged.compaction.parents.len(), 3);
+    assert_eq!(db.blocks().len(), 1);
+    for u in &ulids {
+        assert!(!dir.join(u.to_string()).exists(), "parent {u} deleted");
+    }
+    assert_same_samples(&all_samples(&db), &model, "after merging blocks");
+
+    // Delete one series entirely and part of another, then rewrite: gone from the block.
+    let gone = Matcher::new(MatchType::Equal, "series", "002").expect("matcher");
+    let part = Matcher::new(MatchType::Equal, "series", "004").expect("matcher");
+    db.delete(i64::MIN, i64::MAX, &[gone]).expect("delete");
+    db.delete(0, 599_999, &[part]).expect("delete");
+    db.clean_tombstones().expect("clean tombstones");
+    let blocks = db.blocks();
+    assert_eq!(blocks.len(), 1);
+    assert!(
+        blocks[0].tombstones().is_empty(),
+        "rewritten without tombstones"
+    );
+    let meta = blocks[0].meta();
+    assert_eq!(
+        meta.stats.num_series, 5,
+        "the deleted series is not in the block"
+    );
+    let want: Vec<_> = model
+        .iter()
+        .filter(|s| !s.0.contains("\"002\""))
+        .filter(|s| !(s.0.contains("\"004\"") && s.1 < RANGE))
+        .cloned()
+        .collect();
+    assert_same_samples(&all_samples(&db), &want, "after clean_tombstones");
+    db.close().expect("close");
+    let db = open(&dir);
+    assert_same_samples(&all_samples(&db), &want, "after restart");
+}
+
+#[test]
+fn a_parent_left_behind_by_a_crash_is_removed_on_open() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("data");
+    let model = {
+        let db = open(&dir);
+        let model = fill(&db, 2, 0, 1_800_000);
+        let written = db.compact_head().expect("compact head");
+        let ulids: Vec<_> = written.iter().map(|m| m.ulid).collect();
+        // Keep a copy of a parent, as if the crash came before its deletion.
+        copy_dir(&dir.join(ulids[0].to_string()), &tmp.path().join("parent"));
+        db.compact_blocks(&ulids).expect("compact");
+        db.close().expect("close");
+        copy_dir(&tmp.path().join("parent"), &dir.join(ulids[0].to_string()));
+        model
+    };
+    let db = open(&dir);
+    assert_eq!(db.blocks().len(), 1, "the parent went");
+    assert_same_samples(&all_samples(&db), &model, "after the crash");
+}

@@ -1,5 +1,9 @@
 //! Integration tests of the storage engine (one binary, house style rule 16).
 
+/// Blocks compacted into one against a model: copies, vertical merges, tombstones, promtool.
+mod block_compact;
+/// Compacted blocks read by promtool; Prometheus-made blocks compacted without loss.
+mod block_compact_interop;
 /// Damaged blocks give errors naming block and file; intact blocks beside them still read.
 mod block_corruption;
 /// Blocks written by Prometheus 3.5.3 read by us: samples and matcher answers.
