@@ -11,6 +11,11 @@ REFERENCE_PROMETHEUS_BIN=$(scripts/install-reference-prometheus.sh)
 export REFERENCE_PROMETHEUS_BIN
 "$REFERENCE_PROMETHEUS_BIN/prometheus" --version 2>&1 | head -1
 
+step "promtool 2.42 (blocks must stay readable by it)"
+PROMTOOL_2_42_BIN=$(scripts/install-promtool-2.42.sh)
+export PROMTOOL_2_42_BIN
+"$PROMTOOL_2_42_BIN/promtool" --version 2>&1 | head -1
+
 step "S3 test server s3s-fs 0.14.1"
 S3S_FS_BIN=$(scripts/install-s3s-fs.sh)
 export S3S_FS_BIN

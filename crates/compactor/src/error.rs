@@ -1,20 +1,29 @@
-//! The crate's error type.
+//! The crate's error type; [`Error::kind`] classifies it with `tsdb`'s [`ErrorKind`].
 
 use tsdb::ErrorKind;
 
-/// Errors of compaction, retention and block shipping.
+/// Errors of the compactor and the shipper.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A storage error: local file I/O, or an object-storage operation
-    /// ([`tsdb::Error::Bucket`]).
+    /// An option is out of range.
+    #[error("invalid compactor option {name}: {reason}")]
+    InvalidOptions {
+        /// The option's field name.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The storage engine failed (reading or writing a block, local file I/O), or an
+    /// object-storage operation failed ([`tsdb::Error::Bucket`]).
     #[error(transparent)]
-    Tsdb(#[from] tsdb::Error),
-    /// A JSON file (a block's `meta.json`, a deletion mark, the shipper's record) that
-    /// does not parse or does not say what it must.
+    Storage(#[from] tsdb::Error),
+    /// A JSON file of a shipped block other than `meta.json` (whose errors are
+    /// [`tsdb::Error::InvalidMeta`]), such as its deletion mark, that does not parse or does
+    /// not say what it must.
     #[error("invalid {file} at {location}: {reason}")]
     InvalidJson {
-        /// Which kind of file (`"meta.json"`, `"deletion-mark.json"`, ...).
+        /// Which kind of file (`"deletion-mark.json"`).
         file: &'static str,
         /// Its local path or its bucket key.
         location: String,
@@ -33,8 +42,8 @@ impl Error {
     /// Classifies the error for API clients.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Tsdb(e) => e.kind(),
-            Error::InvalidJson { .. } => ErrorKind::Internal,
+            Error::InvalidOptions { .. } | Error::InvalidJson { .. } => ErrorKind::Internal,
+            Error::Storage(e) => e.kind(),
             Error::InvalidBlockId { .. } => ErrorKind::BadData,
         }
     }

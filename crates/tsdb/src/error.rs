@@ -132,6 +132,47 @@ pub enum Error {
         /// The underlying error, as the store reported it.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A block's `meta.json` is missing a field, is not JSON, or has a version other than 1.
+    #[error("invalid block meta {path}: {reason}")]
+    InvalidMeta {
+        /// The `meta.json` file (inside the block directory, which is named by its ULID).
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The block writer refused its input (unsorted series or symbols, overlapping chunks,
+    /// a label string missing from the symbols); nothing of the block is kept.
+    #[error("block writer {path}: {reason}")]
+    BlockWriter {
+        /// The file being written, inside the block's temporary directory
+        /// (`<ulid>.tmp-for-creation`), or that directory.
+        path: PathBuf,
+        /// What was refused.
+        reason: String,
+    },
+    /// A block chunk has an encoding this build cannot read (native histograms, XOR2).
+    #[error("{path}: chunk {chunk_ref:#x} has unsupported encoding {encoding}")]
+    UnsupportedChunkEncoding {
+        /// The chunk segment file.
+        path: PathBuf,
+        /// The chunk's reference (`segment index << 32 | offset`).
+        chunk_ref: u64,
+        /// The encoding byte.
+        encoding: u8,
+    },
+    /// A block named by a caller is not among the blocks served.
+    #[error("no block {ulid} is loaded")]
+    UnknownBlock {
+        /// The ULID asked for.
+        ulid: String,
+    },
+    /// A change was asked of a block that was not opened from a local directory (a
+    /// bucket-backed block), so nothing can be rewritten in place.
+    #[error("block {ulid} is read-only")]
+    ReadOnlyBlock {
+        /// The block.
+        ulid: ulid::Ulid,
+    },
 }
 
 impl Error {
@@ -167,6 +208,15 @@ impl Error {
         }
     }
 
+    /// Builds an [`Error::Corruption`].
+    pub fn corruption(path: impl Into<PathBuf>, offset: u64, reason: impl Into<String>) -> Self {
+        Error::Corruption {
+            path: path.into(),
+            offset,
+            reason: reason.into(),
+        }
+    }
+
     /// Classifies the error for API clients.
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -181,7 +231,11 @@ impl Error {
             | Error::Corruption { .. }
             | Error::WalCorruption(_)
             | Error::Decode { .. }
-            | Error::InvalidOptions { .. } => ErrorKind::Internal,
+            | Error::InvalidOptions { .. }
+            | Error::InvalidMeta { .. }
+            | Error::BlockWriter { .. }
+            | Error::UnsupportedChunkEncoding { .. } => ErrorKind::Internal,
+            Error::ReadOnlyBlock { .. } | Error::UnknownBlock { .. } => ErrorKind::BadData,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Small file-system helpers: directory fsync and the data-directory lock.
+//! Small file-system helpers: directory fsync, atomic file replacement, the
+//! data-directory lock, and ([`mmap`]) read-only file maps.
 
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;
@@ -6,11 +7,35 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+pub mod mmap;
+
 /// Fsyncs a directory so that entries created or renamed in it are durable.
 pub fn fsync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|f| f.sync_all())
         .map_err(|e| Error::io("fsync", dir, e))
+}
+
+/// Writes `bytes` to `path` atomically: into `<path>.tmp`, fsynced, renamed over `path`,
+/// then the directory fsynced. Readers see the old content or the new, never a mix.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let result = (|| {
+        let mut f = File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
+        std::io::Write::write_all(&mut f, bytes).map_err(|e| Error::io("write", &tmp, e))?;
+        f.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::io("rename", &tmp, e))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result?;
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => fsync_dir(dir),
+        _ => Ok(()),
+    }
 }
 
 /// An exclusive advisory lock (`flock`) on `<dir>/lock`, held until dropped.

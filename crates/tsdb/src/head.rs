@@ -35,12 +35,14 @@ pub mod append;
 mod delete;
 pub mod exemplars;
 pub mod metadata;
+pub mod range;
 pub mod read;
 mod replay;
 pub mod series;
 pub mod stats;
 
 pub use append::HeadAppender;
+pub use range::{RangeChunk, RangeSeries};
 pub use read::HeadQuerier;
 pub use series::MemSeries;
 
@@ -156,6 +158,18 @@ impl Head {
     /// Opens a head whose WAL lives in `wal_dir`: replays the latest checkpoint and the
     /// segments after it (repairing a torn or corrupt tail), then starts the WAL writer.
     pub fn open(wal_dir: &Path, opts: &Options, registry: &mut Registry) -> Result<Head> {
+        Head::open_from(wal_dir, opts, registry, i64::MIN)
+    }
+
+    /// [`Head::open`] for a head whose data before `min_valid_time` is already persisted
+    /// in blocks: replay drops older samples (a crash between writing a block and
+    /// truncating the WAL must not duplicate them) and appends below it are refused.
+    pub fn open_from(
+        wal_dir: &Path,
+        opts: &Options,
+        registry: &mut Registry,
+        min_valid_time: i64,
+    ) -> Result<Head> {
         opts.validate()?;
         let mut head = Head::empty(
             opts,
@@ -164,7 +178,12 @@ impl Head {
         );
         head.exemplars =
             ExemplarStorage::new(opts.max_exemplars, ExemplarMetrics::register(registry));
+        head.min_valid_time = AtomicI64::new(min_valid_time);
         head.replay(wal_dir)?;
+        if min_valid_time > i64::MIN {
+            // Series whose samples all lay before `min_valid_time` are left empty.
+            head.gc(min_valid_time);
+        }
         let wal = Wal::open(wal_dir, head.wal_options.clone(), head.wal_metrics.clone())?;
         head.wal = Some(WalWriter::spawn(wal, opts.wal_sync));
         head.wal_dir = Some(wal_dir.to_path_buf());

@@ -1,6 +1,6 @@
 //! Test support shared with other crates' tests (feature `test-util`): locating the
-//! reference Prometheus 3.5.3 binaries, running a Prometheus server on loopback, and
-//! running an S3-compatible server (s3s-fs) on loopback.
+//! reference Prometheus 3.5.3 binaries and promtool 2.42, running a Prometheus server on
+//! loopback, and running an S3-compatible server (s3s-fs) on loopback.
 //!
 //! Under `CI=true` a missing external program panics, so tests that need it fail rather
 //! than skip; elsewhere they print a note and skip.
@@ -51,11 +51,57 @@ pub fn reference_bin_dir() -> Option<PathBuf> {
 }
 
 fn missing(why: &str) -> Option<PathBuf> {
+    missing_program("reference Prometheus 3.5.3", why)
+}
+
+fn missing_program(what: &str, why: &str) -> Option<PathBuf> {
     if is_ci() {
-        panic!("reference Prometheus 3.5.3 is required under CI=true: {why}");
+        panic!("{what} is required under CI=true: {why}");
     }
-    eprintln!("NOTE: skipping a check against the reference Prometheus: {why}");
+    eprintln!("NOTE: skipping a check against {what}: {why}");
     None
+}
+
+/// The directory holding `promtool` 2.42 (Debian bookworm's build), or `None` (outside CI)
+/// when it cannot be found or installed. Under `CI=true` a missing binary panics.
+///
+/// Looks at `PROMTOOL_2_42_BIN` first (set by `scripts/test.sh`), then runs
+/// `scripts/install-promtool-2.42.sh`, which is quick once the binary is cached.
+pub fn promtool_2_42_bin_dir() -> Option<PathBuf> {
+    const WHAT: &str = "promtool 2.42";
+    if let Ok(d) = std::env::var("PROMTOOL_2_42_BIN") {
+        let dir = PathBuf::from(d);
+        if dir.join("promtool").is_file() {
+            return Some(dir);
+        }
+        return missing_program(
+            WHAT,
+            &format!("PROMTOOL_2_42_BIN={} lacks promtool", dir.display()),
+        );
+    }
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-promtool-2.42.sh");
+    match Command::new("bash")
+        .arg(&script)
+        .stderr(Stdio::inherit())
+        .output()
+    {
+        Ok(o) if o.status.success() => {
+            let dir = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
+            if dir.join("promtool").is_file() {
+                return Some(dir);
+            }
+            missing_program(
+                WHAT,
+                &format!("{} printed {dir:?}, which lacks promtool", script.display()),
+            )
+        }
+        Ok(o) => missing_program(
+            WHAT,
+            &format!("{} failed with {}", script.display(), o.status),
+        ),
+        Err(e) => missing_program(WHAT, &format!("cannot run {}: {e}", script.display())),
+    }
 }
 
 /// A free loopback port.

@@ -1,5 +1,11 @@
 //! Integration tests of the compactor (one binary, house style rule 16).
 
+/// The planner against Prometheus 3.5's own planner cases, restated.
+mod plan;
+/// Planner invariants over random block sets (proptest).
+mod plan_props;
+/// Time and size retention: Prometheus's cases, restated, and invariants (proptest).
+mod retention;
 /// The shipper and bucket deletion against `file://` and a real S3 server on loopback.
 mod shipper;
 /// Fixtures: promtool-made blocks, bucket backends, a recording and crashing bucket.

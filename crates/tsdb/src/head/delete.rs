@@ -15,22 +15,7 @@ use crate::error::Result;
 use crate::head::Head;
 use crate::labels::Matcher;
 use crate::record::{self, Tombstone};
-
-/// Adds `[mint, maxt]` to `intervals`, merging it with the intervals it overlaps or touches
-/// (Prometheus's `Intervals.Add`), so repeated deletes keep the list short.
-pub(crate) fn add_interval(intervals: &mut Vec<(i64, i64)>, mint: i64, maxt: i64) {
-    let (mut lo, mut hi) = (mint, maxt);
-    intervals.retain(|&(a, b)| {
-        let touches = a <= hi.saturating_add(1) && lo <= b.saturating_add(1);
-        if touches {
-            lo = lo.min(a);
-            hi = hi.max(b);
-        }
-        !touches
-    });
-    let at = intervals.partition_point(|&(a, _)| a < lo);
-    intervals.insert(at, (lo, hi));
-}
+pub(crate) use crate::tombstones::add_interval;
 
 impl Head {
     /// Hides the samples in `[mint, maxt]` of every series matching `matchers`; returns how

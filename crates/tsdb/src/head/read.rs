@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
+use crate::bytes::SharedSlice;
 use crate::chunkenc::{SampleIterator, ValueType, XorIterator};
 use crate::error::{Error, Result};
 use crate::head::{Head, MemSeries};
@@ -182,13 +183,16 @@ impl Queryable for Head {
     }
 }
 
-/// Where the bytes of a snapshotted chunk are.
+/// Where the bytes of a chunk handed to a [`ChunkSeriesIterator`] are.
 #[derive(Debug, Clone)]
 pub enum ChunkBytes {
     /// A sealed chunk, shared with the head by reference count.
     Shared(Arc<[u8]>),
     /// A copy of an open chunk: this range of the snapshot's byte buffer.
     Buffer(Range<usize>),
+    /// A block's chunk: a range of its mmapped segment file (or of fetched bytes), kept
+    /// alive by reference count.
+    Slice(SharedSlice),
 }
 
 /// One encoded chunk of a series and its time range.
@@ -207,6 +211,7 @@ impl ChunkData {
     fn bytes<'a>(&'a self, buffer: &'a [u8]) -> &'a [u8] {
         match &self.data {
             ChunkBytes::Shared(b) => b,
+            ChunkBytes::Slice(s) => s,
             // An out-of-range buffer reference is a bug in the snapshot; an empty chunk
             // then reads as a decode error, not a panic.
             ChunkBytes::Buffer(r) => buffer.get(r.clone()).unwrap_or_default(),
@@ -362,7 +367,7 @@ impl<'a> ChunkSeriesIterator<'a> {
             };
             if vt == ValueType::None {
                 if let Some(e) = it.err() {
-                    self.err = Some(Error::decode("head chunk", e.to_string()));
+                    self.err = Some(Error::decode("xor chunk", e.to_string()));
                     return self.finish();
                 }
                 self.cur = None;

@@ -90,7 +90,10 @@ impl Head {
                 r.samples.clear();
                 record::decode_samples(rec, &mut r.samples)?;
                 let samples = std::mem::take(&mut r.samples);
-                for smp in &samples {
+                let min_valid = self
+                    .min_valid_time
+                    .load(std::sync::atomic::Ordering::Relaxed);
+                for smp in samples.iter().filter(|s| s.t >= min_valid) {
                     let Some(s) = self.resolve(r, smp.series_ref) else {
                         self.metrics.wal_replay_unknown_refs.inc();
                         continue;

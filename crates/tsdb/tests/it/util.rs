@@ -54,6 +54,11 @@ pub(crate) fn assert_same_samples(got: &[Sample], want: &[Sample], what: &str) {
 
 /// Every sample of a Prometheus data directory as `promtool tsdb dump` prints it.
 pub(crate) fn promtool_dump(bin: &Path, data_dir: &Path) -> Vec<Sample> {
+    promtool_dump_with(bin, data_dir, &[])
+}
+
+/// The samples `promtool tsdb dump` prints with extra arguments (such as `--match=...`).
+pub(crate) fn promtool_dump_with(bin: &Path, data_dir: &Path, extra: &[&str]) -> Vec<Sample> {
     let out = Command::new(bin.join("promtool"))
         .args([
             "tsdb",
@@ -61,6 +66,7 @@ pub(crate) fn promtool_dump(bin: &Path, data_dir: &Path) -> Vec<Sample> {
             "--min-time=-9223372036854775808",
             "--max-time=9223372036854775807",
         ])
+        .args(extra)
         .arg(data_dir)
         .output()
         .expect("run promtool");

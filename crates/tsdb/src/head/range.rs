@@ -1,0 +1,219 @@
+//! Reading a time range of the head out as chunks, for writing it as a block (Prometheus's
+//! `RangeHead` plus the part of `compactHead` that decides the range).
+//!
+//! The head becomes "compactable" once it spans more than 1.5 block ranges; its oldest
+//! block range `[mint, maxt)` is then written as a block and the head truncated at `maxt`.
+//! [`Head::range_series`] hands that range out series by series in label order, each with
+//! its chunks restricted to the range and with the head's tombstones applied, so the block
+//! carries no tombstones of its own.
+//!
+//! Head chunks never cross a multiple of the block range (see `chunkenc::cut`), so a
+//! chunk is normally copied as it is (sealed chunks are shared, not copied); a chunk is
+//! re-encoded only when it sticks out of the range or has deleted samples.
+
+use std::sync::Arc;
+
+use crate::block::ChunkMeta;
+use crate::chunkenc::cut::range_for_timestamp;
+use crate::chunkenc::{SampleIterator, ValueType, XorAppender, XorIterator};
+use crate::error::{Error, Result};
+use crate::head::Head;
+use crate::head::series::MemSeries;
+use crate::labels::Symbol;
+
+impl Head {
+    /// Whether the head spans more than 1.5 block ranges, so that its oldest range should
+    /// become a block (Prometheus's `Head.compactable`).
+    pub fn compactable(&self) -> bool {
+        let (mint, maxt) = (self.min_time(), self.max_time());
+        mint <= maxt && maxt - mint > self.cut_options().chunk_range / 2 * 3
+    }
+
+    /// The half-open range `[mint, maxt)` of the head's oldest block: from the head's first
+    /// sample to the end of the block range it falls in. `None` when the head is empty.
+    pub fn oldest_block_range(&self) -> Option<(i64, i64)> {
+        let (mint, maxt) = (self.min_time(), self.max_time());
+        if mint > maxt {
+            return None;
+        }
+        let width = self.cut_options().chunk_range;
+        Some((mint, range_for_timestamp(mint, width)))
+    }
+
+    /// The series with samples in `[mint, maxt)`, sorted by labels, for writing a block.
+    ///
+    /// Series are listed now and their chunks read one series at a time as the iterator
+    /// advances, so memory holds one series' chunk list at a time (sealed chunks are
+    /// shared with the head, not copied). Samples appended while iterating and tombstones
+    /// added meanwhile may or may not be seen; callers write a range the head no longer
+    /// accepts appends for.
+    pub fn range_series(&self, mint: i64, maxt: i64) -> RangeSeries<'_> {
+        let mut series = Vec::new();
+        self.series.for_each(|s| {
+            let st = s.state.lock();
+            let first = st.sealed.first().map(|c| c.min_t);
+            let first = first.or(st.open.as_ref().map(|o| o.min_t));
+            if let (Some(first), Some(last)) = (first, st.max_t())
+                && first < maxt
+                && last >= mint
+            {
+                series.push(Arc::clone(s));
+            }
+        });
+        series.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+        RangeSeries {
+            head: self,
+            series,
+            next: 0,
+            mint,
+            maxt,
+        }
+    }
+}
+
+/// Iterator over a head range's series in label order; see [`Head::range_series`].
+#[derive(Debug)]
+pub struct RangeSeries<'a> {
+    head: &'a Head,
+    series: Vec<Arc<MemSeries>>,
+    next: usize,
+    mint: i64,
+    maxt: i64,
+}
+
+impl RangeSeries<'_> {
+    /// Every distinct label name and value of the listed series, sorted: the symbol table
+    /// a block of this range needs.
+    pub fn symbols(&self) -> Vec<Symbol> {
+        let mut out: Vec<Symbol> = self
+            .series
+            .iter()
+            .flat_map(|s| s.labels.iter())
+            .flat_map(|l| [l.name.clone(), l.value.clone()])
+            .collect();
+        out.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
+        out.dedup_by(|a, b| a.as_str() == b.as_str());
+        out
+    }
+
+    /// How many series were listed (some may turn out empty once tombstones apply).
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    /// Whether no series has samples in the range.
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+
+    /// The chunks of `s` within the range, tombstones applied; empty if nothing is left.
+    fn chunks_of(&self, s: &MemSeries) -> Result<Vec<RangeChunk>> {
+        let deleted = self
+            .head
+            .tombstones
+            .read()
+            .get(&s.series_ref)
+            .cloned()
+            .unwrap_or_default();
+        let (mint, last) = (self.mint, self.maxt - 1);
+        let mut raw = Vec::new();
+        {
+            let st = s.state.lock();
+            let from = st.sealed.partition_point(|c| c.max_t < mint);
+            for c in st.sealed[from..].iter().take_while(|c| c.min_t <= last) {
+                raw.push((c.min_t, c.max_t, Arc::clone(&c.data)));
+            }
+            if let Some(o) = &st.open
+                && o.max_t >= mint
+                && o.min_t <= last
+                && o.app.num_samples() > 0
+            {
+                raw.push((o.min_t, o.max_t, Arc::from(o.app.bytes())));
+            }
+        }
+        let mut out = Vec::with_capacity(raw.len());
+        for (min_t, max_t, data) in raw {
+            let inside = min_t >= mint && max_t <= last;
+            let touched = deleted.iter().any(|&(a, b)| a <= max_t && b >= min_t);
+            if inside && !touched {
+                out.push(RangeChunk { min_t, max_t, data });
+            } else if let Some(c) = reencode(&data, mint, last, &deleted)? {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// One chunk of a head range: its time range and XOR bytes (shared with the head when
+/// the chunk was sealed and needed no re-encoding).
+#[derive(Debug, Clone)]
+pub struct RangeChunk {
+    /// Timestamp of the first sample.
+    pub min_t: i64,
+    /// Timestamp of the last sample (inclusive).
+    pub max_t: i64,
+    /// The XOR chunk.
+    pub data: Arc<[u8]>,
+}
+
+impl RangeChunk {
+    /// The chunk as a block writer takes it.
+    pub fn as_meta(&self) -> ChunkMeta<'_> {
+        ChunkMeta {
+            min_t: self.min_t,
+            max_t: self.max_t,
+            data: &self.data,
+        }
+    }
+}
+
+impl Iterator for RangeSeries<'_> {
+    type Item = Result<(Arc<MemSeries>, Vec<RangeChunk>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while let Some(s) = self.series.get(self.next) {
+            self.next += 1;
+            let s = Arc::clone(s);
+            match self.chunks_of(&s) {
+                Ok(chunks) if chunks.is_empty() => continue,
+                Ok(chunks) => return Some(Ok((s, chunks))),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        None
+    }
+}
+
+/// The samples of XOR chunk `bytes` within `[mint, last]` and outside `deleted`, as a new
+/// chunk; `None` when none is left.
+fn reencode(
+    bytes: &[u8],
+    mint: i64,
+    last: i64,
+    deleted: &[(i64, i64)],
+) -> Result<Option<RangeChunk>> {
+    let mut it = XorIterator::new(bytes);
+    let mut app = XorAppender::new();
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    while it.next() == ValueType::Float {
+        let (t, v) = it.at();
+        if t < mint || t > last || deleted.iter().any(|&(a, b)| a <= t && t <= b) {
+            continue;
+        }
+        app.append(t, v);
+        lo = lo.min(t);
+        hi = hi.max(t);
+    }
+    if let Some(e) = it.err() {
+        return Err(Error::decode("head chunk", e.to_string()));
+    }
+    if app.num_samples() == 0 {
+        return Ok(None);
+    }
+    Ok(Some(RangeChunk {
+        min_t: lo,
+        max_t: hi,
+        data: Arc::from(app.into_bytes()),
+    }))
+}

@@ -1,0 +1,349 @@
+//! Writing an index file, streaming: the symbol table first, then series one at a time;
+//! only the postings (a bitmap per label pair) stay in memory until [`Writer::finish`].
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use roaring::RoaringBitmap;
+
+use super::{FORMAT_V2, HEADER_LEN, MAGIC, POSTINGS_ALIGN, SERIES_ALIGN, SeriesChunk, Toc};
+use crate::encoding::put_uvarint;
+use crate::error::{Error, Result};
+use crate::labels::{Label, Labels};
+
+/// Writes one index file.
+#[derive(Debug)]
+pub struct Writer {
+    path: PathBuf,
+    w: BufWriter<File>,
+    pos: u64,
+    /// The symbol table, sorted: a symbol's reference is its position.
+    symbols: Vec<Box<str>>,
+    toc: Toc,
+    /// (name ref, value ref) → series ids; symbol order is string order, so this map is in
+    /// the (name, value) order the postings are written in.
+    postings: BTreeMap<(u32, u32), RoaringBitmap>,
+    all: RoaringBitmap,
+    /// The previous series' labels and their symbol references, to check the order and
+    /// to skip symbol lookups for the labels it shares with the next one.
+    last: Option<(Labels, Vec<(u32, u32)>)>,
+    last_chunk_ref: u64,
+    buf: Vec<u8>,
+}
+
+impl Writer {
+    /// Creates `path` and writes the header and the symbol table. `symbols` must be sorted
+    /// and unique, and hold every label name and value of the series added later.
+    pub fn new<S: AsRef<str>>(path: &Path, symbols: impl IntoIterator<Item = S>) -> Result<Writer> {
+        let refuse = |reason: String| Error::BlockWriter {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let mut table: Vec<Box<str>> = Vec::new();
+        for s in symbols {
+            let s = s.as_ref();
+            if let Some(prev) = table.last()
+                && &**prev >= s
+            {
+                return Err(refuse(format!(
+                    "symbols are not sorted and unique: {prev:?} before {s:?}"
+                )));
+            }
+            table.push(s.into());
+        }
+        let count = u32::try_from(table.len())
+            .map_err(|_| refuse(format!("{} symbols do not fit a u32 count", table.len())))?;
+        let f = File::create(path).map_err(|e| Error::io("create", path, e))?;
+        let mut w = Writer {
+            path: path.to_path_buf(),
+            w: BufWriter::with_capacity(1 << 20, f),
+            pos: 0,
+            symbols: Vec::new(),
+            toc: Toc::default(),
+            postings: BTreeMap::new(),
+            all: RoaringBitmap::new(),
+            last: None,
+            last_chunk_ref: 0,
+            buf: Vec::with_capacity(256),
+        };
+        let mut header = [0u8; HEADER_LEN];
+        header[..4].copy_from_slice(&MAGIC.to_be_bytes());
+        header[4] = FORMAT_V2;
+        w.write(&header)?;
+
+        // len | count | (uvarint len, bytes)* | CRC32C(count, entries)
+        w.toc.symbols = w.pos;
+        let mut content = Vec::with_capacity(4 + table.iter().map(|s| s.len() + 2).sum::<usize>());
+        content.extend_from_slice(&count.to_be_bytes());
+        for s in &table {
+            put_uvarint(&mut content, s.len() as u64);
+            content.extend_from_slice(s.as_bytes());
+        }
+        let len = u32::try_from(content.len()).map_err(|_| {
+            refuse(format!(
+                "symbol table of {} bytes exceeds 4 GiB",
+                content.len()
+            ))
+        })?;
+        let crc = crc32c::crc32c(&content);
+        w.write(&len.to_be_bytes())?;
+        w.write(&content)?;
+        w.write(&crc.to_be_bytes())?;
+        w.toc.series = w.pos;
+        w.symbols = table;
+        Ok(w)
+    }
+
+    fn write(&mut self, b: &[u8]) -> Result<()> {
+        self.w
+            .write_all(b)
+            .map_err(|e| Error::io("write", &self.path, e))?;
+        self.pos += b.len() as u64;
+        Ok(())
+    }
+
+    fn pad(&mut self, align: u64) -> Result<()> {
+        let n = (align - self.pos % align) % align;
+        self.write(&[0u8; 16][..n as usize])
+    }
+
+    fn refuse(&self, reason: String) -> Error {
+        Error::BlockWriter {
+            path: self.path.clone(),
+            reason,
+        }
+    }
+
+    fn symbol_ref(&self, s: &str) -> Result<u32> {
+        self.symbols
+            .binary_search_by(|x| (**x).cmp(s))
+            .map(|i| i as u32)
+            .map_err(|_| self.refuse(format!("symbol {s:?} is not in the symbol table")))
+    }
+
+    /// The symbol references of `labels`, reusing the previous series' for shared labels.
+    fn label_refs(&self, labels: &Labels) -> Result<Vec<(u32, u32)>> {
+        let prev = self.last.as_ref();
+        let mut refs = Vec::with_capacity(labels.len());
+        for (i, l) in labels.iter().enumerate() {
+            let same: Option<(&Label, (u32, u32))> =
+                prev.and_then(|(pl, pr)| Some((pl.as_slice().get(i)?, *pr.get(i)?)));
+            let r = match same {
+                Some((p, r)) if p.name == l.name && p.value == l.value => r,
+                Some((p, (n, _))) if p.name == l.name => (n, self.symbol_ref(&l.value)?),
+                _ => (self.symbol_ref(&l.name)?, self.symbol_ref(&l.value)?),
+            };
+            refs.push(r);
+        }
+        Ok(refs)
+    }
+
+    /// Adds a series with its chunks (time-ordered, non-overlapping, references never
+    /// decreasing). Series must come in strictly increasing label order. Returns the
+    /// series id. A refused series leaves nothing behind.
+    pub fn add_series(&mut self, labels: &Labels, chunks: &[SeriesChunk]) -> Result<u32> {
+        let refs = self.check_labels(labels)?;
+        let mut last_ref = self.last_chunk_ref;
+        for (i, c) in chunks.iter().enumerate() {
+            if c.max_t < c.min_t {
+                return Err(self.refuse(format!(
+                    "series {labels}: chunk {i} ends ({}) before it starts ({})",
+                    c.max_t, c.min_t
+                )));
+            }
+            if i > 0 && c.min_t <= chunks[i - 1].max_t {
+                return Err(self.refuse(format!(
+                    "series {labels}: chunk {i} starts at {}, not after the previous chunk's end {}",
+                    c.min_t,
+                    chunks[i - 1].max_t
+                )));
+            }
+            if c.chunk_ref < last_ref {
+                return Err(self.refuse(format!(
+                    "series {labels}: chunk reference {:#x} is below the previous {last_ref:#x}",
+                    c.chunk_ref
+                )));
+            }
+            last_ref = c.chunk_ref;
+        }
+        self.write_series(labels, refs, chunks)
+    }
+
+    /// The symbol references of `labels` if the series may come next: a valid label set,
+    /// after the previous series, with every string in the symbol table.
+    pub(crate) fn check_labels(&self, labels: &Labels) -> Result<Vec<(u32, u32)>> {
+        if labels.is_empty() || !labels.is_valid() {
+            return Err(self.refuse(format!("invalid label set {labels}")));
+        }
+        let refs = self.label_refs(labels)?;
+        if let Some((prev, prev_refs)) = &self.last
+            && refs <= *prev_refs
+        {
+            return Err(self.refuse(format!("series out of order: {labels} after {prev}")));
+        }
+        Ok(refs)
+    }
+
+    /// Writes a series whose labels passed [`Writer::check_labels`] (giving `refs`) and
+    /// whose chunks are valid.
+    pub(crate) fn write_series(
+        &mut self,
+        labels: &Labels,
+        refs: Vec<(u32, u32)>,
+        chunks: &[SeriesChunk],
+    ) -> Result<u32> {
+        self.pad(SERIES_ALIGN)?;
+        let id = u32::try_from(self.pos / SERIES_ALIGN).map_err(|_| {
+            self.refuse("index exceeds 64 GiB: series ids no longer fit 32 bits".into())
+        })?;
+
+        let mut body = std::mem::take(&mut self.buf);
+        body.clear();
+        put_uvarint(&mut body, refs.len() as u64);
+        for &(n, v) in &refs {
+            put_uvarint(&mut body, u64::from(n));
+            put_uvarint(&mut body, u64::from(v));
+        }
+        put_uvarint(&mut body, chunks.len() as u64);
+        if let Some((first, rest)) = chunks.split_first() {
+            crate::encoding::put_varint(&mut body, first.min_t);
+            put_uvarint(&mut body, first.max_t.wrapping_sub(first.min_t) as u64);
+            put_uvarint(&mut body, first.chunk_ref);
+            let (mut t0, mut r0) = (first.max_t, first.chunk_ref);
+            for c in rest {
+                put_uvarint(&mut body, c.min_t.wrapping_sub(t0) as u64);
+                put_uvarint(&mut body, c.max_t.wrapping_sub(c.min_t) as u64);
+                crate::encoding::put_varint(&mut body, c.chunk_ref.wrapping_sub(r0) as i64);
+                t0 = c.max_t;
+                r0 = c.chunk_ref;
+            }
+        }
+        let mut len = Vec::with_capacity(5);
+        put_uvarint(&mut len, body.len() as u64);
+        let crc = crc32c::crc32c(&body);
+        self.write(&len)?;
+        self.write(&body)?;
+        self.write(&crc.to_be_bytes())?;
+        self.buf = body;
+
+        for &pair in &refs {
+            self.postings.entry(pair).or_default().push(id);
+        }
+        self.all.push(id);
+        if let Some(c) = chunks.last() {
+            self.last_chunk_ref = c.chunk_ref;
+        }
+        self.last = Some((labels.clone(), refs));
+        Ok(id)
+    }
+
+    /// The number of series added.
+    pub fn series(&self) -> u64 {
+        self.all.len()
+    }
+
+    /// Writes one postings list: `len | n | ids | CRC32C(n, ids)`, 4-byte aligned.
+    fn write_postings(&mut self, ids: &RoaringBitmap) -> Result<u64> {
+        self.pad(POSTINGS_ALIGN)?;
+        let at = self.pos;
+        let n = ids.len();
+        let len = u32::try_from(4 + 4 * n)
+            .map_err(|_| self.refuse(format!("postings list of {n} series exceeds 4 GiB")))?;
+        let mut b = std::mem::take(&mut self.buf);
+        b.clear();
+        b.reserve(4 * n as usize + 4);
+        b.extend_from_slice(&(n as u32).to_be_bytes());
+        for id in ids {
+            b.extend_from_slice(&id.to_be_bytes());
+        }
+        let crc = crc32c::crc32c(&b);
+        self.write(&len.to_be_bytes())?;
+        self.write(&b)?;
+        self.write(&crc.to_be_bytes())?;
+        self.buf = b;
+        Ok(at)
+    }
+
+    /// Writes the postings, the postings offset table and the TOC, then flushes and
+    /// fsyncs the file.
+    pub fn finish(mut self) -> Result<()> {
+        // No label indices: both legacy fields point where they would have started, as
+        // Prometheus 3.7+ writes them.
+        self.toc.label_indices = self.pos;
+        self.toc.postings = self.pos;
+        let all = std::mem::take(&mut self.all);
+        let all_at = self.write_postings(&all)?;
+        drop(all);
+        let postings = std::mem::take(&mut self.postings);
+        let mut offsets = Vec::with_capacity(postings.len());
+        for ids in postings.values() {
+            offsets.push(self.write_postings(ids)?);
+        }
+
+        self.toc.label_indices_table = self.pos;
+        self.toc.postings_offset_table = self.pos;
+        // len | count | (2, name, value, offset)* | CRC32C(count, entries)
+        let count = u32::try_from(postings.len() + 1)
+            .map_err(|_| self.refuse("more than 2^32 label pairs".into()))?;
+        let entry = |b: &mut Vec<u8>, name: &str, value: &str, off: u64| {
+            put_uvarint(b, 2);
+            put_uvarint(b, name.len() as u64);
+            b.extend_from_slice(name.as_bytes());
+            put_uvarint(b, value.len() as u64);
+            b.extend_from_slice(value.as_bytes());
+            put_uvarint(b, off);
+        };
+        let mut b = Vec::with_capacity(64);
+        let mut len: u64 = 4;
+        entry(&mut b, "", "", all_at);
+        len += b.len() as u64;
+        for (&(n, v), &off) in postings.keys().zip(&offsets) {
+            b.clear();
+            entry(
+                &mut b,
+                &self.symbols[n as usize],
+                &self.symbols[v as usize],
+                off,
+            );
+            len += b.len() as u64;
+        }
+        let len = u32::try_from(len).map_err(|_| {
+            self.refuse(format!(
+                "postings offset table of {len} bytes exceeds 4 GiB"
+            ))
+        })?;
+        self.write(&len.to_be_bytes())?;
+        let mut crc = crc32c::crc32c(&count.to_be_bytes());
+        self.write(&count.to_be_bytes())?;
+        b.clear();
+        entry(&mut b, "", "", all_at);
+        for (&(n, v), &off) in postings.keys().zip(&offsets) {
+            entry(
+                &mut b,
+                &self.symbols[n as usize],
+                &self.symbols[v as usize],
+                off,
+            );
+            if b.len() >= 1 << 16 {
+                crc = crc32c::crc32c_append(crc, &b);
+                let chunk = std::mem::take(&mut b);
+                self.write(&chunk)?;
+                b = chunk;
+                b.clear();
+            }
+        }
+        crc = crc32c::crc32c_append(crc, &b);
+        self.write(&b)?;
+        self.write(&crc.to_be_bytes())?;
+        let toc = self.toc.encode();
+        self.write(&toc)?;
+
+        let f = self
+            .w
+            .into_inner()
+            .map_err(|e| Error::io("write", &self.path, e.into_error()))?;
+        f.sync_all().map_err(|e| Error::io("fsync", &self.path, e))
+    }
+}
