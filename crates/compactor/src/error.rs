@@ -14,10 +14,10 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// The storage engine failed (reading or writing a block, local file I/O), or an
-    /// object-storage operation failed ([`tsdb::Error::Bucket`]).
+    /// A storage error: reading or writing a block, local file I/O, or an object-storage
+    /// operation ([`tsdb::Error::Bucket`]).
     #[error(transparent)]
-    Storage(#[from] tsdb::Error),
+    Tsdb(#[from] tsdb::Error),
     /// A JSON file of a shipped block other than `meta.json` (whose errors are
     /// [`tsdb::Error::InvalidMeta`]), such as its deletion mark, that does not parse or does
     /// not say what it must.
@@ -43,7 +43,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::InvalidOptions { .. } | Error::InvalidJson { .. } => ErrorKind::Internal,
-            Error::Storage(e) => e.kind(),
+            Error::Tsdb(e) => e.kind(),
             Error::InvalidBlockId { .. } => ErrorKind::BadData,
         }
     }

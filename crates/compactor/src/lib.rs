@@ -5,6 +5,11 @@
 //!   blocks first (vertical compaction), then blocks filling a window of the
 //!   exponential ranges (2 h, 6 h, 18 h, ...), then a block with many tombstones.
 //! * [`retention`]: time- and size-based retention relative to the newest block.
+//! * [`shipper`]: the crash-safe upload of local blocks to a [`tsdb::bucket::Bucket`]
+//!   (`meta.json` last, a local record of what is uploaded), the listing of the bucket's
+//!   blocks, and their deletion (a deletion mark first, removal after a delay), in the
+//!   bucket layout Thanos uses. Like `tsdb`, this crate is synchronous and free of tokio:
+//!   object storage reaches it through the `Bucket` trait (see the `objstore` crate).
 //! * [`Options`]: block durations and retention, deriving the maximum block duration and
 //!   the compaction ranges as Prometheus does.
 //! * [`shipper`]: the crash-safe upload of local blocks to a [`tsdb::bucket::Bucket`]

@@ -120,18 +120,6 @@ pub enum Error {
     /// The database (or its WAL writer) is closed.
     #[error("storage is closed")]
     Closed,
-    /// An object-storage operation failed (see [`crate::bucket`]).
-    #[error("bucket {op} {key:?}: {failure}: {source}")]
-    Bucket {
-        /// What was being done (`"put"`, `"get"`, `"list"`, ...).
-        op: &'static str,
-        /// The object key (or listing prefix), relative to the bucket's prefix.
-        key: String,
-        /// The class of failure; decides [`Error::kind`].
-        failure: BucketFailure,
-        /// The underlying error, as the store reported it.
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
     /// A block's `meta.json` is missing a field, is not JSON, or has a version other than 1.
     #[error("invalid block meta {path}: {reason}")]
     InvalidMeta {
@@ -173,6 +161,18 @@ pub enum Error {
         /// The block.
         ulid: ulid::Ulid,
     },
+    /// An object-storage operation failed (see [`crate::bucket`]).
+    #[error("bucket {op} {key:?}: {failure}: {source}")]
+    Bucket {
+        /// What was being done (`"put"`, `"get"`, `"list"`, ...).
+        op: &'static str,
+        /// The object key (or listing prefix), relative to the bucket's prefix.
+        key: String,
+        /// The class of failure; decides [`Error::kind`].
+        failure: BucketFailure,
+        /// The underlying error, as the store reported it.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl Error {
@@ -193,6 +193,15 @@ impl Error {
         }
     }
 
+    /// Builds an [`Error::Corruption`].
+    pub fn corruption(path: impl Into<PathBuf>, offset: u64, reason: impl Into<String>) -> Self {
+        Error::Corruption {
+            path: path.into(),
+            offset,
+            reason: reason.into(),
+        }
+    }
+
     /// Builds an [`Error::Bucket`].
     pub fn bucket(
         op: &'static str,
@@ -205,15 +214,6 @@ impl Error {
             key: key.into(),
             failure,
             source: source.into(),
-        }
-    }
-
-    /// Builds an [`Error::Corruption`].
-    pub fn corruption(path: impl Into<PathBuf>, offset: u64, reason: impl Into<String>) -> Self {
-        Error::Corruption {
-            path: path.into(),
-            offset,
-            reason: reason.into(),
         }
     }
 

@@ -139,7 +139,7 @@ impl BlockWriter {
             });
             samples += xor_num_samples(c.data) as u64;
         }
-        iw.write_series(labels, refs, &self.metas)?;
+        iw.write_series(refs, &self.metas)?;
         self.stats.num_series += 1;
         self.stats.num_chunks += chunks.len() as u64;
         self.stats.num_samples += samples;

@@ -223,7 +223,9 @@ impl Reader {
         let mut d = Decbuf::new(&b[content.clone()]);
         let count = d.be32();
         let entries_start = content.start + 4;
-        let mut samples = Vec::with_capacity(count as usize / SAMPLE_EVERY + 1);
+        // The count is not trusted for the allocation: a symbol takes at least one byte.
+        let mut samples =
+            Vec::with_capacity((count as usize).min(content.len()) / SAMPLE_EVERY + 1);
         for i in 0..count as usize {
             if i.is_multiple_of(SAMPLE_EVERY) {
                 samples.push(content.end - d.len());

@@ -1,17 +1,18 @@
 //! Writing an index file, streaming: the symbol table first, then series one at a time;
 //! only the postings (a bitmap per label pair) stay in memory until [`Writer::finish`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
 use super::{FORMAT_V2, HEADER_LEN, MAGIC, POSTINGS_ALIGN, SERIES_ALIGN, SeriesChunk, Toc};
 use crate::encoding::put_uvarint;
 use crate::error::{Error, Result};
-use crate::labels::{Label, Labels};
+use crate::labels::Labels;
 
 /// Writes one index file.
 #[derive(Debug)]
@@ -20,15 +21,17 @@ pub struct Writer {
     w: BufWriter<File>,
     pos: u64,
     /// The symbol table, sorted: a symbol's reference is its position.
-    symbols: Vec<Box<str>>,
+    symbols: Vec<Arc<str>>,
+    /// Symbol → reference, sharing the strings of `symbols`.
+    symbol_refs: HashMap<Arc<str>, u32>,
     toc: Toc,
     /// (name ref, value ref) → series ids; symbol order is string order, so this map is in
     /// the (name, value) order the postings are written in.
     postings: BTreeMap<(u32, u32), RoaringBitmap>,
     all: RoaringBitmap,
-    /// The previous series' labels and their symbol references, to check the order and
-    /// to skip symbol lookups for the labels it shares with the next one.
-    last: Option<(Labels, Vec<(u32, u32)>)>,
+    /// The previous series' symbol references, to check the order (symbol order is string
+    /// order) and to skip lookups for the strings it shares with the next series.
+    last: Option<Vec<(u32, u32)>>,
     last_chunk_ref: u64,
     buf: Vec<u8>,
 }
@@ -41,7 +44,7 @@ impl Writer {
             path: path.to_path_buf(),
             reason,
         };
-        let mut table: Vec<Box<str>> = Vec::new();
+        let mut table: Vec<Arc<str>> = Vec::new();
         for s in symbols {
             let s = s.as_ref();
             if let Some(prev) = table.last()
@@ -61,6 +64,7 @@ impl Writer {
             w: BufWriter::with_capacity(1 << 20, f),
             pos: 0,
             symbols: Vec::new(),
+            symbol_refs: HashMap::new(),
             toc: Toc::default(),
             postings: BTreeMap::new(),
             all: RoaringBitmap::new(),
@@ -92,6 +96,11 @@ impl Writer {
         w.write(&content)?;
         w.write(&crc.to_be_bytes())?;
         w.toc.series = w.pos;
+        w.symbol_refs = table
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (Arc::clone(s), i as u32))
+            .collect();
         w.symbols = table;
         Ok(w)
     }
@@ -117,27 +126,42 @@ impl Writer {
     }
 
     fn symbol_ref(&self, s: &str) -> Result<u32> {
-        self.symbols
-            .binary_search_by(|x| (**x).cmp(s))
-            .map(|i| i as u32)
-            .map_err(|_| self.refuse(format!("symbol {s:?} is not in the symbol table")))
+        self.symbol_refs
+            .get(s)
+            .copied()
+            .ok_or_else(|| self.refuse(format!("symbol {s:?} is not in the symbol table")))
     }
 
-    /// The symbol references of `labels`, reusing the previous series' for shared labels.
+    /// The symbol references of `labels`, reusing the previous series' where it has the
+    /// same string at the same position.
     fn label_refs(&self, labels: &Labels) -> Result<Vec<(u32, u32)>> {
-        let prev = self.last.as_ref();
+        let prev = self.last.as_deref().unwrap_or_default();
+        let same = |r: u32, s: &str| *self.symbols[r as usize] == *s;
         let mut refs = Vec::with_capacity(labels.len());
         for (i, l) in labels.iter().enumerate() {
-            let same: Option<(&Label, (u32, u32))> =
-                prev.and_then(|(pl, pr)| Some((pl.as_slice().get(i)?, *pr.get(i)?)));
-            let r = match same {
-                Some((p, r)) if p.name == l.name && p.value == l.value => r,
-                Some((p, (n, _))) if p.name == l.name => (n, self.symbol_ref(&l.value)?),
-                _ => (self.symbol_ref(&l.name)?, self.symbol_ref(&l.value)?),
+            let (pn, pv) = prev.get(i).copied().unwrap_or((u32::MAX, u32::MAX));
+            let n = if pn != u32::MAX && same(pn, &l.name) {
+                pn
+            } else {
+                self.symbol_ref(&l.name)?
             };
-            refs.push(r);
+            let v = if pv != u32::MAX && same(pv, &l.value) {
+                pv
+            } else {
+                self.symbol_ref(&l.value)?
+            };
+            refs.push((n, v));
         }
         Ok(refs)
+    }
+
+    /// The label set of symbol references, for messages.
+    fn labels_of(&self, refs: &[(u32, u32)]) -> String {
+        let pairs: Vec<(&str, &str)> = refs
+            .iter()
+            .map(|&(n, v)| (&*self.symbols[n as usize], &*self.symbols[v as usize]))
+            .collect();
+        Labels::from_pairs(&pairs).to_string()
     }
 
     /// Adds a series with its chunks (time-ordered, non-overlapping, references never
@@ -168,7 +192,7 @@ impl Writer {
             }
             last_ref = c.chunk_ref;
         }
-        self.write_series(labels, refs, chunks)
+        self.write_series(refs, chunks)
     }
 
     /// The symbol references of `labels` if the series may come next: a valid label set,
@@ -178,10 +202,13 @@ impl Writer {
             return Err(self.refuse(format!("invalid label set {labels}")));
         }
         let refs = self.label_refs(labels)?;
-        if let Some((prev, prev_refs)) = &self.last
-            && refs <= *prev_refs
+        if let Some(prev) = &self.last
+            && refs <= *prev
         {
-            return Err(self.refuse(format!("series out of order: {labels} after {prev}")));
+            return Err(self.refuse(format!(
+                "series out of order: {labels} after {}",
+                self.labels_of(prev)
+            )));
         }
         Ok(refs)
     }
@@ -190,7 +217,6 @@ impl Writer {
     /// whose chunks are valid.
     pub(crate) fn write_series(
         &mut self,
-        labels: &Labels,
         refs: Vec<(u32, u32)>,
         chunks: &[SeriesChunk],
     ) -> Result<u32> {
@@ -235,7 +261,7 @@ impl Writer {
         if let Some(c) = chunks.last() {
             self.last_chunk_ref = c.chunk_ref;
         }
-        self.last = Some((labels.clone(), refs));
+        self.last = Some(refs);
         Ok(id)
     }
 
