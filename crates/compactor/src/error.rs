@@ -2,7 +2,7 @@
 
 use tsdb::ErrorKind;
 
-/// Errors of compaction, retention and block shipping.
+/// Errors of the compactor and the shipper.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -18,11 +18,12 @@ pub enum Error {
     /// operation ([`tsdb::Error::Bucket`]).
     #[error(transparent)]
     Tsdb(#[from] tsdb::Error),
-    /// A JSON file (a block's `meta.json`, a deletion mark, the shipper's record) that
-    /// does not parse or does not say what it must.
+    /// A JSON file of a shipped block other than `meta.json` (whose errors are
+    /// [`tsdb::Error::InvalidMeta`]), such as its deletion mark, that does not parse or does
+    /// not say what it must.
     #[error("invalid {file} at {location}: {reason}")]
     InvalidJson {
-        /// Which kind of file (`"meta.json"`, `"deletion-mark.json"`, ...).
+        /// Which kind of file (`"deletion-mark.json"`).
         file: &'static str,
         /// Its local path or its bucket key.
         location: String,

@@ -12,10 +12,16 @@
 //!   object storage reaches it through the `Bucket` trait (see the `objstore` crate).
 //! * [`Options`]: block durations and retention, deriving the maximum block duration and
 //!   the compaction ranges as Prometheus does.
+//! * [`shipper`]: the crash-safe upload of local blocks to a [`tsdb::bucket::Bucket`]
+//!   (`meta.json` last, a local record of what is uploaded), the listing of the bucket's
+//!   blocks, and their deletion (a deletion mark first, removal after a delay), in the
+//!   bucket layout Thanos uses. Like the rest of the crate it is synchronous and free of
+//!   tokio: object storage reaches it through the `Bucket` trait, which the `objstore`
+//!   crate implements.
 //!
-//! Both are pure functions over [`BlockInfo`], a block's metadata and size: the caller
-//! reads the data directory, compacts what [`Planner::plan`] returns, reloads, deletes
-//! what [`retention::blocks_to_delete`] returns, and plans again.
+//! Planning and retention are pure functions over [`BlockInfo`], a block's metadata and
+//! size: the caller reads the data directory, compacts what [`Planner::plan`] returns,
+//! reloads, deletes what [`retention::blocks_to_delete`] returns, and plans again.
 //!
 //! ```
 //! use compactor::{BlockInfo, Options, Planner, Reason, retention};

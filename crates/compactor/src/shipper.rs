@@ -42,7 +42,7 @@ use crate::error::Result;
 
 pub use deletion::{DeleteStats, clean_partial, delete_block, delete_marked, mark_for_deletion};
 pub use listing::{BucketBlock, BucketListing, CorruptBlock, PartialBlock, list_blocks};
-pub use meta::{BlockMetaSummary, DELETION_MARK_FILE, DeletionMark, META_FILE, is_block_id};
+pub use meta::{DELETION_MARK_FILE, DeletionMark, META_FILE, is_block_id};
 pub use record::RECORD_FILE;
 
 use record::Record;

@@ -16,6 +16,10 @@
 //! its GCS and Azure counterparts); [`Options`] overrides endpoint, region, keys, timeouts
 //! and retries. Keys given to the bucket are relative to the URL's prefix.
 //!
+//! A `file://` path is taken literally (no percent-decoding). Its store writes each object
+//! to a staging file `<name>#<n>` and renames it into place, without fsync; keys whose last
+//! segment ends in `#` and digits are reserved for those staging files and never listed.
+//!
 //! The bucket's methods must be called from plain threads (the compactor's, or tokio's
 //! blocking pool through `spawn_blocking`), not from async code: they block the thread
 //! they run on. They never panic because of the calling context, though: the work runs on

@@ -3,11 +3,12 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
+use tsdb::block::BlockMeta;
 use tsdb::bucket::{Bucket, ObjectMeta};
 
 use crate::error::{Error, Result};
 use crate::shipper::meta::{
-    BlockMetaSummary, DELETION_MARK_FILE, DeletionMark, META_FILE, is_block_id,
+    DELETION_MARK_FILE, DeletionMark, META_FILE, is_block_id, parse_block_meta,
 };
 
 /// A visible block: its `meta.json` is in the bucket.
@@ -16,7 +17,7 @@ pub struct BucketBlock {
     /// The block's ULID.
     pub id: String,
     /// Its `meta.json`.
-    pub meta: BlockMetaSummary,
+    pub meta: BlockMeta,
     /// Its deletion mark, if it is marked for deletion.
     pub deletion_mark: Option<DeletionMark>,
     /// The objects under `<id>/`, sorted by key (the mark included).
@@ -114,7 +115,7 @@ pub fn list_blocks(bucket: &dyn Bucket) -> Result<BucketListing> {
             continue;
         };
         let key = format!("{id}/{META_FILE}");
-        match BlockMetaSummary::parse(&id, &meta_bytes, &key) {
+        match parse_block_meta(&id, &meta_bytes, &key) {
             Ok(meta) => listing.blocks.push(BucketBlock {
                 id,
                 meta,

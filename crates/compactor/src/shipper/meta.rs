@@ -1,10 +1,10 @@
-//! The JSON files of a shipped block: the fields of `meta.json` the shipper reads, and the
+//! The JSON files of a shipped block: its `meta.json` (read as [`BlockMeta`]), and the
 //! deletion mark (`deletion-mark.json`, Thanos's shape).
-//!
-//! `tsdb::block::BlockMeta` does not exist yet; until it does, [`BlockMetaSummary`] reads
-//! only what listing needs and ignores every other field.
+
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use tsdb::block::BlockMeta;
 
 use crate::error::{Error, Result};
 
@@ -30,88 +30,17 @@ pub(crate) fn check_block_id(id: &str) -> Result<()> {
     }
 }
 
-/// The fields of a block's `meta.json` that listing reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlockMetaSummary {
-    /// The block's ULID.
-    pub ulid: String,
-    /// The first timestamp in the block, in ms (inclusive).
-    pub min_time: i64,
-    /// The end of the block's range, in ms (exclusive).
-    pub max_time: i64,
-    /// The compaction level (1 for a block cut from the head).
-    pub level: u32,
-    /// The blocks this one was compacted from (empty for a level-1 block).
-    pub parents: Vec<String>,
-    /// `stats.numSeries`.
-    pub num_series: u64,
-    /// `stats.numSamples`.
-    pub num_samples: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct MetaJson {
-    ulid: String,
-    min_time: i64,
-    max_time: i64,
-    version: u32,
-    #[serde(default)]
-    stats: StatsJson,
-    #[serde(default)]
-    compaction: CompactionJson,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct StatsJson {
-    #[serde(default)]
-    num_series: u64,
-    #[serde(default)]
-    num_samples: u64,
-}
-
-#[derive(Deserialize, Default)]
-struct CompactionJson {
-    #[serde(default)]
-    level: u32,
-    #[serde(default)]
-    parents: Vec<ParentJson>,
-}
-
-#[derive(Deserialize)]
-struct ParentJson {
-    ulid: String,
-}
-
-impl BlockMetaSummary {
-    /// Parses `meta.json` of the block `id`; `location` names it in errors.
-    pub fn parse(id: &str, bytes: &[u8], location: &str) -> Result<BlockMetaSummary> {
-        let invalid = |reason: String| Error::InvalidJson {
-            file: META_FILE,
-            location: location.to_string(),
-            reason,
-        };
-        let m: MetaJson = serde_json::from_slice(bytes).map_err(|e| invalid(e.to_string()))?;
-        if m.version != 1 {
-            return Err(invalid(format!("version {} (want 1)", m.version)));
+/// Parses the `meta.json` of the block `id` found at `key`, checking that it names `id`.
+pub(crate) fn parse_block_meta(id: &str, bytes: &[u8], key: &str) -> Result<BlockMeta> {
+    let meta = BlockMeta::from_json(bytes, Path::new(key))?;
+    if meta.ulid.to_string() != id {
+        return Err(tsdb::Error::InvalidMeta {
+            path: key.into(),
+            reason: format!("ulid {} differs from the block id {id}", meta.ulid),
         }
-        if m.ulid != id {
-            return Err(invalid(format!(
-                "ulid {:?} differs from the block id {id}",
-                m.ulid
-            )));
-        }
-        Ok(BlockMetaSummary {
-            ulid: m.ulid,
-            min_time: m.min_time,
-            max_time: m.max_time,
-            level: m.compaction.level,
-            parents: m.compaction.parents.into_iter().map(|p| p.ulid).collect(),
-            num_series: m.stats.num_series,
-            num_samples: m.stats.num_samples,
-        })
+        .into());
     }
+    Ok(meta)
 }
 
 /// A block's deletion mark: `<ulid>/deletion-mark.json`, as Thanos writes it. A marked
@@ -192,43 +121,21 @@ mod tests {
     }
 
     #[test]
-    fn meta_fields_are_read_and_others_ignored() {
+    fn block_meta_must_name_its_block() {
         let json = format!(
-            r#"{{
-	"ulid": "{ID}",
-	"minTime": 1700000000000,
-	"maxTime": 1700004485001,
-	"stats": {{"numSamples": 950, "numSeries": 4, "numChunks": 10}},
-	"compaction": {{"level": 2, "sources": ["{ID}"], "parents": [{{"ulid": "01M7Y9CETF5AD0853081K3M7C0", "minTime": 0, "maxTime": 1}}]}},
-	"thanos": {{"labels": {{}}}},
-	"version": 1
-}}"#
+            r#"{{"ulid": "{ID}", "minTime": 1, "maxTime": 2, "stats": {{}}, "compaction": {{"level": 1}}, "version": 1}}"#
         );
-        let m = BlockMetaSummary::parse(ID, json.as_bytes(), "x").expect("parse");
-        assert_eq!(
-            m,
-            BlockMetaSummary {
-                ulid: ID.into(),
-                min_time: 1_700_000_000_000,
-                max_time: 1_700_004_485_001,
-                level: 2,
-                parents: vec!["01M7Y9CETF5AD0853081K3M7C0".into()],
-                num_series: 4,
-                num_samples: 950,
-            }
+        let m = parse_block_meta(ID, json.as_bytes(), "k/meta.json").expect("parse");
+        assert_eq!((m.min_time, m.max_time, m.compaction.level), (1, 2, 1));
+        let other = "01M7Y9CETF5AD0853081K3M7C2";
+        let err = parse_block_meta(other, json.as_bytes(), "k/meta.json").expect_err("mismatch");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("differs") && msg.contains("k/meta.json"),
+            "{msg}"
         );
-        for (bad, why) in [
-            (
-                json.replace("\"version\": 1", "\"version\": 2"),
-                "version 2",
-            ),
-            (json.replace(ID, "01M7Y9CETF5AD0853081K3M7C2"), "differs"),
-            (json[..40].to_string(), "EOF"),
-        ] {
-            let err = BlockMetaSummary::parse(ID, bad.as_bytes(), "b/meta.json").expect_err(why);
-            let msg = err.to_string();
-            assert!(msg.contains(why) && msg.contains("b/meta.json"), "{msg}");
-        }
+        let err = parse_block_meta(ID, &json.as_bytes()[..30], "k/meta.json").expect_err("cut");
+        assert_eq!(err.kind(), tsdb::ErrorKind::Internal);
     }
 
     #[test]

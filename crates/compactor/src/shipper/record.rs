@@ -5,11 +5,10 @@
 //! after a crash it holds either the old or the new list.
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use tsdb::fileutil::fsync_dir;
+use tsdb::fileutil::write_atomic;
 
 use crate::error::Result;
 use crate::shipper::meta::to_json_tabs;
@@ -61,19 +60,11 @@ impl Record {
 
     /// Replaces the record on disk atomically and durably.
     pub(crate) fn write(&self, data_dir: &Path) -> Result<()> {
-        let path = record_path(data_dir);
-        let tmp = path.with_extension("json.tmp");
         let json = to_json_tabs(&RecordJson {
             version: 1,
             uploaded: self.uploaded.iter().cloned().collect(),
         });
-        let io = |op, p: &Path, e| tsdb::Error::io(op, p, e);
-        let mut f = std::fs::File::create(&tmp).map_err(|e| io("create", &tmp, e))?;
-        f.write_all(&json).map_err(|e| io("write", &tmp, e))?;
-        f.sync_all().map_err(|e| io("fsync", &tmp, e))?;
-        drop(f);
-        std::fs::rename(&tmp, &path).map_err(|e| io("rename", &tmp, e))?;
-        fsync_dir(data_dir)?;
+        write_atomic(&record_path(data_dir), &json)?;
         Ok(())
     }
 }

@@ -116,8 +116,9 @@ fn sync_uploads_blocks_byte_for_byte_and_only_once() {
                 block.meta.max_time,
                 meta["maxTime"].as_i64().expect("maxTime")
             );
-            assert_eq!(block.meta.level, 1);
-            assert_eq!(block.meta.num_series, 6);
+            assert_eq!(block.meta.compaction.level, 1);
+            assert_eq!(block.meta.ulid.to_string(), block.id);
+            assert_eq!(block.meta.stats.num_series, 6);
             assert!(block.deletion_mark.is_none());
             assert_eq!(
                 block.size(),
