@@ -176,8 +176,9 @@ impl Runner {
         }
     }
 
-    /// Runs cycles on a thread named `tsdbd-compactor` every `interval` until the handle
-    /// is stopped.
+    /// Runs cycles on a thread named `tsdbd-compactor` every `interval`, and at once when
+    /// the head becomes compactable (checked every second, like Prometheus's trigger on
+    /// append), until the handle is stopped.
     pub fn spawn(self) -> std::io::Result<RunnerHandle> {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let thread_stop = Arc::clone(&stop);
@@ -185,16 +186,24 @@ impl Runner {
             .name("tsdbd-compactor".into())
             .spawn(move || {
                 let (lock, cv) = &*thread_stop;
+                let tick = Duration::from_secs(1).min(self.opts.interval);
                 loop {
                     if let Err(e) = self.run_once(SystemTime::now()) {
                         warn!(error = %e, "compaction cycle ended with an error");
                     }
-                    let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-                    let (guard, _) = cv
-                        .wait_timeout_while(guard, self.opts.interval, |stopped| !*stopped)
-                        .unwrap_or_else(|e| e.into_inner());
-                    if *guard {
-                        return;
+                    let next = std::time::Instant::now() + self.opts.interval;
+                    loop {
+                        let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+                        let (guard, _) = cv
+                            .wait_timeout_while(guard, tick, |stopped| !*stopped)
+                            .unwrap_or_else(|e| e.into_inner());
+                        if *guard {
+                            return;
+                        }
+                        drop(guard);
+                        if std::time::Instant::now() >= next || self.db.head().compactable() {
+                            break;
+                        }
                     }
                 }
             })?;
@@ -331,7 +340,7 @@ impl Runner {
         if report.marked.is_empty() && report.bucket_deleted.is_empty() {
             return Ok(listing);
         }
-        Ok(shipper::list_blocks(bucket)?)
+        shipper::list_blocks(bucket)
     }
 
     fn local_retention(&self, shipper: &Shipper, report: &mut CycleReport) -> Result<()> {

@@ -16,8 +16,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use file::{
-    AuthRule, BasicUser, ConfigFile, LogConfig, LogFormat, RemoteWriteLimits, RuntimeConfig,
-    TlsConfig, WebAuth,
+    AuthRule, BasicUser, BucketConfig, ConfigFile, LogConfig, LogFormat, RemoteWriteLimits,
+    RuntimeConfig, TlsConfig, WebAuth,
 };
 pub use flags::Flags;
 
@@ -34,10 +34,10 @@ pub struct Config {
     pub engine: promql::EngineOptions,
     /// How many queries may run at once.
     pub max_concurrent_queries: usize,
-    /// How long data is kept (`--storage.tsdb.retention.time`). Not enforced yet.
+    /// How long data is kept (`--storage.tsdb.retention.time`), locally and in the bucket.
     pub retention_time: Duration,
-    /// The most bytes of blocks kept, 0 for no limit (`--storage.tsdb.retention.size`).
-    /// Not enforced yet.
+    /// The most bytes of local blocks (plus the WAL) kept, 0 for no limit
+    /// (`--storage.tsdb.retention.size`).
     pub retention_size: u64,
     /// HTTP: TLS, access control, admin API, shutdown.
     pub web: WebConfig,
@@ -47,6 +47,10 @@ pub struct Config {
     pub runtime: RuntimeConfig,
     /// Remote-write limits and concurrency (`[remote_write]`).
     pub write: crate::write::WriteConfig,
+    /// The compaction loop (`[compaction]`).
+    pub compaction: CompactionConfig,
+    /// Where blocks are uploaded (`[bucket]`).
+    pub bucket: BucketConfig,
     /// The configuration file read, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -62,6 +66,17 @@ pub struct WebConfig {
     pub tls: Option<TlsConfig>,
     /// Who may call which endpoints.
     pub auth: WebAuth,
+}
+
+/// The compaction loop's settings (see `compactor::RunnerOptions`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompactionConfig {
+    /// Time between cycles.
+    pub interval: Duration,
+    /// Keep uploaded blocks locally only this long; zero keeps them.
+    pub local_retention: Duration,
+    /// Delay between a bucket block's deletion mark and its removal.
+    pub deletion_delay: Duration,
 }
 
 /// Prometheus's default retention when neither time nor size is set.
@@ -86,6 +101,12 @@ impl Default for Config {
             log: LogConfig::default(),
             runtime: RuntimeConfig::default(),
             write: crate::write::WriteConfig::default(),
+            compaction: CompactionConfig {
+                interval: Duration::from_secs(60),
+                local_retention: Duration::ZERO,
+                deletion_delay: Duration::from_secs(2 * 3600),
+            },
+            bucket: BucketConfig::default(),
             config_file: None,
         }
     }

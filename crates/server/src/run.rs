@@ -40,6 +40,9 @@ pub enum Error {
     /// The storage could not be opened.
     #[error("open storage: {0}")]
     Open(tsdb::Error),
+    /// The bucket or the compaction loop could not be set up.
+    #[error("compaction: {0}")]
+    Compactor(compactor::Error),
     /// The storage could not be closed cleanly.
     #[error("close storage: {0}")]
     Close(tsdb::Error),
@@ -106,7 +109,7 @@ pub async fn run(
     tracing::info!(address = %address, tls = tls.is_some(), "listening");
 
     let open_state = Arc::clone(&state);
-    let mut opening: JoinHandle<Result<(), tsdb::Error>> =
+    let mut opening: JoinHandle<Result<(), Error>> =
         tokio::task::spawn_blocking(move || open_storage(&open_state));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let app = crate::http::app(Arc::clone(&state));
@@ -168,37 +171,90 @@ pub async fn run(
             flatten_open(opening.await)
         }
     };
-    // 4. Flush and close the WAL.
+    // 4. Stop the compaction loop (it holds the storage), after its current cycle.
+    if let Some(handle) = state.take_compactor() {
+        tracing::info!("stopping the compaction loop");
+        tokio::task::spawn_blocking(move || handle.stop()).await?;
+    }
+    // 5. Flush and close the WAL.
     let closed = close_storage(state, deadline).await;
     opened.and(served.unwrap_or(Ok(()))).and(closed)
 }
 
-fn flatten_open(r: Result<Result<(), tsdb::Error>, tokio::task::JoinError>) -> Result<(), Error> {
+fn flatten_open(r: Result<Result<(), Error>, tokio::task::JoinError>) -> Result<(), Error> {
     match r {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "opening the storage failed");
-            Err(Error::Open(e))
+            Err(e)
         }
         Err(e) => Err(Error::Join(e)),
     }
 }
 
-/// Opens the data directory (replaying the WAL) and publishes it; runs on a blocking
-/// thread.
-fn open_storage(state: &AppState) -> Result<(), tsdb::Error> {
+/// Opens the data directory (replaying the WAL), starts the compaction loop and publishes
+/// the storage; runs on a blocking thread.
+fn open_storage(state: &AppState) -> Result<(), Error> {
     let started = Instant::now();
-    let dir = &state.config.data_dir;
+    let config = &state.config;
+    let dir = &config.data_dir;
     tracing::info!(path = %dir.display(), "opening storage; replaying WAL");
     let mut registry = Registry::default();
-    let db = tsdb::Db::open(dir, state.config.tsdb.clone(), &mut registry)?;
+    let db = tsdb::Db::open(dir, config.tsdb.clone(), &mut registry).map_err(Error::Open)?;
+    let db = Arc::new(db);
+    let bucket = open_bucket(config).map_err(Error::Open)?;
+    let runner = compactor::Runner::new(Arc::clone(&db), runner_options(config), bucket)
+        .map_err(Error::Compactor)?;
+    state.set_compactor(runner.spawn().map_err(Error::Serve)?);
     state.set_storage_registry(registry);
-    state.set_db(Arc::new(db));
+    state.set_db(db);
     tracing::info!(
         replay_ms = started.elapsed().as_millis() as u64,
         "storage open; server is ready"
     );
     Ok(())
+}
+
+/// The bucket blocks go to, if uploading is enabled.
+fn open_bucket(config: &Config) -> Result<Option<Arc<dyn tsdb::bucket::Bucket>>, tsdb::Error> {
+    let b = &config.bucket;
+    if !b.enabled {
+        return Ok(None);
+    }
+    let url = if b.url.is_empty() {
+        let dir = std::path::absolute(config.data_dir.join("bucket"))
+            .map_err(|e| tsdb::Error::io("resolve", config.data_dir.join("bucket"), e))?;
+        format!("file://{}", dir.display())
+    } else {
+        b.url.clone()
+    };
+    let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    let options = objstore::Options {
+        endpoint: some(&b.endpoint),
+        region: some(&b.region),
+        access_key_id: some(&b.access_key_id),
+        secret_access_key: some(&b.secret_access_key),
+        allow_http: b.allow_http,
+        ..objstore::Options::default()
+    };
+    tracing::info!(url = %url, "uploading blocks to the bucket");
+    objstore::open(&url, &options).map(Some)
+}
+
+/// The compaction loop's options from the configuration.
+fn runner_options(config: &Config) -> compactor::RunnerOptions {
+    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    compactor::RunnerOptions {
+        compaction: compactor::Options {
+            min_block_duration: config.tsdb.block_range,
+            retention_time: ms(config.retention_time),
+            retention_size: config.retention_size,
+            ..compactor::Options::default()
+        },
+        interval: config.compaction.interval,
+        local_retention: ms(config.compaction.local_retention),
+        deletion_delay: config.compaction.deletion_delay,
+    }
 }
 
 /// Closes the storage once no one else holds the state, or at `deadline` through a

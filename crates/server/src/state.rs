@@ -39,6 +39,8 @@ pub struct AppState {
     pub write_metrics: WriteMetrics,
     /// Caps the number of remote-write requests decoding or appending at once.
     pub write_slots: Arc<tokio::sync::Semaphore>,
+    /// The compaction thread, once the storage is open; stopped before closing it.
+    compactor: parking_lot::Mutex<Option<compactor::RunnerHandle>>,
 }
 
 impl AppState {
@@ -63,7 +65,18 @@ impl AppState {
             storage_registry: OnceLock::new(),
             query_metrics,
             http_metrics,
+            compactor: parking_lot::Mutex::new(None),
         }
+    }
+
+    /// Hands over the running compaction thread.
+    pub fn set_compactor(&self, handle: compactor::RunnerHandle) {
+        *self.compactor.lock() = Some(handle);
+    }
+
+    /// Takes the compaction thread, for stopping it at shutdown.
+    pub fn take_compactor(&self) -> Option<compactor::RunnerHandle> {
+        self.compactor.lock().take()
     }
 
     /// The storage, or `None` while the WAL is still being replayed (answer 503).

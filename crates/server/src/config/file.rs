@@ -31,6 +31,10 @@ pub struct ConfigFile {
     pub runtime: RuntimeConfig,
     /// `[remote_write]`: request limits.
     pub remote_write: RemoteWriteLimits,
+    /// `[compaction]`: the compaction loop, local retention, bucket deletion delay.
+    pub compaction: CompactionSection,
+    /// `[bucket]`: where blocks are uploaded.
+    pub bucket: BucketConfig,
 }
 
 impl Default for ConfigFile {
@@ -74,6 +78,12 @@ impl Default for ConfigFile {
             log: c.log.clone(),
             runtime: c.runtime.clone(),
             remote_write: RemoteWriteLimits::from(&c.write),
+            compaction: CompactionSection {
+                interval: PromDuration(c.compaction.interval),
+                local_retention: PromDuration(c.compaction.local_retention),
+                deletion_delay: PromDuration(c.compaction.deletion_delay),
+            },
+            bucket: c.bucket.clone(),
         }
     }
 }
@@ -161,6 +171,12 @@ impl ConfigFile {
             log: self.log,
             runtime: self.runtime,
             write: self.remote_write.into_write_config()?,
+            compaction: super::CompactionConfig {
+                interval: self.compaction.interval.0,
+                local_retention: self.compaction.local_retention.0,
+                deletion_delay: self.compaction.deletion_delay.0,
+            },
+            bucket: self.bucket,
             config_file: None,
             ..Config::default()
         })
@@ -396,6 +412,61 @@ pub struct BasicUser {
     pub username: String,
     /// Lower- or upper-case hex SHA-256 of the password (`printf %s "$PW" | sha256sum`).
     pub password_sha256: String,
+}
+
+/// `[compaction]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CompactionSection {
+    /// Time between compaction cycles (a cycle also starts as soon as the head spans
+    /// 1.5 block ranges).
+    pub interval: PromDuration,
+    /// Keep uploaded blocks on local disk only this long; "0s" keeps them for the whole
+    /// retention.
+    pub local_retention: PromDuration,
+    /// How long a bucket block marked for deletion stays readable before it is removed.
+    pub deletion_delay: PromDuration,
+}
+
+impl Default for CompactionSection {
+    fn default() -> Self {
+        ConfigFile::default().compaction
+    }
+}
+
+/// `[bucket]`: the object storage blocks are uploaded to and read back from.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BucketConfig {
+    /// Upload blocks at all.
+    pub enabled: bool,
+    /// `file:///dir`, `s3://bucket/prefix`, `gs://bucket/prefix` or `az://container/prefix`;
+    /// empty means `file://<storage.path>/bucket`.
+    pub url: String,
+    /// S3: an endpoint other than AWS's (MinIO, Ceph, a loopback test server).
+    pub endpoint: String,
+    /// S3: the region (empty: from the environment, else us-east-1).
+    pub region: String,
+    /// S3: the access key id (empty: from the environment, `AWS_ACCESS_KEY_ID`).
+    pub access_key_id: String,
+    /// S3: the secret key (empty: from the environment, `AWS_SECRET_ACCESS_KEY`).
+    pub secret_access_key: String,
+    /// S3: allow plain HTTP to the endpoint.
+    pub allow_http: bool,
+}
+
+impl Default for BucketConfig {
+    fn default() -> Self {
+        BucketConfig {
+            enabled: true,
+            url: String::new(),
+            endpoint: String::new(),
+            region: String::new(),
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+            allow_http: false,
+        }
+    }
 }
 
 /// `[log]`.
