@@ -605,8 +605,15 @@ fn promtool_list(bin: &Path, dir: &Path) -> Vec<(String, u64, u64)> {
         .collect()
 }
 
+/// Warnings Prometheus logs in normal operation: the SIGTERM that stops it, and a head
+/// compaction pre-empting level compaction.
+const BENIGN_WARNINGS: &[&str] = &[
+    "Received an OS signal",
+    "aborting block compactions to persist the head block",
+];
+
 /// Asserts that a Prometheus log shows no WAL or block trouble: no error, no warning
-/// but the one about the SIGTERM, no corruption or repair of the WAL.
+/// but [`BENIGN_WARNINGS`], no corruption or repair of the WAL.
 fn assert_clean_log(path: &Path) {
     let log = std::fs::read_to_string(path).unwrap_or_default();
     let bad: Vec<&str> = log
@@ -614,7 +621,7 @@ fn assert_clean_log(path: &Path) {
         .filter(|l| {
             let lower = l.to_ascii_lowercase();
             l.contains("level=ERROR")
-                || (l.contains("level=WARN") && !l.contains("Received an OS signal"))
+                || (l.contains("level=WARN") && !BENIGN_WARNINGS.iter().any(|w| l.contains(w)))
                 || lower.contains("corrupt")
                 || lower.contains("attempting repair")
         })
@@ -645,36 +652,94 @@ fn prometheus_opens_our_data_dir_and_answers_alike() {
         w.series.len(),
         began.elapsed()
     );
+    compare_on_our_dir(&bin, tmp.path(), &ours, &w);
+    eprintln!("done in {:?}", began.elapsed());
+}
 
-    // promtool sees our blocks with our counts.
-    let listed = promtool_list(&bin, &ours);
-    let metas = blocks(&ours);
-    assert_eq!(
-        listed.len(),
-        metas.len(),
-        "promtool lists every block: {listed:?}"
+/// Whether tsdbd compacts its head by itself (the server's background compaction thread).
+///
+/// FIXME: set to `true` once the compaction thread is on main; the test below then waits
+/// for tsdbd's own blocks. Until then tsdbd writes none, which the test asserts.
+const TSDBD_COMPACTS: bool = false;
+
+/// tsdbd → Prometheus, through the real server: the workload remote-written into tsdbd
+/// (10 min blocks), tsdbd stopped; Prometheus 3.5.3 started on a copy of the directory
+/// answers as tsdbd restarted on it does.
+#[test]
+fn prometheus_opens_a_live_tsdbd_data_dir_and_answers_alike() {
+    let Some(bin) = reference_bin_dir() else {
+        return;
+    };
+    let began = Instant::now();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ours = tmp.path().join("ours");
+    let w = Workload::generate();
+    let mut tsdbd = Tsdbd::start_on(&ours, tsdb::testutil::free_port(), TSDBD_FLAGS);
+    let agent = agent();
+    for body in w.requests() {
+        remote_write(&agent, &tsdbd.url(""), &body);
+    }
+    eprintln!(
+        "remote-wrote {} series in {:?}",
+        w.series.len(),
+        began.elapsed()
     );
-    for (ulid, meta) in &metas {
-        let stats = &meta["stats"];
-        let want = (
-            ulid.clone(),
-            stats["numSamples"].as_u64().unwrap(),
-            stats["numSeries"].as_u64().unwrap(),
-        );
-        assert!(
-            listed.contains(&want),
-            "promtool's list {listed:?} lacks {want:?}"
+    if TSDBD_COMPACTS {
+        tsdbd.wait_for("tsdbd's blocks", |_| {
+            let last = blocks(&ours)
+                .last()
+                .and_then(|(_, m)| m["maxTime"].as_i64());
+            last == Some(w.head_start())
+        });
+        assert_block_layout(&ours, &w);
+    } else {
+        // FIXME: today's behaviour: the server never writes a block, so the whole three
+        // hours stay in the head and its WAL.
+        assert_eq!(
+            blocks(&ours).len(),
+            0,
+            "tsdbd writes blocks now: set TSDBD_COMPACTS"
         );
     }
+    assert!(tsdbd.stop().success(), "tsdbd exits 0 on SIGTERM");
+    compare_on_our_dir(&bin, tmp.path(), &ours, &w);
+    eprintln!("done in {:?}", began.elapsed());
+}
 
-    let theirs_dir = tmp.path().join("prom");
-    copy_dir(&ours, &theirs_dir);
-    let tsdbd = Tsdbd::start_on(&ours, tsdb::testutil::free_port(), TSDBD_FLAGS);
-    let prom = Prometheus::start(&bin, &theirs_dir, PROM_CONFIG, &[]);
+/// Checks a data directory of ours (written and closed): promtool lists its blocks with
+/// their counts; then tsdbd on it and Prometheus on a copy (under `tmp/prom`) load every
+/// block, replay the WAL to the last sample and answer every query alike.
+fn compare_on_our_dir(bin: &Path, tmp: &Path, ours: &Path, w: &Workload) {
+    let metas = blocks(ours);
+    if !metas.is_empty() {
+        let listed = promtool_list(bin, ours);
+        assert_eq!(
+            listed.len(),
+            metas.len(),
+            "promtool lists every block: {listed:?}"
+        );
+        for (ulid, meta) in &metas {
+            let stats = &meta["stats"];
+            let want = (
+                ulid.clone(),
+                stats["numSamples"].as_u64().expect("numSamples"),
+                stats["numSeries"].as_u64().expect("numSeries"),
+            );
+            assert!(
+                listed.contains(&want),
+                "promtool's list {listed:?} lacks {want:?}"
+            );
+        }
+    }
+
+    let theirs_dir = tmp.join("prom");
+    copy_dir(ours, &theirs_dir);
+    let tsdbd = Tsdbd::start_on(ours, tsdb::testutil::free_port(), TSDBD_FLAGS);
+    let prom = Prometheus::start(bin, &theirs_dir, PROM_CONFIG, &[]);
     let metrics = get_text(&format!("{}/metrics", prom.url));
     assert_eq!(
         metric(&metrics, "prometheus_tsdb_blocks_loaded"),
-        Some(n_blocks as f64),
+        Some(metas.len() as f64),
         "Prometheus loads every block"
     );
     let status = get(&prom.url, "/api/v1/status/tsdb", &[]);
@@ -690,17 +755,13 @@ fn prometheus_opens_our_data_dir_and_answers_alike() {
         "Prometheus replays our WAL to the last sample"
     );
 
-    let expected = answers(&prom.url, &w);
-    let actual = answers(&tsdbd.url(""), &w);
+    let expected = answers(&prom.url, w);
+    let actual = answers(&tsdbd.url(""), w);
     assert_same("tsdbd vs Prometheus on our directory", &expected, &actual);
     prom.stop();
     assert_clean_log(&theirs_dir.with_extension("log"));
     assert!(tsdbd.stop().success(), "tsdbd exits 0 on SIGTERM");
-    eprintln!(
-        "compared {} answers in {:?}",
-        expected.len(),
-        began.elapsed()
-    );
+    eprintln!("compared {} answers", expected.len());
 }
 
 /// Prometheus → tsdbd: Prometheus 3.5.3 receives the workload by remote write with 10 min
