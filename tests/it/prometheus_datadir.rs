@@ -467,8 +467,8 @@ fn assert_block_layout(dir: &Path, w: &Workload) -> usize {
         .iter()
         .map(|(_, m)| {
             (
-                m["minTime"].as_i64().unwrap(),
-                m["maxTime"].as_i64().unwrap(),
+                m["minTime"].as_i64().expect("minTime"),
+                m["maxTime"].as_i64().expect("maxTime"),
             )
         })
         .collect();
