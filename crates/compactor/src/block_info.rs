@@ -3,9 +3,7 @@
 
 /// One persisted block as the planner and retention see it.
 ///
-/// The integrator builds it from `tsdb::block::BlockMeta` (ULID, `minTime`, `maxTime`,
-/// `compaction.level`, `compaction.failed`, `stats.numSeries`, `stats.numTombstones`) and
-/// the block's size on disk.
+/// Built from a block's `meta.json` and its size on disk by [`BlockInfo::from_meta`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockInfo {
     /// The block's ULID, as its directory name.
@@ -41,6 +39,20 @@ impl BlockInfo {
             num_tombstones: 0,
             size_bytes: 0,
             compaction_failed: false,
+        }
+    }
+
+    /// The planner's view of a block: its `meta.json` and its size in bytes.
+    pub fn from_meta(meta: &tsdb::block::BlockMeta, size_bytes: u64) -> Self {
+        Self {
+            ulid: meta.ulid.to_string(),
+            min_time: meta.min_time,
+            max_time: meta.max_time,
+            level: meta.compaction.level,
+            num_series: meta.stats.num_series,
+            num_tombstones: meta.stats.num_tombstones,
+            size_bytes,
+            compaction_failed: meta.compaction.failed,
         }
     }
 

@@ -42,13 +42,16 @@
 //! ```
 
 mod block_info;
+pub mod bucket_blocks;
 pub mod error;
 pub mod options;
 pub mod plan;
 pub mod retention;
+pub mod runner;
 pub mod shipper;
 
 pub use block_info::BlockInfo;
 pub use error::{Error, Result};
 pub use options::Options;
 pub use plan::{Compaction, Planner, Reason};
+pub use runner::{CycleReport, Runner, RunnerHandle, RunnerOptions};

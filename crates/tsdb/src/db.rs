@@ -166,7 +166,7 @@ impl Db {
         self.metrics
             .remote_blocks
             .set(self.remote.read().len() as i64);
-        let bytes: u64 = local.iter().map(|b| dir_size(b.dir())).sum();
+        let bytes: u64 = local.iter().map(|b| fileutil::dir_size(b.dir())).sum();
         self.metrics.blocks_bytes.set(bytes as i64);
         let lowest = local.first().map_or(self.head.min_time(), Block::min_time);
         self.metrics.lowest_timestamp.set(lowest);
@@ -258,21 +258,6 @@ fn open_blocks(dir: &Path) -> Result<(Vec<Block>, Vec<(PathBuf, String)>)> {
     }
     blocks.sort_by_key(|b| (b.min_time(), b.ulid()));
     Ok((blocks, damaged))
-}
-
-/// Bytes of the files under `dir` (0 for what cannot be read).
-pub(crate) fn dir_size(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_size(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
 }
 
 /// Renames a block directory to `<ulid>.tmp-for-deletion`, fsyncs, then removes it, so an

@@ -38,6 +38,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     }
 }
 
+/// Bytes of the files under `dir`, recursively (0 for what cannot be read).
+pub fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
 /// An exclusive advisory lock (`flock`) on `<dir>/lock`, held until dropped.
 ///
 /// Prevents two processes (two tsdbd, or tsdbd and Prometheus) from writing one directory.

@@ -6,6 +6,8 @@ mod plan;
 mod plan_props;
 /// Time and size retention: Prometheus's cases, restated, and invariants (proptest).
 mod retention;
+/// The compaction loop over a real Db and bucket: compaction, shipping, marks, retention.
+mod runner;
 /// The shipper and bucket deletion against `file://` and a real S3 server on loopback.
 mod shipper;
 /// Fixtures: promtool-made blocks, bucket backends, a recording and crashing bucket.
