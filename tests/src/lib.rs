@@ -2,7 +2,8 @@
 //! talk to it, and to the reference Prometheus, over HTTP.
 //!
 //! The scenarios live in `it/`: Prometheus remote-writing into tsdbd then both answering
-//! the same queries, and `kill -9` during sustained remote write then WAL replay.
+//! the same queries, each opening a data directory the other wrote, and `kill -9` during
+//! sustained remote write then WAL replay.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
