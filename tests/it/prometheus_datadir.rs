@@ -64,6 +64,15 @@ const EDGE: [f64; 10] = [
 /// The flags that give tsdbd the test's block range.
 const TSDBD_FLAGS: &[&str] = &["--storage.tsdb.min-block-duration", "10m"];
 
+/// tsdbd on Prometheus's directory compacts like that Prometheus (10 min blocks, no level
+/// merges), so both answer label queries from the same blocks.
+const TSDBD_ON_PROM_FLAGS: &[&str] = &[
+    "--storage.tsdb.min-block-duration",
+    "10m",
+    "--storage.tsdb.max-block-duration",
+    "10m",
+];
+
 /// Prometheus's config: no scrape targets, no rules; only what is on disk or written.
 const PROM_CONFIG: &str = "global:\n  scrape_interval: 15s\n";
 
@@ -510,7 +519,7 @@ fn blocks(dir: &Path) -> Vec<(String, Value)> {
 
 /// Checks that the blocks cover `[first sample, head_start)` one range each and returns
 /// how many there are.
-fn assert_block_layout(dir: &Path, w: &Workload) -> usize {
+fn assert_block_layout(dir: &Path, w: &Workload, min_blocks: usize) -> usize {
     let bs = blocks(dir);
     let ranges: Vec<(i64, i64)> = bs
         .iter()
@@ -522,8 +531,8 @@ fn assert_block_layout(dir: &Path, w: &Workload) -> usize {
         })
         .collect();
     assert!(
-        bs.len() >= 10,
-        "expected blocks in {}: {ranges:?}",
+        bs.len() >= min_blocks,
+        "expected {min_blocks} blocks or more in {}: {ranges:?}",
         dir.display()
     );
     let last = ranges.last().expect("a block").1;
@@ -696,7 +705,7 @@ fn prometheus_opens_our_data_dir_and_answers_alike() {
     let ours = tmp.path().join("ours");
     let w = Workload::generate();
     write_in_process(&ours, &w);
-    let n_blocks = assert_block_layout(&ours, &w);
+    let n_blocks = assert_block_layout(&ours, &w, 10);
     eprintln!(
         "wrote {} series, {n_blocks} blocks in {:?}",
         w.series.len(),
@@ -705,16 +714,6 @@ fn prometheus_opens_our_data_dir_and_answers_alike() {
     compare_on_our_dir(&bin, tmp.path(), &ours, &w);
     eprintln!("done in {:?}", began.elapsed());
 }
-
-/// Whether tsdbd compacts its head by itself (the server's background compaction thread).
-///
-/// FIXME: set to `true` once `compactor::Runner` runs inside tsdbd; the test below then
-/// waits (at most two minutes, `Tsdbd::wait_for`) for tsdbd's own blocks. Until then tsdbd
-/// writes none, which the test asserts. With the runner's one-minute interval that wait is
-/// most of the test's time: a flag for the interval, or a compaction triggered by the
-/// commit that makes the head compactable (as Prometheus's appender does), would keep it
-/// short.
-const TSDBD_COMPACTS: bool = false;
 
 /// tsdbd → Prometheus, through the real server: the workload remote-written into tsdbd
 /// (10 min blocks), tsdbd stopped; Prometheus 3.5.3 started on a copy of the directory
@@ -738,24 +737,25 @@ fn prometheus_opens_a_live_tsdbd_data_dir_and_answers_alike() {
         w.series.len(),
         began.elapsed()
     );
-    if TSDBD_COMPACTS {
-        tsdbd.wait_for("tsdbd's blocks", |_| {
-            let last = blocks(&ours)
-                .last()
-                .and_then(|(_, m)| m["maxTime"].as_i64());
-            last == Some(w.head_start())
-        });
-        assert_block_layout(&ours, &w);
-    } else {
-        // FIXME: today's behaviour: the server never writes a block, so the whole three
-        // hours stay in the head and its WAL.
-        assert_eq!(
-            blocks(&ours).len(),
-            0,
-            "tsdbd writes blocks now: set TSDBD_COMPACTS"
-        );
-    }
+    // The compaction thread cuts blocks as soon as the head spans 1.5 block ranges, and
+    // merges them by level.
+    tsdbd.wait_for("tsdbd's blocks", |_| {
+        let bs = blocks(&ours);
+        let last = bs.iter().filter_map(|(_, m)| m["maxTime"].as_i64()).max();
+        let merged = bs
+            .iter()
+            .any(|(_, m)| m["compaction"]["level"].as_u64() >= Some(2));
+        last == Some(w.head_start()) && merged
+    });
+    // SIGTERM lets a running compaction cycle finish; then the layout is final.
     assert!(tsdbd.stop().success(), "tsdbd exits 0 on SIGTERM");
+    // Level compaction merged the 10 min blocks into 30 and 90 min ones.
+    assert_block_layout(&ours, &w, 2);
+    let levels: Vec<u64> = blocks(&ours)
+        .iter()
+        .filter_map(|(_, m)| m["compaction"]["level"].as_u64())
+        .collect();
+    assert!(levels.iter().any(|&l| l >= 2), "levels {levels:?}");
     compare_on_our_dir(&bin, tmp.path(), &ours, &w);
     eprintln!("done in {:?}", began.elapsed());
 }
@@ -764,6 +764,7 @@ fn prometheus_opens_a_live_tsdbd_data_dir_and_answers_alike() {
 /// their counts; then tsdbd on it and Prometheus on a copy (under `tmp/prom`) load every
 /// block, replay the WAL to the last sample and answer every query alike.
 fn compare_on_our_dir(bin: &Path, tmp: &Path, ours: &Path, w: &Workload) {
+    settle(ours);
     let metas = blocks(ours);
     if !metas.is_empty() {
         let listed = promtool_list(bin, ours);
@@ -820,6 +821,26 @@ fn compare_on_our_dir(bin: &Path, tmp: &Path, ours: &Path, w: &Workload) {
     eprintln!("compared {} answers", expected.len());
 }
 
+/// Runs tsdbd on `dir` until its compaction loop leaves the blocks alone (it merges the
+/// 10 min blocks by level), so that Prometheus, started on a copy afterwards, holds the
+/// same blocks: label names and values are answered per block, so two layouts of the
+/// same samples may answer those differently.
+fn settle(dir: &Path) {
+    let mut tsdbd = Tsdbd::start_on(dir, tsdb::testutil::free_port(), TSDBD_FLAGS);
+    tsdbd.wait_ready();
+    let ids = || blocks(dir).into_iter().map(|(u, _)| u).collect::<Vec<_>>();
+    let began = Instant::now();
+    let (mut last, mut since) = (ids(), Instant::now());
+    while since.elapsed() < Duration::from_secs(3) && began.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = ids();
+        if now != last {
+            (last, since) = (now, Instant::now());
+        }
+    }
+    assert!(tsdbd.stop().success(), "tsdbd exits 0 on SIGTERM");
+}
+
 /// Prometheus → tsdbd: Prometheus 3.5.3 receives the workload by remote write with 10 min
 /// blocks, writes blocks and truncates its WAL behind a checkpoint; tsdbd started on a
 /// copy of its directory after a SIGTERM answers as Prometheus did.
@@ -864,7 +885,7 @@ fn tsdbd_opens_a_prometheus_data_dir_and_answers_alike() {
         Some(w.head_start()),
         "Prometheus's blocks end where its head starts"
     );
-    let n_blocks = assert_block_layout(&theirs_dir, &w);
+    let n_blocks = assert_block_layout(&theirs_dir, &w, 10);
     assert_sample_count("Prometheus", &prom.url, &w);
     let expected = answers(&prom.url, &w);
     prom.stop();
@@ -882,7 +903,7 @@ fn tsdbd_opens_a_prometheus_data_dir_and_answers_alike() {
 
     let ours = tmp.path().join("ours");
     copy_dir(&theirs_dir, &ours);
-    let tsdbd = Tsdbd::start_on(&ours, tsdb::testutil::free_port(), TSDBD_FLAGS);
+    let tsdbd = Tsdbd::start_on(&ours, tsdb::testutil::free_port(), TSDBD_ON_PROM_FLAGS);
     let metrics = get_text(&tsdbd.url("/metrics"));
     assert_eq!(
         metric(&metrics, "tsdbd_tsdb_blocks_loaded"),

@@ -71,6 +71,9 @@ pub struct WebConfig {
 /// The compaction loop's settings (see `compactor::RunnerOptions`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompactionConfig {
+    /// Largest block compaction makes (`--storage.tsdb.max-block-duration`); zero means
+    /// 10 % of the retention time, at most 31 d, as Prometheus derives it.
+    pub max_block_duration: Duration,
     /// Time between cycles.
     pub interval: Duration,
     /// Keep uploaded blocks locally only this long; zero keeps them.
@@ -102,6 +105,7 @@ impl Default for Config {
             runtime: RuntimeConfig::default(),
             write: crate::write::WriteConfig::default(),
             compaction: CompactionConfig {
+                max_block_duration: Duration::ZERO,
                 interval: Duration::from_secs(60),
                 local_retention: Duration::ZERO,
                 deletion_delay: Duration::from_secs(2 * 3600),
@@ -205,6 +209,10 @@ impl Config {
                 d(Duration::from_millis(
                     u64::try_from(self.tsdb.block_range).unwrap_or(0),
                 )),
+            ),
+            (
+                "storage.tsdb.max-block-duration",
+                d(self.compaction.max_block_duration),
             ),
             ("web.listen-address", self.listen_address.clone()),
             (

@@ -249,6 +249,8 @@ fn runner_options(config: &Config) -> compactor::RunnerOptions {
             min_block_duration: config.tsdb.block_range,
             retention_time: ms(config.retention_time),
             retention_size: config.retention_size,
+            max_block_duration: (!config.compaction.max_block_duration.is_zero())
+                .then(|| ms(config.compaction.max_block_duration)),
             ..compactor::Options::default()
         },
         interval: config.compaction.interval,

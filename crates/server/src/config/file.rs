@@ -79,6 +79,7 @@ impl Default for ConfigFile {
             runtime: c.runtime.clone(),
             remote_write: RemoteWriteLimits::from(&c.write),
             compaction: CompactionSection {
+                max_block_duration: PromDuration(c.compaction.max_block_duration),
                 interval: PromDuration(c.compaction.interval),
                 local_retention: PromDuration(c.compaction.local_retention),
                 deletion_delay: PromDuration(c.compaction.deletion_delay),
@@ -172,6 +173,7 @@ impl ConfigFile {
             runtime: self.runtime,
             write: self.remote_write.into_write_config()?,
             compaction: super::CompactionConfig {
+                max_block_duration: self.compaction.max_block_duration.0,
                 interval: self.compaction.interval.0,
                 local_retention: self.compaction.local_retention.0,
                 deletion_delay: self.compaction.deletion_delay.0,
@@ -418,6 +420,9 @@ pub struct BasicUser {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CompactionSection {
+    /// `--storage.tsdb.max-block-duration`: the largest block compaction makes; "0s"
+    /// means 10% of the retention time, at most 31d.
+    pub max_block_duration: PromDuration,
     /// Time between compaction cycles (a cycle also starts as soon as the head spans
     /// 1.5 block ranges).
     pub interval: PromDuration,

@@ -24,15 +24,19 @@ pub struct Flags {
     /// Data directory (WAL, blocks). Created if missing. [default: data]
     #[arg(long = "storage.tsdb.path", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// How long to keep data, e.g. 15d, 1h30m (not enforced yet). [default: 15d]
+    /// How long to keep data, e.g. 15d, 1h30m. [default: 15d]
     #[arg(long = "storage.tsdb.retention.time", value_name = "DURATION", value_parser = parse_duration)]
     pub retention_time: Option<Duration>,
-    /// Most bytes of blocks to keep, e.g. 512MB; 0 is no limit (not enforced yet). [default: 0]
+    /// Most bytes of local blocks and WAL to keep, e.g. 512MB; 0 is no limit. [default: 0]
     #[arg(long = "storage.tsdb.retention.size", value_name = "SIZE", value_parser = parse_bytes)]
     pub retention_size: Option<u64>,
     /// Block range: the span of one block and of head chunks. [default: 2h]
     #[arg(long = "storage.tsdb.min-block-duration", value_name = "DURATION", value_parser = parse_duration)]
     pub min_block_duration: Option<Duration>,
+    /// Largest block compaction makes; 0 means 10% of the retention time, at most 31d.
+    /// [default: 0]
+    #[arg(long = "storage.tsdb.max-block-duration", value_name = "DURATION", value_parser = parse_duration)]
+    pub max_block_duration: Option<Duration>,
     /// Address to listen on. [default: 127.0.0.1:9201]
     #[arg(long = "web.listen-address", value_name = "ADDR")]
     pub listen_address: Option<String>,
@@ -79,6 +83,9 @@ impl Flags {
         }
         if let Some(v) = self.min_block_duration {
             config.tsdb.block_range = ms("storage.tsdb.min-block-duration", v)?;
+        }
+        if let Some(v) = self.max_block_duration {
+            config.compaction.max_block_duration = v;
         }
         if let Some(v) = &self.listen_address {
             config.listen_address.clone_from(v);
