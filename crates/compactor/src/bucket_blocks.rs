@@ -388,7 +388,9 @@ impl BucketBlocks {
             return Ok((Arc::new(map), true));
         }
         self.download_index(key, size, &dir).map_err(err)?;
-        self.counters.index_downloads.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .index_downloads
+            .fetch_add(1, Ordering::Relaxed);
         Ok((Arc::new(Mmap::open(&path).map_err(err)?), false))
     }
 

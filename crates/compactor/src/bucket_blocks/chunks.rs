@@ -315,9 +315,15 @@ mod tests {
         seg[first + 1] = 0x7f;
         bucket.put(&key, seg).expect("put");
         let e = reader.chunk(refs[1]).expect_err("crc");
-        assert!(named(&e, second as u64) && e.to_string().contains("checksum"), "{e}");
+        assert!(
+            named(&e, second as u64) && e.to_string().contains("checksum"),
+            "{e}"
+        );
         let e = reader.chunk(refs[0]).expect_err("length");
-        assert!(named(&e, first as u64) && e.to_string().contains("past the end"), "{e}");
+        assert!(
+            named(&e, first as u64) && e.to_string().contains("past the end"),
+            "{e}"
+        );
         // A damaged segment header is found when page 0 is read.
         let mut seg = bucket.get(&key).expect("get").expect("object");
         seg[0] = 0;
