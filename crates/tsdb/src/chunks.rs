@@ -92,7 +92,10 @@ pub fn record_len(b: &[u8], path: &Path, offset: u64) -> Result<u64> {
     };
     // Prefix, encoding byte, data, CRC; saturating: a huge length is reported as running
     // past the end of the segment by the caller or by [`parse_record`].
-    Ok((n as u64).saturating_add(1).saturating_add(len).saturating_add(4))
+    Ok((n as u64)
+        .saturating_add(1)
+        .saturating_add(len)
+        .saturating_add(4))
 }
 
 /// Parses and checks (bounds and CRC) the record at the start of `b`, where `b` runs to

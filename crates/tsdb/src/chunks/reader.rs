@@ -3,9 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{
-    Chunk, SEGMENT_HEADER_LEN, check_segment_header, chunk_ref, parse_record, split_ref,
-};
+use super::{Chunk, SEGMENT_HEADER_LEN, check_segment_header, chunk_ref, parse_record, split_ref};
 use crate::bytes::{SharedBytes, SharedSlice};
 use crate::error::{Error, Result};
 use crate::fileutil::mmap::Mmap;
