@@ -165,6 +165,9 @@ pub struct BucketBlocks {
     counters: Arc<Counters>,
     /// The blocks [`BucketBlocks::sync`] serves; the lock also serialises syncs.
     open: Mutex<BTreeMap<Ulid, Block>>,
+    /// Serialises index lookups and downloads, so two opens of one block (a sync and an
+    /// [`BucketBlocks::open`]) never write the same `index.tmp`.
+    index_lock: Mutex<()>,
 }
 
 impl BucketBlocks {
@@ -185,6 +188,7 @@ impl BucketBlocks {
             options,
             counters,
             open: Mutex::default(),
+            index_lock: Mutex::default(),
         })
     }
 
@@ -378,6 +382,7 @@ impl BucketBlocks {
         refetch: bool,
     ) -> Result<(SharedBytes, bool)> {
         let err = |e: tsdb::Error| bucket_block_error(ulid, key.to_string(), e);
+        let _guard = self.index_lock.lock();
         let dir = self.block_cache_dir(ulid);
         let path = dir.join(INDEX_FILE);
         if !refetch && std::fs::metadata(&path).is_ok_and(|m| m.len() == size) {
