@@ -30,6 +30,26 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A bucket block could not be opened or read: an object's request failed, or its bytes
+    /// are damaged (`source` is then a [`tsdb::Error::Corruption`] naming the key), or the
+    /// local cache of the block could not be written.
+    #[error("bucket block {block}: {key}: {source}")]
+    BucketBlock {
+        /// The block's ULID.
+        block: tsdb::block::Ulid,
+        /// The object's key (`<ulid>/index`, `<ulid>/tombstones`, ...).
+        key: String,
+        /// What failed.
+        source: Box<tsdb::Error>,
+    },
+    /// A visible bucket block lacks an object it needs (its index, or a chunk segment).
+    #[error("bucket block {block}: object {key} is missing")]
+    MissingObject {
+        /// The block's ULID.
+        block: tsdb::block::Ulid,
+        /// The missing object's key.
+        key: String,
+    },
     /// A block id that is not a ULID.
     #[error("invalid block id {id:?}: not a ULID")]
     InvalidBlockId {
@@ -42,7 +62,10 @@ impl Error {
     /// Classifies the error for API clients.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::InvalidOptions { .. } | Error::InvalidJson { .. } => ErrorKind::Internal,
+            Error::InvalidOptions { .. }
+            | Error::InvalidJson { .. }
+            | Error::MissingObject { .. } => ErrorKind::Internal,
+            Error::BucketBlock { source, .. } => source.kind(),
             Error::Tsdb(e) => e.kind(),
             Error::InvalidBlockId { .. } => ErrorKind::BadData,
         }

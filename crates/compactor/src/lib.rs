@@ -12,12 +12,9 @@
 //!   object storage reaches it through the `Bucket` trait (see the `objstore` crate).
 //! * [`Options`]: block durations and retention, deriving the maximum block duration and
 //!   the compaction ranges as Prometheus does.
-//! * [`shipper`]: the crash-safe upload of local blocks to a [`tsdb::bucket::Bucket`]
-//!   (`meta.json` last, a local record of what is uploaded), the listing of the bucket's
-//!   blocks, and their deletion (a deletion mark first, removal after a delay), in the
-//!   bucket layout Thanos uses. Like the rest of the crate it is synchronous and free of
-//!   tokio: object storage reaches it through the `Bucket` trait, which the `objstore`
-//!   crate implements.
+//! * [`bucket_blocks`]: [`BucketBlocks`] serves blocks that live only in the bucket as
+//!   read-only [`tsdb::Block`]s: the index downloaded once into a cache directory and
+//!   mmapped, chunks by ranged GET through a bounded page cache shared by all of them.
 //!
 //! Planning and retention are pure functions over [`BlockInfo`], a block's metadata and
 //! size: the caller reads the data directory, compacts what [`Planner::plan`] returns,
@@ -51,6 +48,7 @@ pub mod runner;
 pub mod shipper;
 
 pub use block_info::BlockInfo;
+pub use bucket_blocks::{BucketBlocks, BucketBlocksOptions};
 pub use error::{Error, Result};
 pub use options::Options;
 pub use plan::{Compaction, Planner, Reason};

@@ -34,7 +34,7 @@ use tsdb::block::{Block, BlockMeta, Ulid};
 use tsdb::bucket::Bucket;
 
 use crate::block_info::BlockInfo;
-use crate::bucket_blocks::BucketBlocks;
+use crate::bucket_blocks::{BucketBlocks, BucketBlocksOptions};
 use crate::error::{Error, Result};
 use crate::options::Options;
 use crate::plan::Planner;
@@ -125,7 +125,9 @@ impl Runner {
         let shipper = bucket
             .as_ref()
             .map(|b| Shipper::new(db.dir(), Arc::clone(b)));
-        let remote = bucket.map(|b| BucketBlocks::new(b, cache_dir(&db), Default::default()));
+        let remote = bucket
+            .map(|b| BucketBlocks::new(b, cache_dir(&db), BucketBlocksOptions::default()))
+            .transpose()?;
         Ok(Runner {
             db,
             opts,
@@ -374,9 +376,12 @@ impl Runner {
         report: &mut CycleReport,
     ) -> Result<()> {
         let local: HashSet<Ulid> = self.db.blocks().iter().map(Block::ulid).collect();
-        let blocks = remote.sync(listing, &local)?;
-        report.remote_blocks = blocks.len();
-        self.db.set_remote_blocks(blocks);
+        let synced = remote.sync(listing, &local)?;
+        for (ulid, e) in &synced.failed {
+            warn!(block = %ulid, error = %e, "a bucket block cannot be served");
+        }
+        report.remote_blocks = synced.blocks.len();
+        self.db.set_remote_blocks(synced.blocks);
         Ok(())
     }
 }

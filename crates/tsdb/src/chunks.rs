@@ -11,11 +11,20 @@
 //! The [`Writer`] cuts a new file before a record that would take the current one past
 //! its size limit (512 MiB by default); the [`Reader`] maps every file and checks bounds
 //! and the CRC of each chunk it returns.
+//!
+//! [`parse_record`] and [`check_segment_header`] are the one parser of the format, shared
+//! by the [`Reader`] and by readers that hold only part of a segment (a bucket-backed
+//! block's ranged reads).
 
 mod reader;
 mod writer;
 
+use std::ops::Range;
+use std::path::Path;
+
 use crate::bytes::SharedSlice;
+use crate::encoding::{crc32c, uvarint};
+use crate::error::{Error, Result};
 
 pub use reader::Reader;
 pub use writer::Writer;
@@ -53,6 +62,102 @@ pub struct Chunk {
     pub encoding: u8,
     /// The encoded chunk, sharing the segment's bytes.
     pub data: SharedSlice,
+}
+
+/// The most bytes a record's length prefix (a uvarint) takes.
+pub const MAX_LEN_PREFIX: usize = 10;
+
+/// The parts of one chunk record, as [`parse_record`] found them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The encoding byte.
+    pub encoding: u8,
+    /// Where the chunk's bytes are, relative to the start of the record.
+    pub data: Range<usize>,
+    /// The length of the whole record (length prefix, encoding, data, CRC).
+    pub len: usize,
+}
+
+/// The length of the whole record starting at `b[0]`, from its length prefix alone, so a
+/// reader holding part of a segment knows how many bytes to fetch. `b` must hold at least
+/// [`MAX_LEN_PREFIX`] bytes or reach the end of the segment. `path` and `offset` (where
+/// `b` starts in the file) are what errors name.
+pub fn record_len(b: &[u8], path: &Path, offset: u64) -> Result<u64> {
+    let Some((len, n)) = uvarint(b) else {
+        return Err(Error::corruption(
+            path,
+            offset,
+            "chunk length is not a valid uvarint",
+        ));
+    };
+    // Prefix, encoding byte, data, CRC; saturating: a huge length is reported as running
+    // past the end of the segment by the caller or by [`parse_record`].
+    Ok((n as u64)
+        .saturating_add(1)
+        .saturating_add(len)
+        .saturating_add(4))
+}
+
+/// Parses and checks (bounds and CRC) the record at the start of `b`, where `b` runs to
+/// the end of the segment or at least to the end of the record. `path` and `offset` (where
+/// `b` starts in the file) are what errors name.
+pub fn parse_record(b: &[u8], path: &Path, offset: u64) -> Result<Record> {
+    let corrupt = |reason: String| Error::corruption(path, offset, reason);
+    let Some((len, n)) = uvarint(b) else {
+        return Err(corrupt("chunk length is not a valid uvarint".into()));
+    };
+    let data_start = n + 1;
+    let end = usize::try_from(len)
+        .ok()
+        .and_then(|l| data_start.checked_add(l))
+        .filter(|&e| e.checked_add(4).is_some_and(|c| c <= b.len()));
+    let Some(data_end) = end else {
+        return Err(corrupt(format!(
+            "chunk of {len} bytes runs past the end of the segment (file size {})",
+            offset + b.len() as u64
+        )));
+    };
+    let crc = &b[data_end..data_end + 4];
+    let want = u32::from_be_bytes([crc[0], crc[1], crc[2], crc[3]]);
+    let got = crc32c(&b[n..data_end]);
+    if got != want {
+        return Err(corrupt(format!(
+            "chunk checksum mismatch: computed {got:#010x}, stored {want:#010x}"
+        )));
+    }
+    Ok(Record {
+        encoding: b[n],
+        data: data_start..data_end,
+        len: data_end + 4,
+    })
+}
+
+/// Checks a segment's magic number and version in its first bytes (at least
+/// [`SEGMENT_HEADER_LEN`] of them, or the whole file when shorter).
+pub fn check_segment_header(b: &[u8], path: &Path) -> Result<()> {
+    if b.len() < SEGMENT_HEADER_LEN {
+        return Err(Error::corruption(
+            path,
+            0,
+            format!("{} bytes are too short for a segment header", b.len()),
+        ));
+    }
+    let magic = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    if magic != MAGIC {
+        return Err(Error::corruption(
+            path,
+            0,
+            format!("invalid magic number {magic:#010x}"),
+        ));
+    }
+    if b[4] != FORMAT_V1 {
+        return Err(Error::corruption(
+            path,
+            4,
+            format!("unsupported segment format version {}", b[4]),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! Integration tests of the compactor (one binary, house style rule 16).
 
+/// Blocks that live only in the bucket, read through `BucketBlocks`, on `file://` and S3.
+mod bucket_blocks;
 /// The planner against Prometheus 3.5's own planner cases, restated.
 mod plan;
 /// Planner invariants over random block sets (proptest).
@@ -10,5 +12,5 @@ mod retention;
 mod runner;
 /// The shipper and bucket deletion against `file://` and a real S3 server on loopback.
 mod shipper;
-/// Fixtures: promtool-made blocks, bucket backends, a recording and crashing bucket.
+/// Fixtures: promtool-made blocks, bucket backends, recording, counting and crashing buckets.
 mod util;

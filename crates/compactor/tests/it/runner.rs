@@ -198,3 +198,58 @@ fn a_cycle_compacts_ships_marks_and_expires() {
         );
     }
 }
+
+#[test]
+fn local_retention_leaves_blocks_queryable_from_the_bucket_only() {
+    for backend in backends() {
+        let name = backend.name;
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let db = open(&tmp.path().join("data"));
+        let model = fill(&db, 0, 180 * MIN);
+        let opts = RunnerOptions {
+            local_retention: 40 * MIN,
+            ..runner_options(30 * 24 * 60 * MIN)
+        };
+        let runner =
+            Runner::new(Arc::clone(&db), opts, Some(Arc::clone(&backend.bucket))).expect("runner");
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let r = runner.run_once(now).expect("cycle");
+        assert!(!r.local_dropped.is_empty(), "{name}: {r:?}");
+        assert!(r.remote_blocks > 0, "{name}: {r:?}");
+        let newest = db
+            .blocks()
+            .iter()
+            .map(|b| b.max_time())
+            .max()
+            .expect("local blocks");
+        assert!(
+            db.blocks().iter().all(|b| newest - b.max_time() < 40 * MIN),
+            "{name}: only recent blocks stay local"
+        );
+        assert_eq!(db.remote_blocks().len(), r.remote_blocks, "{name}");
+        for b in db.remote_blocks().iter() {
+            assert!(
+                !tmp.path().join("data").join(b.ulid().to_string()).exists(),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            samples(&db),
+            model,
+            "{name}: every sample, old ones from the bucket"
+        );
+        // A restart serves them again after the first cycle, from the index cache.
+        drop(runner);
+        let dir = db.dir().to_path_buf();
+        drop(db);
+        let db = open(&dir);
+        let runner = Runner::new(
+            Arc::clone(&db),
+            runner_options(30 * 24 * 60 * MIN),
+            Some(Arc::clone(&backend.bucket)),
+        )
+        .expect("runner");
+        runner.run_once(now).expect("cycle after restart");
+        assert_eq!(samples(&db), model, "{name}: after a restart");
+    }
+}

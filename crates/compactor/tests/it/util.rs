@@ -1,6 +1,7 @@
-//! Fixtures for the shipper tests: real blocks made by promtool, the two bucket backends
-//! (`file://` and s3s-fs on loopback), and a bucket wrapper that records writes and can
-//! abort the process after a chosen upload.
+//! Fixtures for the shipper and bucket-block tests: real blocks made by promtool, the two
+//! bucket backends (`file://` and s3s-fs on loopback, with the plain file behind each
+//! object), a bucket wrapper that records writes and can abort the process after a chosen
+//! upload, and one that records reads.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,97 @@ pub(crate) struct Backend {
     pub(crate) bucket: Arc<dyn Bucket>,
     _dir: tempfile::TempDir,
     _server: Option<S3Server>,
+}
+
+impl Backend {
+    /// The plain file holding the object `key` (both backends store objects as files: the
+    /// `file://` directory, and s3s-fs under its root), to damage it behind the store's back.
+    pub(crate) fn object_path(&self, key: &str) -> PathBuf {
+        match &self._server {
+            Some(server) => server.bucket_dir().join("blocks").join(key),
+            None => self._dir.path().join("bucket").join(key),
+        }
+    }
+}
+
+/// A bucket wrapper that records every read request as `"get KEY"`, `"get_range KEY"`,
+/// `"head KEY"` or `"list PREFIX"`.
+#[derive(Debug)]
+pub(crate) struct Counting {
+    inner: Arc<dyn Bucket>,
+    reads: Mutex<Vec<String>>,
+}
+
+impl Counting {
+    pub(crate) fn new(inner: Arc<dyn Bucket>) -> Arc<Counting> {
+        Arc::new(Counting {
+            inner,
+            reads: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// This wrapper as readers take a bucket.
+    pub(crate) fn as_bucket(self: &Arc<Self>) -> Arc<dyn Bucket> {
+        Arc::clone(self) as Arc<dyn Bucket>
+    }
+
+    /// The read requests so far.
+    pub(crate) fn reads(&self) -> Vec<String> {
+        self.reads.lock().expect("lock").clone()
+    }
+
+    /// How many read requests so far satisfy `f`.
+    pub(crate) fn count(&self, f: impl Fn(&str) -> bool) -> usize {
+        self.reads
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|r| f(r))
+            .count()
+    }
+
+    fn note(&self, op: &str, key: &str) {
+        self.reads.lock().expect("lock").push(format!("{op} {key}"));
+    }
+}
+
+impl Bucket for Counting {
+    fn put(&self, key: &str, data: Vec<u8>) -> Result<()> {
+        self.inner.put(key, data)
+    }
+
+    fn upload(&self, key: &str, path: &Path) -> Result<u64> {
+        self.inner.upload(key, path)
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.note("get", key);
+        self.inner.get(key)
+    }
+
+    fn get_range(&self, key: &str, range: std::ops::Range<u64>) -> Result<Vec<u8>> {
+        self.note("get_range", key);
+        self.inner.get_range(key, range)
+    }
+
+    fn head(&self, key: &str) -> Result<Option<ObjectMeta>> {
+        self.note("head", key);
+        self.inner.head(key)
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
+        self.note("list", prefix);
+        self.inner.list(prefix)
+    }
+
+    fn list_dirs(&self, prefix: &str) -> Result<Vec<String>> {
+        self.note("list_dirs", prefix);
+        self.inner.list_dirs(prefix)
+    }
+
+    fn delete(&self, key: &str) -> Result<()> {
+        self.inner.delete(key)
+    }
 }
 
 /// Options for the S3 test server (or defaults for `file://` when `endpoint` is empty).

@@ -3,9 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{Chunk, FORMAT_V1, MAGIC, SEGMENT_HEADER_LEN, chunk_ref, split_ref};
+use super::{Chunk, SEGMENT_HEADER_LEN, check_segment_header, chunk_ref, parse_record, split_ref};
 use crate::bytes::{SharedBytes, SharedSlice};
-use crate::encoding::{crc32c, uvarint};
 use crate::error::{Error, Result};
 use crate::fileutil::mmap::Mmap;
 
@@ -63,7 +62,7 @@ impl Reader {
         let segments = segments
             .into_iter()
             .map(|(path, bytes)| {
-                check_header((*bytes).as_ref(), &path)?;
+                check_segment_header((*bytes).as_ref(), &path)?;
                 Ok(Segment { path, bytes })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -138,77 +137,30 @@ impl Reader {
     }
 }
 
-/// Checks a segment's magic number and version.
-fn check_header(b: &[u8], path: &Path) -> Result<()> {
-    if b.len() < SEGMENT_HEADER_LEN {
-        return Err(Error::corruption(
-            path,
-            0,
-            format!("{} bytes are too short for a segment header", b.len()),
-        ));
-    }
-    let magic = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-    if magic != MAGIC {
-        return Err(Error::corruption(
-            path,
-            0,
-            format!("invalid magic number {magic:#010x}"),
-        ));
-    }
-    if b[4] != FORMAT_V1 {
-        return Err(Error::corruption(
-            path,
-            4,
-            format!("unsupported segment format version {}", b[4]),
-        ));
-    }
-    Ok(())
-}
-
 /// Reads the record at `offset`: the chunk and the offset after the record.
 fn read_record(seg: &Segment, offset: usize) -> Result<(Chunk, usize)> {
     let b = (*seg.bytes).as_ref();
-    let corrupt = |reason: String| Error::corruption(&seg.path, offset as u64, reason);
     if offset < SEGMENT_HEADER_LEN || offset >= b.len() {
-        return Err(corrupt(format!(
-            "chunk offset {offset} is outside the segment's records (file size {})",
-            b.len()
-        )));
+        return Err(Error::corruption(
+            &seg.path,
+            offset as u64,
+            format!(
+                "chunk offset {offset} is outside the segment's records (file size {})",
+                b.len()
+            ),
+        ));
     }
-    let Some((len, n)) = uvarint(&b[offset..]) else {
-        return Err(corrupt("chunk length is not a valid uvarint".into()));
-    };
-    let start = offset + n;
-    let data_start = start + 1;
-    let end = usize::try_from(len)
-        .ok()
-        .and_then(|l| data_start.checked_add(l))
-        .filter(|&e| e.checked_add(4).is_some_and(|c| c <= b.len()));
-    let Some(data_end) = end else {
-        return Err(corrupt(format!(
-            "chunk of {len} bytes runs past the end of the segment (file size {})",
-            b.len()
-        )));
-    };
-    let want = u32::from_be_bytes([
-        b[data_end],
-        b[data_end + 1],
-        b[data_end + 2],
-        b[data_end + 3],
-    ]);
-    let got = crc32c(&b[start..data_end]);
-    if got != want {
-        return Err(corrupt(format!(
-            "chunk checksum mismatch: computed {got:#010x}, stored {want:#010x}"
-        )));
-    }
-    let data = SharedSlice::new(std::sync::Arc::clone(&seg.bytes), data_start..data_end)
-        .expect("bounds checked above");
+    let rec = parse_record(&b[offset..], &seg.path, offset as u64)?;
+    let data = SharedSlice::new(
+        Arc::clone(&seg.bytes),
+        offset + rec.data.start..offset + rec.data.end,
+    )
+    .expect("parse_record keeps the data inside the bytes it was given");
     Ok((
         Chunk {
-            encoding: b[start],
+            encoding: rec.encoding,
             data,
         },
-        data_end + 4,
+        offset + rec.len,
     ))
 }

@@ -111,3 +111,31 @@ fn from_segments_works_on_owned_bytes() {
         Reader::from_segments(dir.path(), vec![(dir.path().join("000001"), bytes)]).expect("open");
     assert_eq!(&*r.chunk(refs[0]).expect("chunk").data, &[1, 2, 3]);
 }
+
+#[test]
+fn records_parse_from_a_window_holding_only_the_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let chunks = [vec![7u8; 300], vec![1, 2, 3]];
+    let refs = write_all(dir.path(), 1 << 20, &chunks);
+    let seg = std::fs::read(dir.path().join(segment_name(0))).expect("read");
+    let path = std::path::Path::new("blk/chunks/000001");
+    for (c, &r) in chunks.iter().zip(&refs) {
+        let at = split_ref(r).1 as usize;
+        // The length prefix alone says how much to fetch.
+        let prefix = &seg[at..(at + MAX_LEN_PREFIX).min(seg.len())];
+        let want = record_len(prefix, path, at as u64).expect("len");
+        let window = &seg[at..at + want as usize];
+        let rec = parse_record(window, path, at as u64).expect("record");
+        assert_eq!(rec.len as u64, want);
+        assert_eq!(rec.encoding, 1);
+        assert_eq!(&window[rec.data.clone()], c.as_slice());
+        // One byte short: an error naming the path and the record's offset, no panic.
+        let err = parse_record(&window[..window.len() - 1], path, at as u64).expect_err("short");
+        assert!(
+            matches!(&err, Error::Corruption { path: p, offset, .. } if p == path && *offset == at as u64),
+            "{err}"
+        );
+    }
+    check_segment_header(&seg, path).expect("header");
+    assert!(check_segment_header(&seg[..5], path).is_err());
+}

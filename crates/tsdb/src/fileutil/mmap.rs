@@ -10,7 +10,10 @@
 //! writing a new block under a new ULID, and is deleted by renaming it away first.
 //! Files that do change (`tombstones`, `meta.json`) are rewritten as `*.tmp` and renamed
 //! over the old name, which leaves an existing map of the old inode intact; they are read
-//! into memory rather than mapped anyway. Callers must only map files under that regime.
+//! into memory rather than mapped anyway. The bucket block reader's cached indexes
+//! (`compactor::bucket_blocks`, `<cache_dir>/<ulid>/index`) keep the same regime: downloaded
+//! to `index.tmp`, fsynced, renamed into place, and unlinked rather than rewritten.
+//! Callers must only map files under that regime.
 
 use std::fmt;
 use std::fs::File;
