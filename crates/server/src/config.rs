@@ -186,6 +186,20 @@ impl Config {
         Ok(())
     }
 
+    /// The largest block compaction makes: the configured one, or Prometheus's derived
+    /// 10 % of the retention time (at most 31 d, at least the block range).
+    pub fn effective_max_block_duration(&self) -> Duration {
+        if !self.compaction.max_block_duration.is_zero() {
+            return self.compaction.max_block_duration;
+        }
+        let opts = compactor::Options {
+            min_block_duration: self.tsdb.block_range,
+            retention_time: i64::try_from(self.retention_time.as_millis()).unwrap_or(i64::MAX),
+            ..compactor::Options::default()
+        };
+        Duration::from_millis(u64::try_from(opts.max_block_duration()).unwrap_or(0))
+    }
+
     /// Every flag's effective value, by flag name without the dashes, as Prometheus's
     /// `/api/v1/status/flags` serves them.
     pub fn flags(&self) -> BTreeMap<String, String> {
@@ -212,7 +226,7 @@ impl Config {
             ),
             (
                 "storage.tsdb.max-block-duration",
-                d(self.compaction.max_block_duration),
+                d(self.effective_max_block_duration()),
             ),
             ("web.listen-address", self.listen_address.clone()),
             (

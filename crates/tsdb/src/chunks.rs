@@ -135,29 +135,7 @@ pub fn parse_record(b: &[u8], path: &Path, offset: u64) -> Result<Record> {
 /// Checks a segment's magic number and version in its first bytes (at least
 /// [`SEGMENT_HEADER_LEN`] of them, or the whole file when shorter).
 pub fn check_segment_header(b: &[u8], path: &Path) -> Result<()> {
-    if b.len() < SEGMENT_HEADER_LEN {
-        return Err(Error::corruption(
-            path,
-            0,
-            format!("{} bytes are too short for a segment header", b.len()),
-        ));
-    }
-    let magic = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-    if magic != MAGIC {
-        return Err(Error::corruption(
-            path,
-            0,
-            format!("invalid magic number {magic:#010x}"),
-        ));
-    }
-    if b[4] != FORMAT_V1 {
-        return Err(Error::corruption(
-            path,
-            4,
-            format!("unsupported segment format version {}", b[4]),
-        ));
-    }
-    Ok(())
+    crate::encoding::check_file_header(b, path, MAGIC, SEGMENT_HEADER_LEN, "chunk segment")
 }
 
 #[cfg(test)]

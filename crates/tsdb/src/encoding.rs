@@ -5,6 +5,42 @@
 //! a short or malformed input sets a sticky error that the caller checks once with
 //! [`Decbuf::err`], as Prometheus's `encoding.Decbuf` does.
 
+/// Checks the 5-byte header Prometheus's block files start with (a big-endian magic
+/// number, then format version 1) in `b`, which must hold at least `min_len` bytes;
+/// `what` names the kind of file in errors, `path` the file.
+pub fn check_file_header(
+    b: &[u8],
+    path: &std::path::Path,
+    magic: u32,
+    min_len: usize,
+    what: &str,
+) -> crate::error::Result<()> {
+    use crate::error::Error;
+    if b.len() < min_len.max(5) {
+        return Err(Error::corruption(
+            path,
+            0,
+            format!("{} bytes are too short for a {what}", b.len()),
+        ));
+    }
+    let found = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    if found != magic {
+        return Err(Error::corruption(
+            path,
+            0,
+            format!("invalid magic number {found:#010x}"),
+        ));
+    }
+    if b[4] != 1 {
+        return Err(Error::corruption(
+            path,
+            4,
+            format!("unsupported {what} format version {}", b[4]),
+        ));
+    }
+    Ok(())
+}
+
 /// Computes CRC-32 with the Castagnoli polynomial, as every Prometheus format uses.
 pub fn crc32c(bytes: &[u8]) -> u32 {
     crc32c::crc32c(bytes)

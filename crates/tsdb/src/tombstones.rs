@@ -103,28 +103,7 @@ impl Tombstones {
 
     /// Decodes a file's bytes; `path` is what errors name.
     pub fn decode(b: &[u8], path: &Path) -> Result<Tombstones> {
-        if b.len() < HEADER_LEN + 4 {
-            return Err(Error::corruption(
-                path,
-                0,
-                format!("{} bytes are too short for a tombstones file", b.len()),
-            ));
-        }
-        let magic = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-        if magic != MAGIC {
-            return Err(Error::corruption(
-                path,
-                0,
-                format!("invalid magic number {magic:#010x}"),
-            ));
-        }
-        if b[4] != FORMAT_V1 {
-            return Err(Error::corruption(
-                path,
-                4,
-                format!("unsupported tombstones format version {}", b[4]),
-            ));
-        }
+        crate::encoding::check_file_header(b, path, MAGIC, HEADER_LEN + 4, "tombstones file")?;
         let crc_at = b.len() - 4;
         let entries = &b[HEADER_LEN..crc_at];
         let want = u32::from_be_bytes([b[crc_at], b[crc_at + 1], b[crc_at + 2], b[crc_at + 3]]);

@@ -267,6 +267,8 @@ fn flags_map_has_every_flag_with_its_effective_value() {
     assert_eq!(m["storage.tsdb.retention.time"], "15d");
     assert_eq!(m["storage.tsdb.retention.size"], "1GiB");
     assert_eq!(m["storage.tsdb.min-block-duration"], "2h");
+    // Prometheus's derived value: 10 % of the 15 d retention.
+    assert_eq!(m["storage.tsdb.max-block-duration"], "1d12h");
     assert_eq!(m["query.timeout"], "2m");
     assert_eq!(m["query.max-samples"], "50000000");
     assert_eq!(m["query.max-concurrency"], "20");
@@ -275,7 +277,7 @@ fn flags_map_has_every_flag_with_its_effective_value() {
     assert_eq!(m["log.level"], "info");
     assert_eq!(m["log.format"], "logfmt");
     assert_eq!(m["config.file"], "");
-    assert_eq!(m.len(), 13);
+    assert_eq!(m.len(), 14);
 }
 
 #[test]

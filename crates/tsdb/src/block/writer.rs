@@ -100,22 +100,12 @@ impl BlockWriter {
         if chunks.is_empty() {
             return Ok(());
         }
+        if let Some(reason) =
+            crate::index::chunk_order_error(labels, chunks.iter().map(|c| (c.min_t, c.max_t)))
+        {
+            return Err(self.refuse(reason));
+        }
         for (i, c) in chunks.iter().enumerate() {
-            if c.max_t < c.min_t {
-                return Err(self.refuse(format!(
-                    "series {labels}: chunk {i} ends ({}) before it starts ({})",
-                    c.max_t, c.min_t
-                )));
-            }
-            if i > 0 && c.min_t <= chunks[i - 1].max_t {
-                return Err(self.refuse(format!(
-                    "series {labels}: chunk {i} [{}, {}] overlaps the previous chunk [{}, {}]",
-                    c.min_t,
-                    c.max_t,
-                    chunks[i - 1].min_t,
-                    chunks[i - 1].max_t
-                )));
-            }
             if c.data.len() < 2 {
                 return Err(self.refuse(format!(
                     "series {labels}: chunk {i} has {} bytes, too few for an XOR chunk",

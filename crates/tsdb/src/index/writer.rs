@@ -170,20 +170,12 @@ impl Writer {
     pub fn add_series(&mut self, labels: &Labels, chunks: &[SeriesChunk]) -> Result<u32> {
         let refs = self.check_labels(labels)?;
         let mut last_ref = self.last_chunk_ref;
-        for (i, c) in chunks.iter().enumerate() {
-            if c.max_t < c.min_t {
-                return Err(self.refuse(format!(
-                    "series {labels}: chunk {i} ends ({}) before it starts ({})",
-                    c.max_t, c.min_t
-                )));
-            }
-            if i > 0 && c.min_t <= chunks[i - 1].max_t {
-                return Err(self.refuse(format!(
-                    "series {labels}: chunk {i} starts at {}, not after the previous chunk's end {}",
-                    c.min_t,
-                    chunks[i - 1].max_t
-                )));
-            }
+        if let Some(reason) =
+            super::chunk_order_error(labels, chunks.iter().map(|c| (c.min_t, c.max_t)))
+        {
+            return Err(self.refuse(reason));
+        }
+        for c in chunks {
             if c.chunk_ref < last_ref {
                 return Err(self.refuse(format!(
                     "series {labels}: chunk reference {:#x} is below the previous {last_ref:#x}",
