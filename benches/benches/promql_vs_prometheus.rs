@@ -17,6 +17,7 @@ use std::io::{BufWriter, Write as _};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use benches::dashboard::{self, Names, Query, median};
 use prometheus_client::registry::Registry;
 use promql::value::Value;
 use promql::{Engine, EngineOptions, QueryContext};
@@ -214,13 +215,6 @@ fn load_head(data: &[Gen]) -> Head {
     head
 }
 
-/// One benchmark query: a range query when `step > 0`, else an instant query at `TEND`.
-#[derive(Debug, Clone, Copy)]
-struct Query {
-    expr: &'static str,
-    step: i64,
-}
-
 /// A query result: each series's labels (as text) and points `(t ms, value)`.
 type Series = Vec<(String, Vec<(i64, f64)>)>;
 
@@ -235,14 +229,14 @@ fn prometheus_run(agent: &ureq::Agent, url: &str, q: &Query) -> (f64, f64, Serie
     let req = if q.step > 0 {
         agent
             .get(format!("{url}/api/v1/query_range"))
-            .query("query", q.expr)
+            .query("query", &q.expr)
             .query("start", api_seconds(T0))
             .query("end", api_seconds(TEND))
             .query("step", api_seconds(q.step))
     } else {
         agent
             .get(format!("{url}/api/v1/query"))
-            .query("query", q.expr)
+            .query("query", &q.expr)
             .query("time", api_seconds(TEND))
     }
     .query("stats", "all");
@@ -295,9 +289,9 @@ fn ours_run(engine: &Engine, head: &Head, q: &Query) -> (f64, Series) {
     let ctx = QueryContext::default();
     let started = Instant::now();
     let res = if q.step > 0 {
-        engine.range_query(head, q.expr, T0, TEND, q.step, &ctx)
+        engine.range_query(head, &q.expr, T0, TEND, q.step, &ctx)
     } else {
-        engine.instant_query(head, q.expr, TEND, &ctx)
+        engine.instant_query(head, &q.expr, TEND, &ctx)
     };
     let ms = started.elapsed().as_secs_f64() * 1e3;
     let res = res.unwrap_or_else(|e| panic!("{}: {e}", q.expr));
@@ -313,58 +307,6 @@ fn ours_run(engine: &Engine, head: &Head, q: &Query) -> (f64, Series) {
         _ => Vec::new(),
     };
     (ms, series)
-}
-
-/// The dashboard query set: what a Kubernetes service dashboard (RED metrics, latency
-/// histogram, top pods, memory gauges) and its SLO panels send, as range queries at 15 s
-/// and 60 s steps and as instant queries (table and stat panels, alerts).
-fn dashboard_queries() -> Vec<Query> {
-    const RANGE15: i64 = 15_000;
-    const RANGE60: i64 = 60_000;
-    const INSTANT: i64 = 0;
-    [
-        ("sum by (job) (rate(http_requests_total[5m]))", RANGE15),
-        ("sum by (job) (rate(http_requests_total[5m]))", RANGE60),
-        ("sum(rate(http_requests_total[5m]))", INSTANT),
-        (
-            "histogram_quantile(0.99, sum by (le) (rate(request_duration_seconds_bucket[5m])))",
-            RANGE60,
-        ),
-        (
-            "histogram_quantile(0.9, sum by (job, le) (rate(request_duration_seconds_bucket[5m])))",
-            INSTANT,
-        ),
-        ("topk(10, sum by (pod) (rate(http_requests_total[5m])))", RANGE15),
-        ("topk(10, sum by (pod) (rate(http_requests_total[5m])))", INSTANT),
-        (
-            "sum by (code) (increase(http_requests_total{code=~\"5..\"}[5m]))",
-            RANGE15,
-        ),
-        (
-            "sum(rate(http_requests_total{code=~\"5..\"}[5m])) / sum(rate(http_requests_total[5m]))",
-            RANGE60,
-        ),
-        (
-            "sum by (job) (rate(http_requests_total{pod=~\"app-1.*\"}[5m]))",
-            INSTANT,
-        ),
-        ("count(http_requests_total)", RANGE15),
-        ("count by (job) (http_requests_total{code=\"500\"})", INSTANT),
-        ("avg(container_memory_working_set_bytes)", RANGE60),
-        ("max by (job) (container_memory_working_set_bytes)", RANGE15),
-        (
-            "topk(5, max by (pod) (container_memory_working_set_bytes))",
-            INSTANT,
-        ),
-    ]
-    .into_iter()
-    .map(|(expr, step)| Query { expr, step })
-    .collect()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn main() {
@@ -435,7 +377,10 @@ fn main() {
         ..EngineOptions::default()
     });
 
-    let queries = dashboard_queries();
+    let queries = dashboard::queries(&Names {
+        histogram_bucket: "request_duration_seconds_bucket",
+        pod_regex: "app-1.*",
+    });
     let only = std::env::var("BENCH_QUERIES").ok();
     let runs: usize = std::env::var("BENCH_RUNS")
         .ok()
