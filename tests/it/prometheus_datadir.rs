@@ -951,3 +951,80 @@ fn get_text(url: &str) -> String {
         .read_to_string()
         .expect("body")
 }
+
+/// tsdbd with an S3 bucket (s3s-fs on loopback) and a local retention of 30 min: every
+/// block it writes is uploaded, old blocks leave the local disk, and every sample is
+/// still served, from the bucket, also after a restart.
+#[test]
+fn tsdbd_ships_blocks_to_s3_and_serves_old_ones_from_the_bucket() {
+    let Some(s3) = tsdb::testutil::S3Server::start() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ours = tmp.path().join("ours");
+    let config = tmp.path().join("tsdbd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[compaction]\ninterval = \"1s\"\nlocal_retention = \"30m\"\ndeletion_delay = \"1h\"\n\
+             [bucket]\nurl = \"{}\"\nendpoint = \"{}\"\nregion = \"us-east-1\"\n\
+             access_key_id = \"{}\"\nsecret_access_key = \"{}\"\nallow_http = true\n",
+            s3.url("tsdbd"),
+            s3.endpoint,
+            s3.access_key,
+            s3.secret_key
+        ),
+    )
+    .expect("write config");
+    let config = config.display().to_string();
+    let flags = [
+        "--storage.tsdb.min-block-duration",
+        "10m",
+        "--config.file",
+        config.as_str(),
+    ];
+    let in_bucket = || -> BTreeSet<String> {
+        let dir = s3.bucket_dir().join("tsdbd");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return BTreeSet::new();
+        };
+        entries
+            .flatten()
+            .filter(|e| e.path().join("meta.json").exists())
+            .filter(|e| !e.path().join("deletion-mark.json").exists())
+            .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+            .collect()
+    };
+    let local = |dir: &Path| -> BTreeSet<String> { blocks(dir).into_iter().map(|b| b.0).collect() };
+
+    let w = Workload::generate();
+    let mut tsdbd = Tsdbd::start_on(&ours, tsdb::testutil::free_port(), &flags);
+    let agent = agent();
+    for body in w.requests() {
+        remote_write(&agent, &tsdbd.url(""), &body);
+    }
+    tsdbd.wait_for("old blocks in the bucket only", |t| {
+        let (l, b) = (local(&ours), in_bucket());
+        let served = metric(
+            &get_text(&t.url("/metrics")),
+            "tsdbd_tsdb_remote_blocks_loaded",
+        );
+        !l.is_empty() && l.is_subset(&b) && b.len() > l.len() && served >= Some(1.0)
+    });
+    assert_sample_count(
+        "tsdbd with old blocks in the bucket only",
+        &tsdbd.url(""),
+        &w,
+    );
+    assert!(tsdbd.stop().success(), "tsdbd exits 0 on SIGTERM");
+
+    let mut tsdbd = Tsdbd::start_on(&ours, tsdb::testutil::free_port(), &flags);
+    tsdbd.wait_for("bucket blocks served after a restart", |t| {
+        metric(
+            &get_text(&t.url("/metrics")),
+            "tsdbd_tsdb_remote_blocks_loaded",
+        ) >= Some(1.0)
+    });
+    assert_sample_count("tsdbd restarted", &tsdbd.url(""), &w);
+    assert!(tsdbd.stop().success(), "tsdbd exits 0 on SIGTERM");
+}

@@ -8,9 +8,9 @@
 //!   `index.tmp`, size checked against the object's, fsync, rename) and mmapped; a later
 //!   open, also after a restart, maps the cached file without any request. A cached index
 //!   that does not parse is downloaded again once.
-//! * **Chunks**: read by ranged GET ([`chunks`]): the sizes of the segment objects come from
+//! * **Chunks**: read by ranged GET (`chunks.rs`): the sizes of the segment objects come from
 //!   the listing, a chunk read fetches the aligned page(s) holding it, and the pages stay in
-//!   one LRU of bounded size shared by every bucket block ([`cache`]). Records are checked
+//!   one LRU of bounded size shared by every bucket block (`cache.rs`). Records are checked
 //!   (bounds, CRC) by the same parser as the mmap reader.
 //! * **Tombstones**: fetched with the block (absent means none).
 //!
