@@ -182,13 +182,14 @@ impl Appendable for Db {
 impl Queryable for Db {
     fn querier(&self, mint: i64, maxt: i64) -> Result<Box<dyn Querier + '_>> {
         let local = self.blocks();
-        let local_ids: HashSet<Ulid> = local.iter().map(Block::ulid).collect();
         let remote = self.remote_blocks();
         let mut queriers: Vec<Box<dyn Querier + '_>> = Vec::new();
-        // Oldest data first: the merge lets later queriers win timestamp ties.
+        // Oldest data first: the merge lets later queriers win timestamp ties. A remote
+        // block that is also local (rare, and only until the next bucket sync) is skipped;
+        // the check costs nothing per query when no bucket block overlaps the range.
         for b in remote
             .iter()
-            .filter(|b| !local_ids.contains(&b.ulid()) && b.overlaps(mint, maxt))
+            .filter(|b| b.overlaps(mint, maxt) && !local.iter().any(|l| l.ulid() == b.ulid()))
         {
             queriers.push(Box::new(b.block_querier(mint, maxt)));
         }

@@ -146,10 +146,7 @@ pub(crate) async fn query(
 ) -> Response {
     let arrived = Instant::now();
     let p = Params::new(&uri, &headers, &body);
-    match instant(&state, &p, arrived).await {
-        Ok(s) => s.into_response(),
-        Err(e) => e.into_response(),
-    }
+    instant(&state, &p, arrived).await.into_response()
 }
 
 async fn instant(state: &Arc<AppState>, p: &Params, arrived: Instant) -> Result<Success, ApiError> {
@@ -175,10 +172,7 @@ pub(crate) async fn query_range(
 ) -> Response {
     let arrived = Instant::now();
     let p = Params::new(&uri, &headers, &body);
-    match range(&state, &p, arrived).await {
-        Ok(s) => s.into_response(),
-        Err(e) => e.into_response(),
-    }
+    range(&state, &p, arrived).await.into_response()
 }
 
 async fn range(state: &Arc<AppState>, p: &Params, arrived: Instant) -> Result<Success, ApiError> {

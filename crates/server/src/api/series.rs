@@ -66,13 +66,6 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::new(tsdb::ErrorKind::Internal, format!("lookup panicked: {e}")))?
 }
 
-fn respond(res: Result<Success, ApiError>) -> Response {
-    match res {
-        Ok(s) => s.into_response(),
-        Err(e) => e.into_response(),
-    }
-}
-
 /// `GET|POST /api/v1/series`.
 pub(crate) async fn series(
     State(state): State<Arc<AppState>>,
@@ -81,7 +74,7 @@ pub(crate) async fn series(
     body: Bytes,
 ) -> Response {
     let p = Params::new(&uri, &headers, &body);
-    respond(series_inner(&state, &p).await)
+    series_inner(&state, &p).await.into_response()
 }
 
 async fn series_inner(state: &AppState, p: &Params) -> Result<Success, ApiError> {
@@ -163,7 +156,7 @@ pub(crate) async fn labels(
     body: Bytes,
 ) -> Response {
     let p = Params::new(&uri, &headers, &body);
-    respond(labels_inner(&state, &p).await)
+    labels_inner(&state, &p).await.into_response()
 }
 
 async fn labels_inner(state: &AppState, p: &Params) -> Result<Success, ApiError> {
@@ -203,7 +196,7 @@ pub(crate) async fn label_values(
     body: Bytes,
 ) -> Response {
     let p = Params::new(&uri, &headers, &body);
-    respond(label_values_inner(&state, name, &p).await)
+    label_values_inner(&state, name, &p).await.into_response()
 }
 
 async fn label_values_inner(

@@ -32,9 +32,6 @@ impl Db {
             }
             self.head.truncate(maxt)?;
         }
-        if !written.is_empty() {
-            self.update_block_metrics();
-        }
         Ok(written)
     }
 
@@ -161,7 +158,6 @@ impl Db {
             remove_block_dir(b.dir())?;
         }
         self.metrics.blocks_deleted.inc_by(doomed.len() as u64);
-        self.update_block_metrics();
         Ok(doomed.len())
     }
 
