@@ -7,6 +7,9 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use tsdb::block::{BlockMeta, Ulid};
 
+use crate::datadir::{local_blocks, open_bucket};
+use crate::output::{Table, bytes, duration, rfc3339};
+
 /// Where a block lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Place {
@@ -46,8 +49,7 @@ pub(crate) fn run(dir: &Path, bucket: Option<&str>, json: bool) -> Result<()> {
         );
     }
     if let Some(url) = bucket {
-        let b = objstore::open(url, &objstore::Options::default())
-            .with_context(|| format!("opening bucket {url}"))?;
+        let b = open_bucket(url)?;
         let listing = compactor::shipper::list_blocks(b.as_ref())
             .with_context(|| format!("listing bucket {url}"))?;
         for bb in listing
@@ -78,24 +80,6 @@ pub(crate) fn run(dir: &Path, bucket: Option<&str>, json: bool) -> Result<()> {
     Ok(())
 }
 
-/// The metas of the `<ulid>/` directories of `dir` (unfinished `.tmp-*` ones are skipped).
-fn local_blocks(dir: &Path) -> Result<Vec<BlockMeta>> {
-    let entries = std::fs::read_dir(dir)
-        .with_context(|| format!("reading data directory {}", dir.display()))?;
-    let mut metas = Vec::new();
-    for e in entries {
-        let e = e.with_context(|| format!("reading data directory {}", dir.display()))?;
-        let is_block = e
-            .file_name()
-            .to_str()
-            .is_some_and(|n| n.parse::<Ulid>().is_ok());
-        if is_block && e.path().is_dir() {
-            metas.push(BlockMeta::read(&e.path())?);
-        }
-    }
-    Ok(metas)
-}
-
 fn row_json(r: &Row) -> serde_json::Value {
     let m = &r.meta;
     serde_json::json!({
@@ -114,117 +98,24 @@ fn row_json(r: &Row) -> serde_json::Value {
 }
 
 fn write_table(out: &mut impl Write, rows: &[Row]) -> Result<()> {
-    let header = [
+    let mut table = Table::new(&[
         "ULID", "MIN TIME", "MAX TIME", "DURATION", "SERIES", "SAMPLES", "CHUNKS", "SIZE", "LEVEL",
         "WHERE",
-    ];
-    let cells: Vec<[String; 10]> = rows
-        .iter()
-        .map(|r| {
-            let m = &r.meta;
-            [
-                m.ulid.to_string(),
-                rfc3339(m.min_time),
-                rfc3339(m.max_time),
-                duration(m.max_time - m.min_time),
-                m.stats.num_series.to_string(),
-                m.stats.num_samples.to_string(),
-                m.stats.num_chunks.to_string(),
-                bytes(r.size),
-                m.compaction.level.to_string(),
-                r.place.as_str().to_owned(),
-            ]
-        })
-        .collect();
-    let mut widths = header.map(str::len);
-    for row in &cells {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.len());
-        }
+    ]);
+    for r in rows {
+        let m = &r.meta;
+        table.row(vec![
+            m.ulid.to_string(),
+            rfc3339(m.min_time),
+            rfc3339(m.max_time),
+            duration(m.max_time - m.min_time),
+            m.stats.num_series.to_string(),
+            m.stats.num_samples.to_string(),
+            m.stats.num_chunks.to_string(),
+            bytes(r.size),
+            m.compaction.level.to_string(),
+            r.place.as_str().to_owned(),
+        ]);
     }
-    let line = |cols: &[&str]| {
-        cols.iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_owned()
-    };
-    writeln!(out, "{}", line(&header))?;
-    for row in &cells {
-        let cols: Vec<&str> = row.iter().map(String::as_str).collect();
-        writeln!(out, "{}", line(&cols))?;
-    }
-    Ok(())
-}
-
-/// `2026-11-21T10:00:00.000Z` for a timestamp in ms.
-fn rfc3339(ms: i64) -> String {
-    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
-    let (y, mo, d) = promql::functions::time::civil_from_days(days);
-    let (h, mi, s, frac) = (
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000,
-    );
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{frac:03}Z")
-}
-
-/// `2h`, `1d12h`, `10m30s`, `500ms`.
-fn duration(ms: i64) -> String {
-    if ms <= 0 {
-        return "0s".to_owned();
-    }
-    let mut out = String::new();
-    let mut rest = ms;
-    for (unit, size) in [
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-    ] {
-        if rest >= size {
-            out.push_str(&format!("{}{unit}", rest / size));
-            rest %= size;
-        }
-    }
-    if rest > 0 {
-        out.push_str(&format!("{rest}ms"));
-    }
-    out
-}
-
-/// `1.5MiB`.
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n}B")
-    } else {
-        format!("{v:.1}{}", UNITS[unit])
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
-        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999Z");
-        assert_eq!(duration(7_200_000), "2h");
-        assert_eq!(duration(129_600_000), "1d12h");
-        assert_eq!(duration(630_500), "10m30s500ms");
-        assert_eq!(bytes(1000), "1000B");
-        assert_eq!(bytes(1536 * 1024), "1.5MiB");
-    }
+    table.write(out)
 }

@@ -8,7 +8,10 @@
 //!
 //! Exit codes: 0 success, 1 an error (printed to stderr with its causes), 2 bad usage.
 
+mod datadir;
 mod list;
+mod output;
+mod progress;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,0 +1,133 @@
+//! Human-readable output shared by the subcommands: aligned tables and the formats of
+//! timestamps, durations and sizes. `--json` output is built with `serde_json` by each
+//! subcommand.
+
+use std::io::Write;
+
+use anyhow::Result;
+
+/// A table with a header row, printed with columns padded to their widest cell.
+#[derive(Debug)]
+pub(crate) struct Table {
+    header: Vec<&'static str>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub(crate) fn new(header: &[&'static str]) -> Table {
+        Table {
+            header: header.to_vec(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row; it must have one cell per header column.
+    pub(crate) fn row(&mut self, cells: Vec<String>) {
+        debug_assert_eq!(cells.len(), self.header.len(), "one cell per column");
+        self.rows.push(cells);
+    }
+
+    pub(crate) fn write(&self, out: &mut impl Write) -> Result<()> {
+        let mut widths: Vec<usize> = self.header.iter().map(|h| h.len()).collect();
+        for row in &self.rows {
+            for (w, c) in widths.iter_mut().zip(row) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        let line = |cols: &mut dyn Iterator<Item = &str>| {
+            cols.zip(&widths)
+                .map(|(c, &w)| format!("{c:<w$}"))
+                .collect::<Vec<_>>()
+                .join("  ")
+                .trim_end()
+                .to_owned()
+        };
+        writeln!(out, "{}", line(&mut self.header.iter().copied()))?;
+        for row in &self.rows {
+            writeln!(out, "{}", line(&mut row.iter().map(String::as_str)))?;
+        }
+        Ok(())
+    }
+}
+
+/// `2026-11-21T10:00:00.000Z` for a timestamp in ms.
+pub(crate) fn rfc3339(ms: i64) -> String {
+    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    let (y, mo, d) = promql::functions::time::civil_from_days(days);
+    let (h, mi, s, frac) = (
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000,
+    );
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{frac:03}Z")
+}
+
+/// `2h`, `1d12h`, `10m30s`, `500ms`.
+pub(crate) fn duration(ms: i64) -> String {
+    if ms <= 0 {
+        return "0s".to_owned();
+    }
+    let mut out = String::new();
+    let mut rest = ms;
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+    ] {
+        if rest >= size {
+            out.push_str(&format!("{}{unit}", rest / size));
+            rest %= size;
+        }
+    }
+    if rest > 0 {
+        out.push_str(&format!("{rest}ms"));
+    }
+    out
+}
+
+/// `1.5MiB`.
+pub(crate) fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n}B")
+    } else {
+        format!("{v:.1}{}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(duration(7_200_000), "2h");
+        assert_eq!(duration(129_600_000), "1d12h");
+        assert_eq!(duration(630_500), "10m30s500ms");
+        assert_eq!(bytes(1000), "1000B");
+        assert_eq!(bytes(1536 * 1024), "1.5MiB");
+    }
+
+    #[test]
+    fn table_pads_columns_to_the_widest_cell() {
+        let mut t = Table::new(&["A", "LONG HEADER"]);
+        t.row(vec!["wide cell".into(), "x".into()]);
+        let mut out = Vec::new();
+        t.write(&mut out).expect("write");
+        assert_eq!(
+            String::from_utf8(out).expect("utf-8"),
+            "A          LONG HEADER\nwide cell  x\n"
+        );
+    }
+}
