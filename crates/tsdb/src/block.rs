@@ -19,6 +19,7 @@
 //! * [`Block::delete`] adds tombstones.
 //! * [`compact()`] merges blocks into one, streaming, and [`rewrite`] drops a block's
 //!   deleted samples.
+//! * [`verify`] checks a block offline and reports every problem it finds.
 //!
 //! Readers never trust the bytes: every bounds or CRC failure is an error naming the file
 //! (whose path holds the block's ULID) and the offset.
@@ -28,6 +29,7 @@ mod delete;
 pub mod meta;
 mod querier;
 mod series;
+pub mod verify;
 mod writer;
 
 use std::fmt::Debug;

@@ -179,7 +179,7 @@ impl Head {
         head.exemplars =
             ExemplarStorage::new(opts.max_exemplars, ExemplarMetrics::register(registry));
         head.min_valid_time = AtomicI64::new(min_valid_time);
-        head.replay(wal_dir)?;
+        head.replay(wal_dir, false)?;
         if min_valid_time > i64::MIN {
             // Series whose samples all lay before `min_valid_time` are left empty.
             head.gc(min_valid_time);
@@ -187,6 +187,29 @@ impl Head {
         let wal = Wal::open(wal_dir, head.wal_options.clone(), head.wal_metrics.clone())?;
         head.wal = Some(WalWriter::spawn(wal, opts.wal_sync));
         head.wal_dir = Some(wal_dir.to_path_buf());
+        Ok(head)
+    }
+
+    /// A head rebuilt from the WAL in `wal_dir` for reading only, as Prometheus's read-only
+    /// DB does for `promtool tsdb dump`: nothing is written (damage ends the replay instead
+    /// of being repaired), no WAL writer runs, and no lock is needed. Samples before
+    /// `min_valid_time` (already in blocks) are dropped. A missing `wal_dir` is an empty
+    /// head. Appends to the returned head are kept in memory only.
+    pub fn open_read_only(
+        wal_dir: &Path,
+        opts: &Options,
+        registry: &mut Registry,
+        min_valid_time: i64,
+    ) -> Result<Head> {
+        let mut head = Head::new(opts, registry)?;
+        if !wal_dir.is_dir() {
+            return Ok(head);
+        }
+        head.min_valid_time = AtomicI64::new(min_valid_time);
+        head.replay(wal_dir, true)?;
+        if min_valid_time > i64::MIN {
+            head.gc(min_valid_time);
+        }
         Ok(head)
     }
 

@@ -59,7 +59,10 @@ pub use checkpoint::{CheckpointStats, checkpoint, delete_checkpoints, last_check
 pub use commit::{PendingCommit, SyncPolicy, WalWriter};
 pub use metrics::WalMetrics;
 pub use reader::{RecordPosition, WalReader};
-pub use repair::{ReplayStats, repair, replay, replay_with_checkpoint};
+pub use repair::{
+    ReplayStats, repair, replay, replay_read_only, replay_with_checkpoint,
+    replay_with_checkpoint_read_only,
+};
 pub use writer::Wal;
 
 /// Size of a WAL page.

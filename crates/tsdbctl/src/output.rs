@@ -103,6 +103,135 @@ pub(crate) fn bytes(n: u64) -> String {
     }
 }
 
+/// Parses a time given on the command line: an integer is Unix time in milliseconds (as
+/// `promtool tsdb dump` takes it); anything else must be RFC 3339
+/// (`2026-11-21T10:00:00Z`, `2026-11-21T10:00:00.5+01:00`).
+pub(crate) fn parse_time(s: &str) -> Result<i64> {
+    if let Ok(ms) = s.parse::<i64>() {
+        return Ok(ms);
+    }
+    parse_rfc3339(s).ok_or_else(|| {
+        anyhow::anyhow!(
+            "invalid time {s:?}: want Unix milliseconds or RFC 3339 (2026-11-21T10:00:00Z)"
+        )
+    })
+}
+
+fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        if t.bytes().all(|c| c.is_ascii_digit()) {
+            t.parse().ok()
+        } else {
+            None
+        }
+    };
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let mut at = 19;
+    let mut frac_ms = 0;
+    if b[at] == b'.' {
+        let start = at + 1;
+        at = start;
+        while at < b.len() && b[at].is_ascii_digit() {
+            at += 1;
+        }
+        if at == start {
+            return None;
+        }
+        let digits = &s[start..at];
+        let ms3: String = digits.chars().chain("000".chars()).take(3).collect();
+        frac_ms = ms3.parse::<i64>().ok()?;
+    }
+    let offset_min = match &s[at..] {
+        "Z" | "z" => 0,
+        tz if tz.len() == 6
+            && matches!(tz.as_bytes()[0], b'+' | b'-')
+            && tz.as_bytes()[3] == b':' =>
+        {
+            let sign = if tz.starts_with('-') { -1 } else { 1 };
+            sign * (num(at + 1..at + 3)? * 60 + num(at + 4..at + 6)?)
+        }
+        _ => return None,
+    };
+    let days = promql::functions::time::days_from_civil(y, mo as u32, d as u32);
+    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset_min * 60;
+    Some(secs * 1000 + frac_ms)
+}
+
+/// A float as Go's `%g` prints it (`promtool tsdb dump`): shortest round-trip digits,
+/// exponent form when the decimal exponent is below -4 or at least 6 (`1e+06`,
+/// `1.2e-05`), `NaN`, `+Inf`, `-Inf`.
+pub(crate) fn go_g(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
+    }
+    // Shortest digits and exponent from Rust's `{:e}`: `-1.2345e-5`.
+    let e = format!("{v:e}");
+    let (mant, exp) = e.split_once('e').expect("{:e} has an exponent");
+    let exp: i32 = exp.parse().expect("{:e} exponent is an integer");
+    let (sign, mant) = match mant.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mant),
+    };
+    let digits: String = mant.chars().filter(|c| *c != '.').collect();
+    if exp < -4 || exp >= 6 {
+        let (first, rest) = digits.split_at(1);
+        let dot = if rest.is_empty() { "" } else { "." };
+        let esign = if exp < 0 { '-' } else { '+' };
+        return format!("{sign}{first}{dot}{rest}e{esign}{:02}", exp.abs());
+    }
+    let n = digits.len() as i32;
+    if exp < 0 {
+        let zeros = "0".repeat((-exp - 1) as usize);
+        format!("{sign}0.{zeros}{digits}")
+    } else if exp + 1 >= n {
+        let zeros = "0".repeat((exp + 1 - n) as usize);
+        format!("{sign}{digits}{zeros}")
+    } else {
+        let (int, frac) = digits.split_at((exp + 1) as usize);
+        format!("{sign}{int}.{frac}")
+    }
+}
+
+/// A float as Prometheus's HTTP API prints it (`strconv.FormatFloat(v, 'f', -1, 64)`):
+/// no exponent, `NaN`, `+Inf`, `-Inf`.
+pub(crate) fn api_float(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{v}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,6 +246,42 @@ mod tests {
         assert_eq!(duration(630_500), "10m30s500ms");
         assert_eq!(bytes(1000), "1000B");
         assert_eq!(bytes(1536 * 1024), "1.5MiB");
+    }
+
+    #[test]
+    fn parses_times_and_formats_floats_like_go() {
+        assert_eq!(parse_time("1700000000123").expect("ms"), 1_700_000_000_123);
+        assert_eq!(parse_time("-5").expect("ms"), -5);
+        assert_eq!(
+            parse_time("2023-11-14T22:13:20.123Z").expect("rfc3339"),
+            1_700_000_000_123
+        );
+        assert_eq!(
+            parse_time("2023-11-14T23:13:20+01:00").expect("rfc3339"),
+            1_700_000_000_000
+        );
+        assert_eq!(parse_time("1970-01-01T00:00:00.5Z").expect("frac"), 500);
+        assert!(parse_time("yesterday").is_err());
+        assert!(parse_time("2023-13-14T22:13:20Z").is_err());
+        for (v, s) in [
+            (1.0, "1"),
+            (1e6, "1e+06"),
+            (123456.0, "123456"),
+            (1234567.0, "1.234567e+06"),
+            (1.2e-5, "1.2e-05"),
+            (0.0001, "0.0001"),
+            (0.5, "0.5"),
+            (-2.25, "-2.25"),
+            (1e21, "1e+21"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+            (0.1 + 0.2, "0.30000000000000004"),
+        ] {
+            assert_eq!(go_g(v), s, "{v}");
+        }
+        assert_eq!(api_float(1e6), "1000000");
+        assert_eq!(api_float(f64::NEG_INFINITY), "-Inf");
     }
 
     #[test]

@@ -35,18 +35,21 @@ struct Replay {
 }
 
 impl Head {
-    pub(super) fn replay(&mut self, dir: &Path) -> Result<()> {
+    /// Replays the WAL in `dir`; with `read_only` damage ends the replay instead of being
+    /// repaired, and nothing is written.
+    pub(super) fn replay(&mut self, dir: &Path, read_only: bool) -> Result<()> {
         let started = std::time::Instant::now();
         let mut r = Replay {
             mint: i64::MAX,
             maxt: i64::MIN,
             ..Default::default()
         };
-        let stats = wal::replay_with_checkpoint(
-            dir,
-            |rec| self.replay_record(rec, &mut r),
-            &self.wal_metrics,
-        )?;
+        let f = |rec: &[u8]| self.replay_record(rec, &mut r);
+        let stats = if read_only {
+            wal::replay_with_checkpoint_read_only(dir, f, &self.wal_metrics)?
+        } else {
+            wal::replay_with_checkpoint(dir, f, &self.wal_metrics)?
+        };
         if r.appended > 0 {
             self.update_time_range(r.mint, r.maxt);
         }

@@ -626,6 +626,189 @@ impl Reader {
     pub fn all_series(&self) -> Result<RoaringBitmap> {
         self.read_postings(self.all_postings)
     }
+
+    /// Checks the `len | content | CRC32C` section at `at` (bounds and CRC) and returns
+    /// its content's byte range; for verification.
+    pub fn check_section(&self, at: u64, what: &str) -> Result<Range<usize>> {
+        self.section(at, what)
+    }
+
+    /// The end of the series section: where the legacy label indices (or, without them,
+    /// the postings) start.
+    fn series_end(&self) -> usize {
+        let end = if self.toc.label_indices > self.toc.series {
+            self.toc.label_indices
+        } else {
+            self.toc.postings
+        };
+        usize::try_from(end).map_or(self.data_end, |e| e.min(self.data_end))
+    }
+
+    /// The ids of the series entries in file order, found by walking the series section
+    /// entry by entry (not through the postings), for verification. Each entry's length
+    /// must keep it inside the section and the alignment padding between entries must be
+    /// zero; a violation is yielded once as an [`Error::Corruption`] and ends the walk.
+    /// The entries' CRCs are not checked here ([`Reader::series_into`] does).
+    pub fn series_ids_in_file(&self) -> SeriesIds<'_> {
+        // The TOC points before the padding that aligns the first entry.
+        let start = usize::try_from(self.toc.series).unwrap_or(usize::MAX);
+        SeriesIds {
+            reader: self,
+            at: start,
+            end: self.series_end(),
+            done: self.toc.series == 0,
+            first: true,
+        }
+    }
+
+    /// Every postings-offset-table entry in table order: `(name, value, postings offset,
+    /// entry offset)`; the all-postings key is `("", "")`. A decode failure is yielded once
+    /// and ends the iteration.
+    pub fn postings_table(&self) -> impl Iterator<Item = Result<(&str, &str, u64, usize)>> + '_ {
+        let mut at = self.table.start;
+        let mut done = false;
+        std::iter::from_fn(move || {
+            if done || at >= self.table.end {
+                return None;
+            }
+            match self.table_entry(at) {
+                Ok(e) => {
+                    let here = at;
+                    at = e.next;
+                    Some(Ok((e.name, e.value, e.offset, here)))
+                }
+                Err(e) => {
+                    done = true;
+                    Some(Err(e))
+                }
+            }
+        })
+    }
+
+    /// Checks the legacy label-index sections that Prometheus before 3.7 writes (absent
+    /// from our files): the label offset table's bounds and CRC, and those of every label
+    /// index it points at. Returns how many label indices were checked.
+    pub fn check_legacy_label_indices(&self) -> Result<u64> {
+        let t = self.toc.label_indices_table;
+        if t == 0 || t == self.toc.postings_offset_table {
+            return Ok(0);
+        }
+        let content = self.section(t, "label offset table")?;
+        let b = &self.b()[content.clone()];
+        let mut d = Decbuf::new(b);
+        let count = d.be32();
+        let mut checked = 0;
+        for i in 0..count {
+            let at = content.end - d.len();
+            let n = d.uvarint();
+            let mut names = Vec::new();
+            for _ in 0..n {
+                names.push(d.uvarint_str());
+            }
+            let off = d.uvarint();
+            if let Some(e) = d.err() {
+                return Err(self.corrupt(at, format!("label offset table entry {i}: {e}")));
+            }
+            let names = names.join(",");
+            self.section(off, &format!("label index of {names}"))?;
+            checked += 1;
+        }
+        if !d.is_empty() {
+            return Err(self.corrupt(
+                content.start,
+                format!("label offset table does not hold exactly {count} entries"),
+            ));
+        }
+        Ok(checked)
+    }
+}
+
+/// The series ids of an index in file order; see [`Reader::series_ids_in_file`].
+pub struct SeriesIds<'a> {
+    reader: &'a Reader,
+    at: usize,
+    end: usize,
+    done: bool,
+    /// Whether the padding before the first entry is still to be skipped.
+    first: bool,
+}
+
+impl fmt::Debug for SeriesIds<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SeriesIds")
+            .field("path", &self.reader.path)
+            .field("at", &self.at)
+            .finish()
+    }
+}
+
+impl SeriesIds<'_> {
+    fn step(&mut self) -> Result<Option<u32>> {
+        let r = self.reader;
+        let align = SERIES_ALIGN as usize;
+        if self.first {
+            self.first = false;
+            let aligned = self.at.div_ceil(align).saturating_mul(align);
+            let b = r.b();
+            let pad_end = aligned.min(self.end);
+            if let Some(p) = b
+                .get(self.at..pad_end)
+                .and_then(|pad| pad.iter().position(|&x| x != 0))
+            {
+                return Err(r.corrupt(self.at + p, "non-zero padding before the first series"));
+            }
+            self.at = aligned;
+        }
+        let start = self.at;
+        if start >= self.end {
+            return Ok(None);
+        }
+        let b = &r.b()[..self.end];
+        let Some((len, n)) = crate::encoding::uvarint(&b[start..]) else {
+            return Err(r.corrupt(start, "series entry length is not a valid uvarint"));
+        };
+        let entry_end = usize::try_from(len)
+            .ok()
+            .and_then(|l| (start + n).checked_add(l))
+            .and_then(|e| e.checked_add(4))
+            .filter(|&e| e <= self.end)
+            .ok_or_else(|| {
+                r.corrupt(
+                    start,
+                    format!("series entry of {len} bytes runs past the series section"),
+                )
+            })?;
+        let next = entry_end.div_ceil(align) * align;
+        let pad_end = next.min(self.end);
+        if let Some(p) = b[entry_end..pad_end].iter().position(|&x| x != 0) {
+            return Err(r.corrupt(entry_end + p, "non-zero padding after a series entry"));
+        }
+        let id = u32::try_from(start as u64 / SERIES_ALIGN)
+            .map_err(|_| r.corrupt(start, "series offset beyond 2^32 * 16"))?;
+        self.at = next;
+        Ok(Some(id))
+    }
+}
+
+impl Iterator for SeriesIds<'_> {
+    type Item = Result<u32>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.step() {
+            Ok(Some(id)) => Some(Ok(id)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
 }
 
 /// The symbols of an index in table order; see [`Reader::symbols`].

@@ -102,8 +102,30 @@ pub fn repair(err: &CorruptionError) -> Result<()> {
 pub fn replay(
     dir: &Path,
     from_segment: Option<u32>,
+    f: impl FnMut(&[u8]) -> Result<()>,
+    metrics: &WalMetrics,
+) -> Result<ReplayStats> {
+    replay_inner(dir, from_segment, f, metrics, true)
+}
+
+/// [`replay`] that never writes: on corruption it stops after the last intact record and
+/// reports the damage in [`ReplayStats::corruption`], leaving the WAL as it is (for tools
+/// reading a data directory they must not change).
+pub fn replay_read_only(
+    dir: &Path,
+    from_segment: Option<u32>,
+    f: impl FnMut(&[u8]) -> Result<()>,
+    metrics: &WalMetrics,
+) -> Result<ReplayStats> {
+    replay_inner(dir, from_segment, f, metrics, false)
+}
+
+fn replay_inner(
+    dir: &Path,
+    from_segment: Option<u32>,
     mut f: impl FnMut(&[u8]) -> Result<()>,
     metrics: &WalMetrics,
+    repair_damage: bool,
 ) -> Result<ReplayStats> {
     let mut reader = WalReader::open(dir, from_segment, None)?;
     let mut stats = ReplayStats {
@@ -142,7 +164,9 @@ pub fn replay(
     };
     if let Some(c) = corruption {
         metrics.corruptions_total.inc();
-        repair(&c)?;
+        if repair_damage {
+            repair(&c)?;
+        }
         stats.corruption = Some(c);
     }
     Ok(stats)
@@ -153,8 +177,27 @@ pub fn replay(
 /// error ([`Error::WalCorruption`]), as in Prometheus: a checkpoint cannot be cut.
 pub fn replay_with_checkpoint(
     wal_dir: &Path,
+    f: impl FnMut(&[u8]) -> Result<()>,
+    metrics: &WalMetrics,
+) -> Result<ReplayStats> {
+    replay_with_checkpoint_inner(wal_dir, f, metrics, true)
+}
+
+/// [`replay_with_checkpoint`] that never writes: damage after the checkpoint ends the
+/// replay (reported in [`ReplayStats::corruption`]) instead of being repaired.
+pub fn replay_with_checkpoint_read_only(
+    wal_dir: &Path,
+    f: impl FnMut(&[u8]) -> Result<()>,
+    metrics: &WalMetrics,
+) -> Result<ReplayStats> {
+    replay_with_checkpoint_inner(wal_dir, f, metrics, false)
+}
+
+fn replay_with_checkpoint_inner(
+    wal_dir: &Path,
     mut f: impl FnMut(&[u8]) -> Result<()>,
     metrics: &WalMetrics,
+    repair_damage: bool,
 ) -> Result<ReplayStats> {
     let mut from = None;
     let (mut records, mut bytes) = (0, 0);
@@ -181,7 +224,7 @@ pub fn replay_with_checkpoint(
         }
         from = Some(next);
     }
-    let mut stats = replay(wal_dir, from, f, metrics)?;
+    let mut stats = replay_inner(wal_dir, from, f, metrics, repair_damage)?;
     stats.records += records;
     stats.bytes += bytes;
     stats.checkpoint = cp.map(|(_, i)| i);
