@@ -14,6 +14,8 @@ mod block_promtool;
 mod block_roundtrip;
 /// Shared helpers of the block tests: generated series, chunks, writing a block.
 mod block_util;
+/// `block::verify`: a healthy block, random flips and cuts (proptest), read-only WAL replay.
+mod block_verify;
 /// XOR chunks bit-exact with chunks written by Prometheus 3.5.3's promtool.
 mod chunk_compat;
 /// SIGKILL a writing child process and check every acknowledged sample survives.
