@@ -90,9 +90,10 @@ fn analyze(dir: &Path, metas: &[BlockMeta], matchers: Option<&[Matcher]>) -> Res
     let mut seen: HashSet<u64> = HashSet::new();
     // The previous block's series: hash → metric name.
     let mut prev: Option<HashMap<u64, String>> = None;
-    let mut cache = SymbolCache::new();
     let mut entry = SeriesEntry::default();
     for m in metas {
+        // Symbol references are per index: one cache per block.
+        let mut cache = SymbolCache::new();
         let b = Block::open(&dir.join(m.ulid.to_string()))
             .with_context(|| format!("opening block {}", m.ulid))?;
         let ix = b.index();
