@@ -106,11 +106,10 @@ fn write_union(out: &mut impl Write, mut sets: Vec<Peekable>, format: Format) ->
         let mut min: Option<Labels> = None;
         for s in &mut sets {
             match s.peek() {
-                Some(Ok(series)) => {
-                    if min.as_ref().is_none_or(|m| series.labels() < m) {
-                        min = Some(series.labels().clone());
-                    }
+                Some(Ok(series)) if min.as_ref().is_none_or(|m| series.labels() < m) => {
+                    min = Some(series.labels().clone());
                 }
+                Some(Ok(_)) => {}
                 Some(Err(_)) => {
                     if let Some(Err(e)) = s.next() {
                         return Err(e.into());

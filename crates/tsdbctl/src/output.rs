@@ -199,7 +199,7 @@ pub(crate) fn go_g(v: f64) -> String {
         None => ("", mant),
     };
     let digits: String = mant.chars().filter(|c| *c != '.').collect();
-    if exp < -4 || exp >= 6 {
+    if !(-4..6).contains(&exp) {
         let (first, rest) = digits.split_at(1);
         let dot = if rest.is_empty() { "" } else { "." };
         let esign = if exp < 0 { '-' } else { '+' };

@@ -170,8 +170,27 @@ impl Verifier<'_> {
         self.push(Severity::Error, file, offset, series, p);
     }
 
-    /// A reader's error as a finding: corruption keeps its file and offset.
+    /// A reader's error as a finding: corruption keeps its file and offset. The same
+    /// damage found earlier without a series (by the segment walk) gets the series.
     fn reader_error(&mut self, file: &Path, series: Option<&Labels>, e: Error) {
+        if let (
+            Some(l),
+            Error::Corruption {
+                path,
+                offset,
+                reason,
+            },
+        ) = (series, &e)
+            && let Some(f) = self.report.findings.iter_mut().find(|f| {
+                f.series.is_none()
+                    && f.file == *path
+                    && f.offset == Some(*offset)
+                    && f.problem == *reason
+            })
+        {
+            f.series = Some(l.to_string());
+            return;
+        }
         match e {
             Error::Corruption {
                 path,
