@@ -360,6 +360,18 @@ pub fn selector_matchers(vs: &VectorSelector) -> Result<Vec<Matcher>> {
     Ok(ms)
 }
 
+/// Parses one series selector (`up`, `{job="x"}`, `up{job=~"a|b"}`) into its storage
+/// matchers ([`selector_matchers`]); anything but a vector selector is [`Error::Parse`].
+pub fn parse_selector(s: &str) -> Result<Vec<Matcher>> {
+    match promql_parser::parser::parse(s) {
+        Ok(promql_parser::parser::Expr::VectorSelector(vs)) => selector_matchers(&vs),
+        Ok(_) => Err(Error::Parse {
+            message: format!("unexpected expression, expected a series selector: {s}"),
+        }),
+        Err(message) => Err(Error::Parse { message }),
+    }
+}
+
 /// Parses a query, mapping the parser's errors to [`Error::Parse`].
 ///
 /// Duration expressions (`x[5m*2]`, `x offset (1h+5m)`), which the parser lacks, are
