@@ -31,7 +31,6 @@ pub(crate) fn local_blocks(dir: &Path) -> Result<Vec<BlockMeta>> {
 
 /// Takes the data directory's lock before `tsdbctl` writes into it, creating the directory
 /// if needed. Fails with a clear message when a running `tsdbd` (or Prometheus) holds it.
-#[expect(dead_code, reason = "used by the writing subcommands, next")]
 pub(crate) fn lock_for_writing(dir: &Path) -> Result<DirLock> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("creating data directory {}", dir.display()))?;
@@ -48,4 +47,25 @@ pub(crate) fn lock_for_writing(dir: &Path) -> Result<DirLock> {
 pub(crate) fn open_bucket(url: &str) -> Result<Arc<dyn Bucket>> {
     objstore::open(url, &objstore::Options::default())
         .with_context(|| format!("opening bucket {url}"))
+}
+
+/// Opens an existing data directory as `tsdb::Db` (which takes its lock and replays its
+/// WAL), with a clear message when a running `tsdbd` holds the lock.
+pub(crate) fn open_db(dir: &Path, opts: tsdb::Options) -> Result<tsdb::Db> {
+    if !dir.is_dir() {
+        anyhow::bail!("data directory {} does not exist", dir.display());
+    }
+    let mut registry = prometheus_client::registry::Registry::default();
+    tsdb::Db::open(dir, opts, &mut registry).map_err(|e| {
+        let in_use = matches!(&e, tsdb::Error::Io { op: "lock", .. });
+        let e = anyhow::Error::new(e);
+        if in_use {
+            e.context(format!(
+                "data directory {} is in use (is tsdbd running on it?); stop it first",
+                dir.display()
+            ))
+        } else {
+            e.context(format!("opening data directory {}", dir.display()))
+        }
+    })
 }

@@ -1,22 +1,40 @@
 //! `tsdbctl`: the operator CLI (issue 6), working offline on a data directory or a bucket.
 //!
-//! Built so far: `list` (the blocks of a data directory and, with `--bucket`, of a bucket:
-//! ULID, time range, duration, series, samples, chunks, size, compaction level, where
-//! they live), as a table or `--json`. The other subcommands of issue 6 (`analyze`,
-//! `dump`, `verify`, `backfill`, `import`, `upload`, `compact`, `delete`, `query`) are not
-//! written yet.
+//! Built so far (each a table or `--json`; see `docs/tsdbctl.md`):
+//!
+//! * `list`: the blocks of a data directory and, with `--bucket`, of a bucket (ULID, time
+//!   range, duration, series, samples, chunks, size, compaction level, where they live).
+//! * `import`: a Prometheus data directory (blocks and WAL) into a data directory or a
+//!   bucket, the source left untouched ([`import`]).
+//! * `upload`: a data directory's blocks to a bucket, as the server ships them ([`upload`]).
+//! * `compact`: offline compaction with the server's loop ([`compact`]).
+//! * `delete`: tombstones for matching series, optionally rewriting blocks ([`delete`]).
+//! * `query`: instant and range queries against a running server's HTTP API ([`query`]).
+//!
+//! Not written yet: `analyze`, `dump`, `verify`, `backfill`.
+//!
+//! Subcommands that write into a data directory take its lock first, so they refuse to
+//! run under a running `tsdbd`. Times are Unix seconds or RFC 3339, durations Prometheus
+//! durations ([`time`]).
 //!
 //! Exit codes: 0 success, 1 an error (printed to stderr with its causes), 2 bad usage.
 
+mod compact;
 mod datadir;
+mod delete;
+mod import;
 mod list;
 mod output;
 mod progress;
+mod query;
+mod time;
+mod upload;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use anyhow::Result;
+use clap::{ArgGroup, Parser, Subcommand};
 
 /// Inspect and maintain tsdbd (and Prometheus) data directories and buckets.
 #[derive(Debug, Parser)]
@@ -40,12 +58,177 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Import a Prometheus (2.x or 3.x) data directory, blocks and WAL, into a data
+    /// directory or a bucket. The source is only read.
+    #[command(group(ArgGroup::new("target").required(true).args(["output", "bucket"])))]
+    Import {
+        /// The Prometheus data directory (stopped Prometheus).
+        prom_data_dir: PathBuf,
+        /// The data directory to import into (created if missing).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// The bucket to import into (file:///dir, s3://bucket/prefix, gs://, az://).
+        #[arg(long)]
+        bucket: Option<String>,
+        /// The range of the blocks the WAL's samples are written as.
+        #[arg(long, default_value = "2h", value_parser = parse_duration)]
+        block_duration: i64,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Upload a data directory's blocks to a bucket, as tsdbd's shipper does.
+    Upload {
+        /// The data directory.
+        dir: PathBuf,
+        /// The bucket (file:///dir, s3://bucket/prefix, gs://, az://).
+        #[arg(long)]
+        bucket: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compact a data directory's blocks offline until nothing is left to merge.
+    Compact {
+        /// The data directory.
+        dir: PathBuf,
+        /// The smallest block range (the head's block range).
+        #[arg(long, default_value = "2h", value_parser = parse_duration)]
+        min_block_duration: i64,
+        /// The largest block to build (default: tsdbd's default, 36h).
+        #[arg(long, value_parser = parse_duration)]
+        max_block_duration: Option<i64>,
+        /// Also write the head's compactable ranges as blocks first.
+        #[arg(long)]
+        head: bool,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete the series matching selectors in a time range (tombstones), as Prometheus's
+    /// delete_series API does.
+    Delete {
+        /// The data directory.
+        dir: PathBuf,
+        /// A series selector (repeatable), e.g. 'up{job="node"}'.
+        #[arg(long = "match", required = true, value_name = "SELECTOR")]
+        selectors: Vec<String>,
+        /// Start of the range (Unix seconds or RFC 3339; default: the beginning).
+        #[arg(long, value_parser = parse_time)]
+        min_time: Option<i64>,
+        /// End of the range, inclusive (Unix seconds or RFC 3339; default: the end).
+        #[arg(long, value_parser = parse_time)]
+        max_time: Option<i64>,
+        /// Rewrite the blocks with tombstones without the deleted samples.
+        #[arg(long)]
+        rewrite: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run an instant or range query against a running server's HTTP API.
+    Query {
+        /// The server's URL.
+        #[arg(long, default_value = "http://127.0.0.1:9201")]
+        url: String,
+        /// The PromQL expression.
+        expr: String,
+        /// Time of an instant query (Unix seconds or RFC 3339; default: the server's now).
+        #[arg(long, value_parser = parse_time, conflicts_with_all = ["start", "end", "step"])]
+        time: Option<i64>,
+        /// Start of a range query.
+        #[arg(long, value_parser = parse_time, requires_all = ["end", "step"])]
+        start: Option<i64>,
+        /// End of a range query.
+        #[arg(long, value_parser = parse_time, requires_all = ["start", "step"])]
+        end: Option<i64>,
+        /// Resolution of a range query (a duration: 15s, 1m).
+        #[arg(long, value_parser = parse_duration, requires_all = ["start", "end"])]
+        step: Option<i64>,
+        /// Print the API's JSON answer as received.
+        #[arg(long)]
+        json: bool,
+        /// A file holding a bearer token.
+        #[arg(long, conflicts_with_all = ["user", "password_file"])]
+        bearer_token_file: Option<PathBuf>,
+        /// Basic-auth user name.
+        #[arg(long, requires = "password_file")]
+        user: Option<String>,
+        /// A file holding the basic-auth password.
+        #[arg(long, requires = "user")]
+        password_file: Option<PathBuf>,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<i64, String> {
+    time::parse_duration(s).map_err(|e| e.to_string())
+}
+
+fn parse_time(s: &str) -> Result<i64, String> {
+    time::parse_time(s).map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::List { dir, bucket, json } => list::run(&dir, bucket.as_deref(), json),
+        Command::Import {
+            prom_data_dir,
+            output,
+            bucket,
+            block_duration,
+            json,
+        } => {
+            let target = match (output, bucket) {
+                (Some(dir), _) => import::Target::Dir(dir),
+                (None, Some(url)) => import::Target::Bucket(url),
+                (None, None) => unreachable!("clap requires one of --output and --bucket"),
+            };
+            import::run(&prom_data_dir, &target, block_duration, json)
+        }
+        Command::Upload { dir, bucket, json } => upload::run(&dir, &bucket, json),
+        Command::Compact {
+            dir,
+            min_block_duration,
+            max_block_duration,
+            head,
+            json,
+        } => compact::run(&dir, min_block_duration, max_block_duration, head, json),
+        Command::Delete {
+            dir,
+            selectors,
+            min_time,
+            max_time,
+            rewrite,
+            json,
+        } => delete::run(
+            &dir,
+            &selectors,
+            min_time.unwrap_or(i64::MIN),
+            max_time.unwrap_or(i64::MAX),
+            rewrite,
+            json,
+        ),
+        Command::Query {
+            url,
+            expr,
+            time,
+            start,
+            end,
+            step,
+            json,
+            bearer_token_file,
+            user,
+            password_file,
+        } => run_query(
+            &url,
+            &expr,
+            time,
+            start.zip(end).zip(step),
+            bearer_token_file,
+            user.zip(password_file),
+            json,
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -54,4 +237,32 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `tsdbctl query` with its arguments checked by clap (`--start`, `--end` and `--step`
+/// come together, one kind of authentication at most).
+fn run_query(
+    url: &str,
+    expr: &str,
+    time: Option<i64>,
+    range: Option<((i64, i64), i64)>,
+    bearer: Option<PathBuf>,
+    basic: Option<(String, PathBuf)>,
+    json: bool,
+) -> Result<()> {
+    let kind = match range {
+        Some(((start, end), step)) => {
+            if start > end {
+                anyhow::bail!("--start is after --end");
+            }
+            query::Kind::Range { start, end, step }
+        }
+        None => query::Kind::Instant(time),
+    };
+    let auth = match (&bearer, &basic) {
+        (Some(file), _) => query::Auth::Bearer(file),
+        (None, Some((user, password))) => query::Auth::Basic { user, password },
+        (None, None) => query::Auth::None,
+    };
+    query::run(url, expr, &kind, &auth, json)
 }
