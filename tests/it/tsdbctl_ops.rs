@@ -121,6 +121,9 @@ fn tsdbctl_imports_a_prometheus_data_dir_that_then_answers_alike() {
     assert!(from("wal") >= 2, "the head's 13 min: {rows:?}");
     assert_eq!(blocks(&ours).len(), rows.len());
     assert_eq!(snapshot(&theirs), before, "the source is unchanged");
+    let again = import(&["--output", s(&ours)], &[]);
+    assert!(again.iter().all(|r| r["imported"] == false), "{again:?}");
+    assert_eq!(blocks(&ours).len(), rows.len(), "nothing imported twice");
     assert_eq!(snapshot(&theirs.join("wal")), wal_before, "its WAL too");
 
     let tsdbd = Tsdbd::start_on(&ours, free_port(), TSDBD_ON_PROM_FLAGS);

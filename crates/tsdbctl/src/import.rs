@@ -16,8 +16,9 @@
 //!
 //! The source's `lock` file, when there is one, is flocked read-only for the whole import:
 //! a running Prometheus holds it, and a Prometheus started meanwhile fails to take it.
-//! Running an import twice copies no block twice, but writes the WAL's blocks again
-//! (with new ULIDs); compaction merges such duplicates, keeping one sample per timestamp.
+//! Running an import twice imports nothing twice: a source block whose ULID is at the
+//! destination is skipped, and so is a WAL block when the destination holds a level-1
+//! block with the same range and counts (the WAL's blocks get new ULIDs each time).
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -148,18 +149,52 @@ fn into_dir(
         });
         bar.inc(1);
     }
-    // The staging directory's name ends like an unfinished block's, so if the import is
+    // The WAL's blocks are written in a staging directory first, to be compared with the
+    // blocks already there. Its name ends like an unfinished block's, so if the import is
     // interrupted, tsdbd's next open (or the next import) removes it.
     let staging = out.join(format!("import-wal{TMP_FOR_CREATION}"));
-    for meta in wal_blocks(src, &staging, out, blocks_end, block_duration)? {
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)
+            .with_context(|| format!("removing {}", staging.display()))?;
+    }
+    std::fs::create_dir_all(&staging).with_context(|| format!("creating {}", staging.display()))?;
+    let present = local_blocks(out)?;
+    for meta in wal_blocks(
+        src,
+        &staging.join("wal"),
+        &staging,
+        blocks_end,
+        block_duration,
+    )? {
+        let imported = !present.iter().any(|p| same_data(p, &meta));
+        if imported {
+            let (from, to) = (
+                staging.join(meta.ulid.to_string()),
+                out.join(meta.ulid.to_string()),
+            );
+            std::fs::rename(&from, &to)
+                .with_context(|| format!("renaming {} to {}", from.display(), to.display()))?;
+        }
         rows.push(Row {
             meta,
             origin: Origin::Wal,
-            imported: true,
+            imported,
         });
     }
+    fsync_dir(out)?;
+    std::fs::remove_dir_all(&staging).with_context(|| format!("removing {}", staging.display()))?;
     bar.finish_and_clear();
     Ok(rows)
+}
+
+/// Whether two blocks hold the same data as far as their metas tell: a level-1 block of
+/// the same range and counts (a WAL imported before).
+fn same_data(a: &BlockMeta, b: &BlockMeta) -> bool {
+    a.compaction.level == 1
+        && b.compaction.level == 1
+        && (a.min_time, a.max_time) == (b.min_time, b.max_time)
+        && (a.stats.num_series, a.stats.num_samples, a.stats.num_chunks)
+            == (b.stats.num_series, b.stats.num_samples, b.stats.num_chunks)
 }
 
 /// Stages the source's blocks and its WAL's blocks in a temporary directory and ships
@@ -173,13 +208,16 @@ fn into_bucket(
 ) -> Result<Vec<Row>> {
     let staging = Staging::new()?;
     let dir = staging.0.as_path();
+    let listing = compactor::shipper::list_blocks(bucket.as_ref()).context("listing the bucket")?;
+    let there: Vec<&BlockMeta> = listing
+        .blocks
+        .iter()
+        .filter(|b| b.deletion_mark.is_none())
+        .map(|b| &b.meta)
+        .collect();
     let mut rows = Vec::new();
     for m in metas {
-        let id = m.ulid.to_string();
-        let key = tsdb::bucket::join(&[id.as_str(), compactor::shipper::META_FILE]);
-        let imported = !bucket
-            .exists(&key)
-            .with_context(|| format!("looking for {key} in the bucket"))?;
+        let imported = !there.iter().any(|b| b.ulid == m.ulid);
         if imported {
             link_or_copy_dir(&src.join(m.ulid.to_string()), &dir.join(m.ulid.to_string()))?;
         }
@@ -189,17 +227,17 @@ fn into_bucket(
             imported,
         });
     }
-    for meta in wal_blocks(
-        src,
-        &dir.join("wal-staging"),
-        dir,
-        blocks_end,
-        block_duration,
-    )? {
+    for meta in wal_blocks(src, &dir.join("wal-copy"), dir, blocks_end, block_duration)? {
+        let imported = !there.iter().any(|b| same_data(b, &meta));
+        if !imported {
+            let skip = dir.join(meta.ulid.to_string());
+            std::fs::remove_dir_all(&skip)
+                .with_context(|| format!("removing {}", skip.display()))?;
+        }
         rows.push(Row {
             meta,
             origin: Origin::Wal,
-            imported: true,
+            imported,
         });
     }
     let to_ship = rows.iter().filter(|r| r.imported).count() as u64;
@@ -212,11 +250,11 @@ fn into_bucket(
     Ok(rows)
 }
 
-/// Replays a copy of `src/wal` (in `staging`, removed afterwards) and writes its samples
-/// as level-1 blocks in `out`, one per block range. Returns their metas.
+/// Replays a copy of `src/wal` (made at `wal_copy`, removed afterwards) and writes its
+/// samples as level-1 blocks in `out`, one per block range. Returns their metas.
 fn wal_blocks(
     src: &Path,
-    staging: &Path,
+    wal_copy: &Path,
     out: &Path,
     blocks_end: Option<i64>,
     block_duration: i64,
@@ -225,12 +263,11 @@ fn wal_blocks(
     if !wal.is_dir() {
         return Ok(Vec::new());
     }
-    if staging.exists() {
-        std::fs::remove_dir_all(staging)
-            .with_context(|| format!("removing {}", staging.display()))?;
+    if wal_copy.exists() {
+        std::fs::remove_dir_all(wal_copy)
+            .with_context(|| format!("removing {}", wal_copy.display()))?;
     }
-    let staged_wal = staging.join("wal");
-    copy_dir(&wal, &staged_wal)?;
+    copy_dir(&wal, wal_copy)?;
     let opts = Options {
         block_range: block_duration,
         wal_sync: tsdb::wal::SyncPolicy::Never,
@@ -238,7 +275,7 @@ fn wal_blocks(
     };
     let written = (|| -> Result<Vec<BlockMeta>> {
         let head = Head::open_from(
-            &staged_wal,
+            wal_copy,
             &opts,
             &mut Registry::default(),
             blocks_end.unwrap_or(i64::MIN),
@@ -261,10 +298,8 @@ fn wal_blocks(
         head.close().context("closing the replayed head")?;
         Ok(written)
     })();
-    std::fs::remove_dir_all(staging).with_context(|| format!("removing {}", staging.display()))?;
-    if !written.as_ref().is_ok_and(Vec::is_empty) {
-        fsync_dir(out)?;
-    }
+    std::fs::remove_dir_all(wal_copy)
+        .with_context(|| format!("removing {}", wal_copy.display()))?;
     written
 }
 

@@ -98,7 +98,11 @@ fn rewrite_applies_the_new_tombstones_at_once() {
     ]));
     let rewritten = v["rewritten"].as_array().expect("rewritten");
     // The range ends on 20 min inclusive: block [20, 30) loses its first sample too.
-    assert_eq!(rewritten.len(), 3, "blocks [0,10), [10,20) and [20,30): {v}");
+    assert_eq!(
+        rewritten.len(),
+        3,
+        "blocks [0,10), [10,20) and [20,30): {v}"
+    );
     assert_eq!(tombstoned_blocks(&dir), 0);
     let want = without(&all, "{__name__=\"m\", s=\"0\"}", i64::MIN, 1_200_000);
     assert_eq!(samples_in(&dir, RANGE), want);
