@@ -166,7 +166,9 @@ fn into_dir(
         blocks_end,
         block_duration,
     )? {
-        let imported = !present.iter().any(|p| same_data(p, &meta));
+        // A WAL block already imported is reported under the ULID it has there.
+        let existing = present.iter().find(|p| same_data(p, &meta));
+        let imported = existing.is_none();
         if imported {
             let (from, to) = (
                 staging.join(meta.ulid.to_string()),
@@ -176,7 +178,7 @@ fn into_dir(
                 .with_context(|| format!("renaming {} to {}", from.display(), to.display()))?;
         }
         rows.push(Row {
-            meta,
+            meta: existing.cloned().unwrap_or(meta),
             origin: Origin::Wal,
             imported,
         });
@@ -228,14 +230,15 @@ fn into_bucket(
         });
     }
     for meta in wal_blocks(src, &dir.join("wal-copy"), dir, blocks_end, block_duration)? {
-        let imported = !there.iter().any(|b| same_data(b, &meta));
+        let existing = there.iter().find(|b| same_data(b, &meta));
+        let imported = existing.is_none();
         if !imported {
             let skip = dir.join(meta.ulid.to_string());
             std::fs::remove_dir_all(&skip)
                 .with_context(|| format!("removing {}", skip.display()))?;
         }
         rows.push(Row {
-            meta,
+            meta: existing.map_or(meta, |m| (*m).clone()),
             origin: Origin::Wal,
             imported,
         });
