@@ -253,3 +253,44 @@ fn copy(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Blocks written by Prometheus 2.x's tooling (`promtool` 2.42 `tsdb create-blocks-from
+/// openmetrics`, a directory without a WAL) import with every sample.
+#[test]
+fn imports_blocks_written_by_prometheus_2() {
+    let Some(bin) = tsdb::testutil::promtool_2_42_bin_dir() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (src, out) = (tmp.path().join("prom2"), tmp.path().join("ours"));
+    let mut text = String::from("# TYPE om_metric gauge\n");
+    let mut want: Vec<Sample> = Vec::new();
+    for i in 0..3 {
+        for k in 0..480 {
+            let (t, v) = (1_700_000_000 + k * 30, k as f64 * 0.5 + f64::from(i));
+            text.push_str(&format!("om_metric{{i=\"{i}\"}} {v} {t}\n"));
+            want.push((
+                format!("{{__name__=\"om_metric\", i=\"{i}\"}}"),
+                t * 1000,
+                v.to_bits(),
+            ));
+        }
+    }
+    text.push_str("# EOF\n");
+    let input = tmp.path().join("input.om");
+    std::fs::write(&input, text).expect("write input");
+    tsdb::testutil::create_blocks_from_openmetrics(&bin, &input, &src);
+    let before = snapshot(&src);
+    let rows = ok_json(&tsdbctl(&[
+        "import",
+        s(&src),
+        "--output",
+        s(&out),
+        "--json",
+    ]));
+    let rows = rows.as_array().expect("rows");
+    assert!(rows.len() >= 2, "{rows:?}");
+    assert!(rows.iter().all(|r| r["from"] == "block"), "{rows:?}");
+    assert_eq!(samples_in(&out, 2 * 3_600_000), want);
+    assert_eq!(snapshot(&src), before, "the source is unchanged");
+}
