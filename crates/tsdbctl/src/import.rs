@@ -183,6 +183,7 @@ fn into_dir(
             imported,
         });
     }
+    bar.inc(1);
     fsync_dir(out)?;
     std::fs::remove_dir_all(&staging).with_context(|| format!("removing {}", staging.display()))?;
     bar.finish_and_clear();
