@@ -34,10 +34,13 @@ pub(crate) fn local_blocks(dir: &Path) -> Result<Vec<BlockMeta>> {
 pub(crate) fn lock_for_writing(dir: &Path) -> Result<DirLock> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("creating data directory {}", dir.display()))?;
-    DirLock::acquire(dir).with_context(|| {
-        format!(
-            "data directory {} is in use (is tsdbd running on it?); stop it first",
-            dir.display()
+    DirLock::acquire(dir).map_err(|e| {
+        lock_error(
+            format!(
+                "data directory {} is in use (is tsdbd running on it?); stop it first",
+                dir.display()
+            ),
+            &e,
         )
     })
 }
@@ -57,15 +60,22 @@ pub(crate) fn open_db(dir: &Path, opts: tsdb::Options) -> Result<tsdb::Db> {
     }
     let mut registry = prometheus_client::registry::Registry::default();
     tsdb::Db::open(dir, opts, &mut registry).map_err(|e| {
-        let in_use = matches!(&e, tsdb::Error::Io { op: "lock", .. });
-        let e = anyhow::Error::new(e);
-        if in_use {
-            e.context(format!(
-                "data directory {} is in use (is tsdbd running on it?); stop it first",
-                dir.display()
-            ))
+        if matches!(&e, tsdb::Error::Io { op: "lock", .. }) {
+            lock_error(
+                format!(
+                    "data directory {} is in use (is tsdbd running on it?); stop it first",
+                    dir.display()
+                ),
+                &e,
+            )
         } else {
-            e.context(format!("opening data directory {}", dir.display()))
+            anyhow::Error::new(e).context(format!("opening data directory {}", dir.display()))
         }
     })
+}
+
+/// A lock failure: `what`, then the lock error, whose message already names the OS
+/// error (so it is not chained a second time).
+pub(crate) fn lock_error(what: String, e: &tsdb::Error) -> anyhow::Error {
+    anyhow::anyhow!("{what}: {e}")
 }

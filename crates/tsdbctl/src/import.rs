@@ -32,7 +32,7 @@ use tsdb::bucket::Bucket;
 use tsdb::fileutil::{DirLock, fsync_dir};
 use tsdb::{Head, Options};
 
-use crate::datadir::{local_blocks, lock_for_writing, open_bucket};
+use crate::datadir::{local_blocks, lock_error, lock_for_writing, open_bucket};
 use crate::output::{Table, duration, rfc3339};
 use crate::progress;
 
@@ -73,10 +73,13 @@ pub(crate) fn run(src: &Path, target: &Target, block_duration: i64, json: bool) 
     {
         bail!("the output directory is the source directory");
     }
-    let _src_lock = DirLock::acquire_existing(src).with_context(|| {
-        format!(
-            "source directory {} is locked (is Prometheus running on it?); stop it first",
-            src.display()
+    let _src_lock = DirLock::acquire_existing(src).map_err(|e| {
+        lock_error(
+            format!(
+                "source directory {} is locked (is Prometheus running on it?); stop it first",
+                src.display()
+            ),
+            &e,
         )
     })?;
     let metas = local_blocks(src)?;
