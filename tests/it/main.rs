@@ -8,3 +8,5 @@ mod prometheus_datadir;
 mod prometheus_remote_write;
 /// Workspace hygiene rules that CI enforces (house style rules 11 and 23).
 mod tidy;
+/// tsdbctl import from Prometheus 3.5.3, query against tsdbd, refusals under a running tsdbd.
+mod tsdbctl_ops;

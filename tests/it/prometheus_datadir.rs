@@ -66,7 +66,7 @@ const TSDBD_FLAGS: &[&str] = &["--storage.tsdb.min-block-duration", "10m"];
 
 /// tsdbd on Prometheus's directory compacts like that Prometheus (10 min blocks, no level
 /// merges), so both answer label queries from the same blocks.
-const TSDBD_ON_PROM_FLAGS: &[&str] = &[
+pub(crate) const TSDBD_ON_PROM_FLAGS: &[&str] = &[
     "--storage.tsdb.min-block-duration",
     "10m",
     "--storage.tsdb.max-block-duration",
@@ -96,7 +96,7 @@ struct SeriesData {
 }
 
 /// The synthetic data set, `[start, end)` in ms.
-struct Workload {
+pub(crate) struct Workload {
     start: i64,
     end: i64,
     series: Vec<SeriesData>,
@@ -111,7 +111,7 @@ fn now_ms() -> i64 {
 
 impl Workload {
     /// Three hours ending at the latest `k·RANGE + TAIL` before now.
-    fn generate() -> Workload {
+    pub(crate) fn generate() -> Workload {
         let end = (now_ms() - TAIL_MS - 1000).div_euclid(RANGE_MS) * RANGE_MS + TAIL_MS;
         let start = end - SLOTS as i64 * STEP_MS;
         let mut series = Vec::new();
@@ -383,7 +383,7 @@ fn instants(w: &Workload) -> Vec<f64> {
 }
 
 /// Every query's `data.result` from the API at `base`, labelled for messages.
-fn answers(base: &str, w: &Workload) -> Vec<(String, Value)> {
+pub(crate) fn answers(base: &str, w: &Workload) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     for (name, start, end, step) in windows(w) {
         for q in RANGE_QUERIES {
@@ -443,7 +443,7 @@ fn sorted(v: &Value) -> Value {
 }
 
 /// Asserts that the server at `base` serves every sample of the workload exactly once.
-fn assert_sample_count(what: &str, base: &str, w: &Workload) {
+pub(crate) fn assert_sample_count(what: &str, base: &str, w: &Workload) {
     let names: BTreeSet<&str> = w
         .series
         .iter()
@@ -466,7 +466,7 @@ fn assert_sample_count(what: &str, base: &str, w: &Workload) {
 
 /// Compares two answer sets; panics listing every difference. Also checks that most
 /// answers hold data, so an empty-vs-empty comparison cannot pass unnoticed.
-fn assert_same(what: &str, expected: &[(String, Value)], actual: &[(String, Value)]) {
+pub(crate) fn assert_same(what: &str, expected: &[(String, Value)], actual: &[(String, Value)]) {
     let mut diffs = Vec::new();
     let mut empty = Vec::new();
     for ((q, a), (_, b)) in expected.iter().zip(actual) {
@@ -502,7 +502,7 @@ fn assert_same(what: &str, expected: &[(String, Value)], actual: &[(String, Valu
 }
 
 /// The ULID block directories under `dir` with their `meta.json`.
-fn blocks(dir: &Path) -> Vec<(String, Value)> {
+pub(crate) fn blocks(dir: &Path) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).expect("read data dir").flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
@@ -673,7 +673,7 @@ const BENIGN_WARNINGS: &[&str] = &[
 
 /// Asserts that a Prometheus log shows no WAL or block trouble: no error, no warning
 /// but [`BENIGN_WARNINGS`], no corruption or repair of the WAL.
-fn assert_clean_log(path: &Path) {
+pub(crate) fn assert_clean_log(path: &Path) {
     let log = std::fs::read_to_string(path).unwrap_or_default();
     let bad: Vec<&str> = log
         .lines()
@@ -853,41 +853,7 @@ fn tsdbd_opens_a_prometheus_data_dir_and_answers_alike() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let theirs_dir = tmp.path().join("prom");
     let w = Workload::generate();
-    let prom = Prometheus::start(
-        &bin,
-        &theirs_dir,
-        PROM_CONFIG,
-        &[
-            "--web.enable-remote-write-receiver",
-            "--storage.tsdb.min-block-duration=10m",
-            "--storage.tsdb.max-block-duration=10m",
-        ],
-    );
-    let agent = agent();
-    for body in w.requests() {
-        remote_write(&agent, &prom.url, &body);
-        // Prometheus compacts its head after the commit that made it span more than 1.5
-        // ranges, then truncates its WAL (a new segment each time). Waiting for that after
-        // every request, as a live server would see it, gives the WAL enough segments for
-        // a checkpoint.
-        wait_head_compacted(&prom);
-    }
-    eprintln!(
-        "remote-wrote {} series in {:?}",
-        w.series.len(),
-        began.elapsed()
-    );
-    let last_block_end = blocks(&theirs_dir)
-        .last()
-        .and_then(|(_, m)| m["maxTime"].as_i64());
-    assert_eq!(
-        last_block_end,
-        Some(w.head_start()),
-        "Prometheus's blocks end where its head starts"
-    );
-    let n_blocks = assert_block_layout(&theirs_dir, &w, 10);
-    assert_sample_count("Prometheus", &prom.url, &w);
-    let expected = answers(&prom.url, &w);
+    let (prom, expected, n_blocks) = prometheus_writes(&bin, &theirs_dir, &w);
     prom.stop();
     assert_clean_log(&theirs_dir.with_extension("log"));
     let wal: BTreeSet<String> = std::fs::read_dir(theirs_dir.join("wal"))
@@ -919,6 +885,53 @@ fn tsdbd_opens_a_prometheus_data_dir_and_answers_alike() {
         expected.len(),
         began.elapsed()
     );
+}
+
+/// Prometheus 3.5.3 started on `theirs_dir` receives the workload by remote write with
+/// 10 min blocks, writing blocks and truncating its WAL behind a checkpoint. Returns the
+/// running server, its answers to every query, and how many blocks it wrote.
+pub(crate) fn prometheus_writes(
+    bin: &Path,
+    theirs_dir: &Path,
+    w: &Workload,
+) -> (Prometheus, Vec<(String, Value)>, usize) {
+    let began = Instant::now();
+    let prom = Prometheus::start(
+        bin,
+        theirs_dir,
+        PROM_CONFIG,
+        &[
+            "--web.enable-remote-write-receiver",
+            "--storage.tsdb.min-block-duration=10m",
+            "--storage.tsdb.max-block-duration=10m",
+        ],
+    );
+    let agent = agent();
+    for body in w.requests() {
+        remote_write(&agent, &prom.url, &body);
+        // Prometheus compacts its head after the commit that made it span more than 1.5
+        // ranges, then truncates its WAL (a new segment each time). Waiting for that after
+        // every request, as a live server would see it, gives the WAL enough segments for
+        // a checkpoint.
+        wait_head_compacted(&prom);
+    }
+    eprintln!(
+        "remote-wrote {} series in {:?}",
+        w.series.len(),
+        began.elapsed()
+    );
+    let last_block_end = blocks(theirs_dir)
+        .last()
+        .and_then(|(_, m)| m["maxTime"].as_i64());
+    assert_eq!(
+        last_block_end,
+        Some(w.head_start()),
+        "Prometheus's blocks end where its head starts"
+    );
+    let n_blocks = assert_block_layout(theirs_dir, w, 10);
+    assert_sample_count("Prometheus", &prom.url, w);
+    let expected = answers(&prom.url, w);
+    (prom, expected, n_blocks)
 }
 
 /// Waits until Prometheus's head spans at most 1.5 block ranges, that is until the

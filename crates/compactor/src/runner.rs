@@ -212,6 +212,14 @@ impl Runner {
         Ok(RunnerHandle { stop, thread })
     }
 
+    /// Step 2 of a cycle alone: merges blocks as the planner says until it has nothing
+    /// left to do (offline compaction, `tsdbctl compact`). Returns the blocks written.
+    pub fn compact_levels_until_done(&self) -> Result<Vec<String>> {
+        let mut report = CycleReport::default();
+        self.compact_levels(&mut report)?;
+        Ok(report.compacted)
+    }
+
     fn compact_head(&self, report: &mut CycleReport) -> Result<()> {
         for m in self.db.compact_head()? {
             report.head_blocks.push(m.ulid.to_string());

@@ -98,6 +98,12 @@ impl Shipper {
     /// blocks gone from local disk from the record. Stops at the first error; the blocks
     /// shipped before it stay recorded.
     pub fn sync(&self) -> Result<ShipStats> {
+        self.sync_with(|_| {})
+    }
+
+    /// [`Shipper::sync`], calling `on_block` with each block's id once it is recorded
+    /// (uploaded or adopted), for progress reports.
+    pub fn sync_with(&self, mut on_block: impl FnMut(&str)) -> Result<ShipStats> {
         let _one_at_a_time = self
             .sync_lock
             .lock()
@@ -133,6 +139,7 @@ impl Shipper {
             }
             record.uploaded.insert(id.clone());
             record.write(&self.data_dir)?;
+            on_block(id);
         }
         Ok(stats)
     }

@@ -360,6 +360,27 @@ pub fn selector_matchers(vs: &VectorSelector) -> Result<Vec<Matcher>> {
     Ok(ms)
 }
 
+/// Parses one series selector (`up`, `{job="x"}`, `up{job=~"a|b"}`) into its storage
+/// matchers ([`selector_matchers`]), as Prometheus parses `match[]`: anything but a plain
+/// vector selector (an expression, `offset`, `@`) is [`Error::Parse`].
+pub fn parse_selector(s: &str) -> Result<Vec<Matcher>> {
+    let not_a_selector = || Error::Parse {
+        message: format!(
+            "1:1: parse error: unexpected expression, expected a series selector: {s}"
+        ),
+    };
+    match promql_parser::parser::parse(s) {
+        Ok(promql_parser::parser::Expr::VectorSelector(vs)) => {
+            if vs.offset.is_some() || vs.at.is_some() {
+                return Err(not_a_selector());
+            }
+            selector_matchers(&vs)
+        }
+        Ok(_) => Err(not_a_selector()),
+        Err(message) => Err(Error::Parse { message }),
+    }
+}
+
 /// Parses a query, mapping the parser's errors to [`Error::Parse`].
 ///
 /// Duration expressions (`x[5m*2]`, `x offset (1h+5m)`), which the parser lacks, are

@@ -60,6 +60,8 @@ pub fn dir_size(dir: &Path) -> u64 {
 pub struct DirLock {
     _file: File,
     path: PathBuf,
+    /// Whether dropping removes the lock file (not for a directory only read).
+    remove_on_drop: bool,
 }
 
 impl DirLock {
@@ -77,7 +79,34 @@ impl DirLock {
         if rc != 0 {
             return Err(Error::io("lock", &path, std::io::Error::last_os_error()));
         }
-        Ok(DirLock { _file: file, path })
+        Ok(DirLock {
+            _file: file,
+            path,
+            remove_on_drop: true,
+        })
+    }
+
+    /// Takes the lock of a directory that is only read (a stopped Prometheus's, say)
+    /// without changing it: an existing `lock` file is opened read-only and flocked, and
+    /// left in place when dropped. `None` when there is no lock file (nothing to take
+    /// without creating one). Fails at once if another process holds it.
+    pub fn acquire_existing(dir: &Path) -> Result<Option<DirLock>> {
+        let path = dir.join("lock");
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("open", &path, e)),
+        };
+        // SAFETY: flock only reads the descriptor, which `file` keeps open for the call.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            return Err(Error::io("lock", &path, std::io::Error::last_os_error()));
+        }
+        Ok(Some(DirLock {
+            _file: file,
+            path,
+            remove_on_drop: false,
+        }))
     }
 
     /// The lock file's path.
@@ -90,7 +119,9 @@ impl Drop for DirLock {
     /// Removes the lock file, as Prometheus does on a clean shutdown; the flock itself is
     /// released when the file closes. A leftover file (after a crash) is harmless.
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if self.remove_on_drop {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -110,5 +141,27 @@ mod tests {
             "clean release removes the file"
         );
         DirLock::acquire(dir.path()).expect("lock after release");
+    }
+
+    #[test]
+    fn an_existing_lock_is_taken_read_only_and_left_in_place() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(
+            DirLock::acquire_existing(dir.path())
+                .expect("no file")
+                .is_none()
+        );
+        assert!(!dir.path().join("lock").exists(), "nothing created");
+        let held = DirLock::acquire(dir.path()).expect("writer's lock");
+        let err = DirLock::acquire_existing(dir.path()).expect_err("held elsewhere");
+        assert!(matches!(err, Error::Io { op: "lock", .. }), "{err}");
+        drop(held);
+        std::fs::write(dir.path().join("lock"), b"").expect("a stopped process's file");
+        let lock = DirLock::acquire_existing(dir.path())
+            .expect("free")
+            .expect("a lock file");
+        assert!(DirLock::acquire(dir.path()).is_err(), "held while reading");
+        drop(lock);
+        assert!(dir.path().join("lock").exists(), "left in place");
     }
 }

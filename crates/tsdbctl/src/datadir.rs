@@ -31,14 +31,16 @@ pub(crate) fn local_blocks(dir: &Path) -> Result<Vec<BlockMeta>> {
 
 /// Takes the data directory's lock before `tsdbctl` writes into it, creating the directory
 /// if needed. Fails with a clear message when a running `tsdbd` (or Prometheus) holds it.
-#[expect(dead_code, reason = "used by the writing subcommands, next")]
 pub(crate) fn lock_for_writing(dir: &Path) -> Result<DirLock> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("creating data directory {}", dir.display()))?;
-    DirLock::acquire(dir).with_context(|| {
-        format!(
-            "data directory {} is in use (is tsdbd running on it?); stop it first",
-            dir.display()
+    DirLock::acquire(dir).map_err(|e| {
+        lock_error(
+            format!(
+                "data directory {} is in use (is tsdbd running on it?); stop it first",
+                dir.display()
+            ),
+            &e,
         )
     })
 }
@@ -48,4 +50,32 @@ pub(crate) fn lock_for_writing(dir: &Path) -> Result<DirLock> {
 pub(crate) fn open_bucket(url: &str) -> Result<Arc<dyn Bucket>> {
     objstore::open(url, &objstore::Options::default())
         .with_context(|| format!("opening bucket {url}"))
+}
+
+/// Opens an existing data directory as `tsdb::Db` (which takes its lock and replays its
+/// WAL), with a clear message when a running `tsdbd` holds the lock.
+pub(crate) fn open_db(dir: &Path, opts: tsdb::Options) -> Result<tsdb::Db> {
+    if !dir.is_dir() {
+        anyhow::bail!("data directory {} does not exist", dir.display());
+    }
+    let mut registry = prometheus_client::registry::Registry::default();
+    tsdb::Db::open(dir, opts, &mut registry).map_err(|e| {
+        if matches!(&e, tsdb::Error::Io { op: "lock", .. }) {
+            lock_error(
+                format!(
+                    "data directory {} is in use (is tsdbd running on it?); stop it first",
+                    dir.display()
+                ),
+                &e,
+            )
+        } else {
+            anyhow::Error::new(e).context(format!("opening data directory {}", dir.display()))
+        }
+    })
+}
+
+/// A lock failure: `what`, then the lock error, whose message already names the OS
+/// error (so it is not chained a second time).
+pub(crate) fn lock_error(what: String, e: &tsdb::Error) -> anyhow::Error {
+    anyhow::anyhow!("{what}: {e}")
 }

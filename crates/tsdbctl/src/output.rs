@@ -103,72 +103,6 @@ pub(crate) fn bytes(n: u64) -> String {
     }
 }
 
-/// Parses a time given on the command line: an integer is Unix time in milliseconds (as
-/// `promtool tsdb dump` takes it); anything else must be RFC 3339
-/// (`2026-11-21T10:00:00Z`, `2026-11-21T10:00:00.5+01:00`).
-pub(crate) fn parse_time(s: &str) -> Result<i64> {
-    if let Ok(ms) = s.parse::<i64>() {
-        return Ok(ms);
-    }
-    parse_rfc3339(s).ok_or_else(|| {
-        anyhow::anyhow!(
-            "invalid time {s:?}: want Unix milliseconds or RFC 3339 (2026-11-21T10:00:00Z)"
-        )
-    })
-}
-
-fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let t = s.get(r)?;
-        if t.bytes().all(|c| c.is_ascii_digit()) {
-            t.parse().ok()
-        } else {
-            None
-        }
-    };
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    if b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
-        return None;
-    }
-    let mut at = 19;
-    let mut frac_ms = 0;
-    if b[at] == b'.' {
-        let start = at + 1;
-        at = start;
-        while at < b.len() && b[at].is_ascii_digit() {
-            at += 1;
-        }
-        if at == start {
-            return None;
-        }
-        let digits = &s[start..at];
-        let ms3: String = digits.chars().chain("000".chars()).take(3).collect();
-        frac_ms = ms3.parse::<i64>().ok()?;
-    }
-    let offset_min = match &s[at..] {
-        "Z" | "z" => 0,
-        tz if tz.len() == 6
-            && matches!(tz.as_bytes()[0], b'+' | b'-')
-            && tz.as_bytes()[3] == b':' =>
-        {
-            let sign = if tz.starts_with('-') { -1 } else { 1 };
-            sign * (num(at + 1..at + 3)? * 60 + num(at + 4..at + 6)?)
-        }
-        _ => return None,
-    };
-    let days = promql::functions::time::days_from_civil(y, mo as u32, d as u32);
-    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset_min * 60;
-    Some(secs * 1000 + frac_ms)
-}
-
 /// A float as Go's `%g` prints it (`promtool tsdb dump`): shortest round-trip digits,
 /// exponent form when the decimal exponent is below -4 or at least 6 (`1e+06`,
 /// `1.2e-05`), `NaN`, `+Inf`, `-Inf`.
@@ -249,20 +183,7 @@ mod tests {
     }
 
     #[test]
-    fn parses_times_and_formats_floats_like_go() {
-        assert_eq!(parse_time("1700000000123").expect("ms"), 1_700_000_000_123);
-        assert_eq!(parse_time("-5").expect("ms"), -5);
-        assert_eq!(
-            parse_time("2023-11-14T22:13:20.123Z").expect("rfc3339"),
-            1_700_000_000_123
-        );
-        assert_eq!(
-            parse_time("2023-11-14T23:13:20+01:00").expect("rfc3339"),
-            1_700_000_000_000
-        );
-        assert_eq!(parse_time("1970-01-01T00:00:00.5Z").expect("frac"), 500);
-        assert!(parse_time("yesterday").is_err());
-        assert!(parse_time("2023-13-14T22:13:20Z").is_err());
+    fn formats_floats_like_go() {
         for (v, s) in [
             (1.0, "1"),
             (1e6, "1e+06"),

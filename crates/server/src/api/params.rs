@@ -264,13 +264,7 @@ fn parse_limit(s: &str) -> Result<usize, String> {
 
 /// Parses one series selector (`up`, `{job="x"}`, `up{job=~"a|b"}`) into matchers.
 pub(crate) fn parse_selector(s: &str) -> Result<Vec<Matcher>, String> {
-    let expr = promql_parser::parser::parse(s)?;
-    let promql_parser::parser::Expr::VectorSelector(vs) = expr else {
-        return Err(format!(
-            "1:1: parse error: unexpected expression, expected a series selector: {s}"
-        ));
-    };
-    promql::engine::selector_matchers(&vs).map_err(|e| e.to_string())
+    promql::engine::parse_selector(s).map_err(|e| e.to_string())
 }
 
 /// `parseMatchersParam`: every selector must have a matcher that does not match the empty

@@ -14,7 +14,7 @@ use std::time::Instant;
 use tracing::info;
 
 use super::{Db, open_blocks, remove_block_dir};
-use crate::block::{self, Block, BlockMeta, BlockWriter, ChunkMeta, Compaction, Ulid};
+use crate::block::{self, Block, BlockMeta, Ulid};
 use crate::error::{Error, Result};
 
 impl Db {
@@ -39,21 +39,10 @@ impl Db {
     /// it; `None` when the range holds no samples.
     fn write_head_block(&self, mint: i64, maxt: i64) -> Result<Option<BlockMeta>> {
         let started = Instant::now();
-        let series = self.head.range_series(mint, maxt);
-        if series.is_empty() {
+        let Some(meta) = self.head.write_block(&self.dir, mint, maxt)? else {
             return Ok(None);
-        }
-        let ulid = Ulid::new();
-        let mut w = BlockWriter::new(&self.dir, ulid, series.symbols())?;
-        for item in series {
-            let (s, chunks) = item?;
-            let metas: Vec<ChunkMeta<'_>> = chunks.iter().map(|c| c.as_meta()).collect();
-            w.add_series(s.labels(), &metas)?;
-        }
-        if w.stats().num_series == 0 {
-            return Ok(None);
-        }
-        let meta = w.finish(mint, maxt, Compaction::level1(ulid))?;
+        };
+        let ulid = meta.ulid;
         let block = Block::open(&self.dir.join(ulid.to_string()))?;
         self.swap_blocks(Some(block), &[]);
         self.metrics.head_compactions.inc();

@@ -11,9 +11,10 @@
 //! chunk is normally copied as it is (sealed chunks are shared, not copied); a chunk is
 //! re-encoded only when it sticks out of the range or has deleted samples.
 
+use std::path::Path;
 use std::sync::Arc;
 
-use crate::block::ChunkMeta;
+use crate::block::{BlockMeta, BlockWriter, ChunkMeta, Compaction, Ulid};
 use crate::chunkenc::cut::range_for_timestamp;
 use crate::chunkenc::{SampleIterator, ValueType, XorAppender, XorIterator};
 use crate::error::{Error, Result};
@@ -68,6 +69,28 @@ impl Head {
             mint,
             maxt,
         }
+    }
+
+    /// Writes the samples in `[mint, maxt)` (tombstones applied) as a level-1 block in
+    /// `dir` ([`BlockWriter`]: `<ulid>.tmp-for-creation`, fsync, rename); `None` when the
+    /// range holds no samples and nothing was written. The head is left as it is: this is
+    /// how `Db` cuts its head into blocks, and how a tool turns a replayed WAL into blocks.
+    pub fn write_block(&self, dir: &Path, mint: i64, maxt: i64) -> Result<Option<BlockMeta>> {
+        let series = self.range_series(mint, maxt);
+        if series.is_empty() {
+            return Ok(None);
+        }
+        let ulid = Ulid::new();
+        let mut w = BlockWriter::new(dir, ulid, series.symbols())?;
+        for item in series {
+            let (s, chunks) = item?;
+            let metas: Vec<ChunkMeta<'_>> = chunks.iter().map(|c| c.as_meta()).collect();
+            w.add_series(s.labels(), &metas)?;
+        }
+        if w.stats().num_series == 0 {
+            return Ok(None);
+        }
+        w.finish(mint, maxt, Compaction::level1(ulid)).map(Some)
     }
 }
 

@@ -124,11 +124,11 @@ fn every_format_parses_back_to_the_written_samples() {
     let json = ok(&["dump", "--format", "json", d]);
     assert_eq!(parse_json(&json), model);
 
-    // Time range (ms and RFC 3339, inclusive) and matchers (a union).
+    // Time range (Unix seconds and RFC 3339, inclusive) and matchers (a union).
     let text = ok(&[
         "dump",
         "--min-time",
-        "300000",
+        "300",
         "--max-time",
         "1970-01-01T00:15:00Z",
         "--match",

@@ -1,0 +1,197 @@
+//! Times and durations on the command line, one rule for every subcommand.
+//!
+//! * A **time** (`--min-time`, `--max-time`, `--time`, `--start`, `--end`) is either Unix
+//!   seconds, optionally with a fraction (`1700000000`, `1700000000.5`, `-1`), or RFC 3339
+//!   (`2026-11-21T10:00:00Z`, `2026-11-21T10:00:00.250+01:00`), as Prometheus's HTTP API
+//!   accepts them. The result is in ms; a fraction below 1 ms is dropped.
+//! * A **duration** (`--block-duration`, `--step`, ...) is a Prometheus duration: units
+//!   `y w d h m s ms`, largest first, each at most once (`2h`, `1h30m`, `90s`, `500ms`).
+
+use anyhow::{Result, bail};
+
+/// Parses a time (see the module documentation) into ms since the epoch.
+pub(crate) fn parse_time(s: &str) -> Result<i64> {
+    let s = s.trim();
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+')
+        && !s[1..].contains(['-', '+'])
+        && let Ok(secs) = s.parse::<f64>()
+        && secs.is_finite()
+    {
+        let ms = (secs * 1000.0).floor();
+        if ms.abs() >= 9.2e18 {
+            bail!("time {s:?} is out of range");
+        }
+        return Ok(ms as i64);
+    }
+    parse_rfc3339(s).ok_or_else(|| {
+        anyhow::anyhow!(
+            "cannot parse time {s:?}: expected Unix seconds (1700000000) or RFC 3339 \
+             (2026-11-21T10:00:00Z)"
+        )
+    })
+}
+
+/// RFC 3339 (`YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`, `t`/`z`/space accepted too) in ms.
+fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    if !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<i64> {
+        let d = &s[from..to];
+        d.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| d.parse().ok())
+            .flatten()
+    };
+    let (y, mo, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+    let (h, mi, sec) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let month_days = match mo {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if d < 1 || d > month_days || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut frac_ms = 0;
+    if b.get(i) == Some(&b'.') {
+        let start = i + 1;
+        i = start;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        let digits = format!("{:0<3}", &s[start..i.min(start + 3)]);
+        frac_ms = digits.parse::<i64>().ok()?;
+    }
+    let offset = match &b[i..] {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+            let (oh, om) = (num(i + 1, i + 3)?, num(i + 4, i + 6)?);
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let o = oh * 3600 + om * 60;
+            if *sign == b'-' { -o } else { o }
+        }
+        _ => return None,
+    };
+    let days = promql::functions::time::days_from_civil(y, mo as u32, d as u32);
+    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset;
+    Some(secs * 1000 + frac_ms)
+}
+
+/// Parses a Prometheus duration (see the module documentation) into ms; it must be
+/// positive.
+pub(crate) fn parse_duration(s: &str) -> Result<i64> {
+    let err = || {
+        anyhow::anyhow!("cannot parse duration {s:?}: expected a duration such as 2h, 1h30m, 15s")
+    };
+    const UNITS: [(&str, i64); 7] = [
+        ("y", 365 * 86_400_000),
+        ("w", 7 * 86_400_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+        ("ms", 1),
+    ];
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return Err(err());
+    }
+    let mut total: i64 = 0;
+    let mut last_unit = None;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(err());
+        }
+        let n: i64 = rest[..digits].parse().map_err(|_| err())?;
+        rest = &rest[digits..];
+        // `ms` before `m`, so "5ms" is not read as 5 minutes followed by "s".
+        let (idx, size, len) = UNITS
+            .iter()
+            .enumerate()
+            .filter(|(_, (u, _))| rest.starts_with(u))
+            .map(|(i, (u, size))| (i, *size, u.len()))
+            .max_by_key(|&(_, _, len)| len)
+            .ok_or_else(err)?;
+        if last_unit.is_some_and(|l| idx <= l) {
+            return Err(err());
+        }
+        last_unit = Some(idx);
+        rest = &rest[len..];
+        total = n
+            .checked_mul(size)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(err)?;
+    }
+    if total <= 0 {
+        bail!("duration {s:?} must be positive");
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_time("0").expect("0"), 0);
+        assert_eq!(parse_time("1700000000").expect("secs"), 1_700_000_000_000);
+        assert_eq!(
+            parse_time("1700000000.123").expect("frac"),
+            1_700_000_000_123
+        );
+        assert_eq!(parse_time("-1.5").expect("negative"), -1500);
+        assert_eq!(
+            parse_time("2023-11-14T22:13:20Z").expect("rfc3339"),
+            1_700_000_000_000
+        );
+        assert_eq!(
+            parse_time("2023-11-14T22:13:20.123456Z").expect("nanos"),
+            1_700_000_000_123
+        );
+        assert_eq!(
+            parse_time("2023-11-14T23:13:20.5+01:00").expect("offset"),
+            1_700_000_000_500
+        );
+        assert_eq!(parse_time("1969-12-31T23:59:59Z").expect("before"), -1000);
+        for bad in [
+            "",
+            "now",
+            "2023-11-14",
+            "2023-02-30T00:00:00Z",
+            "1e3x",
+            "2023-11-14T22:13:20",
+        ] {
+            assert!(parse_time(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("2h").expect("2h"), 7_200_000);
+        assert_eq!(parse_duration("1h30m").expect("1h30m"), 5_400_000);
+        assert_eq!(parse_duration("500ms").expect("ms"), 500);
+        assert_eq!(parse_duration("1m500ms").expect("m ms"), 60_500);
+        assert_eq!(parse_duration("1d").expect("1d"), 86_400_000);
+        for bad in ["", "2", "h", "30m1h", "1h1h", "0s", "-1h", "1.5h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}
