@@ -31,7 +31,6 @@ pub(crate) fn local_blocks(dir: &Path) -> Result<Vec<BlockMeta>> {
 
 /// Takes the data directory's lock before `tsdbctl` writes into it, creating the directory
 /// if needed. Fails with a clear message when a running `tsdbd` (or Prometheus) holds it.
-#[expect(dead_code, reason = "used by the writing subcommands, next")]
 pub(crate) fn lock_for_writing(dir: &Path) -> Result<DirLock> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("creating data directory {}", dir.display()))?;

@@ -7,7 +7,6 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// A progress bar over `len` units (bytes when `bytes` is set, else items).
 /// Hidden when stderr is not a terminal.
-#[expect(dead_code, reason = "used by the writing subcommands, next")]
 pub(crate) fn bar(len: u64, what: &str, bytes: bool) -> ProgressBar {
     let target = if std::io::stderr().is_terminal() {
         ProgressDrawTarget::stderr()
