@@ -8,3 +8,5 @@ mod prometheus_datadir;
 mod prometheus_remote_write;
 /// Workspace hygiene rules that CI enforces (house style rules 11 and 23).
 mod tidy;
+/// `tsdbctl backfill` writes blocks that a tsdbd started on them answers queries from.
+mod tsdbctl_backfill;

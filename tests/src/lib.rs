@@ -28,6 +28,23 @@ pub fn tsdbd_bin() -> PathBuf {
     bin
 }
 
+/// The `tsdbctl` binary of this build profile (built by `cargo nextest run --workspace`).
+pub fn tsdbctl_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    // target/<profile>/deps/it-<hash> → target/<profile>/tsdbctl
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let bin = profile_dir.join("tsdbctl");
+    assert!(
+        bin.is_file(),
+        "{} is missing: build it with `cargo build --bin tsdbctl` (the workspace test run builds it)",
+        bin.display()
+    );
+    bin
+}
+
 /// A `tsdbd` process on a loopback port; its stderr goes to a temporary log file; killed
 /// on drop.
 #[derive(Debug)]
