@@ -508,7 +508,7 @@ fn backfill_memory_stays_bounded_for_input_larger_than_the_limit() {
     // windows), time-major as a scrape would write them: >= 64MiB.
     let file = tmp.path().join("big.prom");
     let mut w = std::io::BufWriter::new(std::fs::File::create(&file).expect("create"));
-    let base = 1_700_000_400_000 - 1_700_000_400_000 % (20 * 60_000);
+    let base: i64 = 1_700_000_400_000; // a multiple of 20 minutes
     let mut n = 0u64;
     let mut t = base;
     let mut size = 0u64;
