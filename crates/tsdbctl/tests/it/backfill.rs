@@ -591,3 +591,64 @@ fn backfill_memory_stays_bounded_for_input_larger_than_the_limit() {
         "peak RSS {peak} exceeds the limit {LIMIT} plus the baseline {baseline}"
     );
 }
+
+#[test]
+fn backfill_merges_spills_and_the_last_duplicate_wins_across_them() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // Three passes over the same 60,000 (series, time) pairs, more than one 4MiB buffer
+    // holds: each pass's value must replace the previous one, across spills.
+    let file = tmp.path().join("passes.prom");
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&file).expect("create"));
+    let base: i64 = 1_700_000_400_000;
+    for pass in 0..3 {
+        for i in 0..600 {
+            for s in 0..100 {
+                writeln!(
+                    w,
+                    "m{{s=\"{s}\"}} {} {}",
+                    pass * 1000 + s,
+                    base + i * 10_000
+                )
+                .expect("write");
+            }
+        }
+    }
+    drop(w);
+    let dir = tmp.path().join("data");
+    let out = ok(&tsdbctl(&[
+        "backfill",
+        "--json",
+        "--max-memory",
+        "4MiB",
+        "--block-duration",
+        "20m",
+        "--output",
+        dir.to_str().expect("utf-8"),
+        file.to_str().expect("utf-8"),
+    ]));
+    let summary: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert!(
+        summary["spills"].as_u64().expect("spills") >= 2,
+        "{summary}"
+    );
+    assert_eq!(summary["samplesRead"], 180_000);
+    assert_eq!(summary["samplesWritten"], 60_000);
+    let metas = blocks(&dir);
+    assert_eq!(metas.len(), 5, "100 minutes from a 20-minute boundary");
+    let got = read_back(&dir);
+    assert_eq!(got.len(), 100);
+    for (k, samples) in &got {
+        assert_eq!(samples.len(), 600, "{k}");
+        let s: f64 = k
+            .trim_end_matches("\"}")
+            .rsplit('"')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .expect("s label");
+        for (i, (t, v)) in samples.iter().enumerate() {
+            assert_eq!(*t, base + i as i64 * 10_000);
+            assert_eq!(f64::from_bits(*v), 2000.0 + s, "{k} at {t}");
+        }
+    }
+    promtool_analyze(&dir);
+}
