@@ -13,9 +13,11 @@
 //!    directory. Input far larger than memory makes several blocks per window.
 //! 3. At the end, the blocks of each window are merged into one by the streaming k-way
 //!    [`tsdb::block::compact`] (duplicates across spills: the later one wins) and marked
-//!    level 1, unless its estimated memory (three times the inputs' index sizes: symbol
-//!    table and postings) exceeds the budget; then the window's blocks are left as they
-//!    are, overlapping, for tsdbd's vertical compaction to merge (a note says so).
+//!    level 1. When that would take more than the budget (estimated as five times the
+//!    inputs' index sizes, for the new symbol table and postings and the readers' symbol
+//!    caches, plus the inputs' sizes, which are read through `mmap`), consecutive spills are merged in as few groups as fit the budget, and the
+//!    window's blocks are left overlapping for tsdbd's vertical compaction (a note says
+//!    so).
 //! 4. Finished blocks are renamed from the staging directory into the data directory. On
 //!    any error the staging directory is removed: no block is left behind.
 
@@ -305,8 +307,22 @@ fn read_input(
     })
 }
 
-/// Merges the spilled blocks of each window into one (see the module docs); returns the
-/// final blocks, oldest first.
+/// How many times its index size merging a block costs in memory: the merged block's
+/// symbol table and postings, and each input reader's symbol cache.
+const MERGE_COST_PER_INDEX_BYTE: u64 = 5;
+
+/// What merging the spilled block `dir` costs in memory: [`MERGE_COST_PER_INDEX_BYTE`]
+/// times its index, plus its files, which the merge reads through `mmap` (resident
+/// pages, counted in the process's RSS until the block is closed).
+fn merge_cost(dir: &Path) -> u64 {
+    let index = std::fs::metadata(dir.join("index")).map_or(0, |md| md.len());
+    index
+        .saturating_mul(MERGE_COST_PER_INDEX_BYTE)
+        .saturating_add(tsdb::fileutil::dir_size(dir))
+}
+
+/// Merges the spilled blocks of each window (see the module docs); returns the final
+/// blocks, oldest first.
 fn merge_windows(
     staging: &Path,
     mut spilled: Vec<BlockMeta>,
@@ -321,54 +337,65 @@ fn merge_windows(
     while let Some(first) = rest.first() {
         let w = first.min_time.div_euclid(block_ms);
         let n = rest.partition_point(|m| m.min_time.div_euclid(block_ms) == w);
-        let (group, tail) = rest.split_at(n);
+        let (window, tail) = rest.split_at(n);
         rest = tail;
-        if group.len() == 1 {
-            finals.push(group[0].clone());
-            continue;
+        // Consecutive spills, as many as fit the budget together, become one block.
+        let mut merged = Vec::new();
+        let mut group: Vec<&BlockMeta> = Vec::new();
+        let mut cost = 0u64;
+        for m in window {
+            let c = merge_cost(&staging.join(m.ulid.to_string()));
+            if !group.is_empty() && cost + c > budget {
+                merged.extend(merge_group(staging, &group, w * block_ms)?);
+                group.clear();
+                cost = 0;
+            }
+            group.push(m);
+            cost += c;
         }
-        let index_bytes: u64 = group
-            .iter()
-            .map(|m| {
-                std::fs::metadata(staging.join(m.ulid.to_string()).join("index"))
-                    .map_or(0, |md| md.len())
-            })
-            .sum();
-        if index_bytes.saturating_mul(3) > budget {
+        merged.extend(merge_group(staging, &group, w * block_ms)?);
+        if merged.len() > 1 {
             eprintln!(
-                "tsdbctl: note: leaving {} overlapping blocks for {} (merging them would need \
-                 about {} of memory); tsdbd's vertical compaction merges them",
-                group.len(),
+                "tsdbctl: note: leaving {} overlapping blocks for the window at {}: merging \
+                 them would take more than --max-memory; tsdbd's vertical compaction merges them",
+                merged.len(),
                 rfc3339(w * block_ms),
-                bytes(index_bytes * 3)
             );
-            totals.left_overlapping += group.len() as u64;
-            finals.extend(group.iter().cloned());
-            continue;
+            totals.left_overlapping += merged.len() as u64;
         }
-        // In spill order: on equal timestamps the later spill (later input) wins.
-        let inputs: Vec<&BlockMeta> = group.iter().collect();
-        let blocks = inputs
-            .iter()
-            .map(|m| Block::open(&staging.join(m.ulid.to_string())))
-            .collect::<tsdb::Result<Vec<_>>>()?;
-        let ulid = Ulid::new();
-        let out = tsdb::block::compact(staging, &blocks, ulid)
-            .with_context(|| format!("merging the blocks of {}", rfc3339(w * block_ms)))?;
-        drop(blocks);
-        for m in &inputs {
-            let dir = staging.join(m.ulid.to_string());
-            std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
-        }
-        if let Some(mut meta) = out.meta {
-            // One block written from the input, as promtool's: level 1, its own source.
-            meta.compaction = Compaction::level1(meta.ulid);
-            meta.write(&staging.join(ulid.to_string()))?;
-            finals.push(meta);
-        }
+        finals.extend(merged);
     }
     finals.sort_by_key(|m| (m.min_time, m.ulid));
     Ok(finals)
+}
+
+/// Merges the blocks of `group` (in spill order: on equal timestamps the later spill
+/// wins) into one level-1 block and removes them; a group of one is left as it is.
+fn merge_group(staging: &Path, group: &[&BlockMeta], window: i64) -> Result<Option<BlockMeta>> {
+    match group {
+        [] => return Ok(None),
+        [one] => return Ok(Some((*one).clone())),
+        _ => {}
+    }
+    let blocks = group
+        .iter()
+        .map(|m| Block::open(&staging.join(m.ulid.to_string())))
+        .collect::<tsdb::Result<Vec<_>>>()?;
+    let ulid = Ulid::new();
+    let out = tsdb::block::compact(staging, &blocks, ulid)
+        .with_context(|| format!("merging the blocks of the window at {}", rfc3339(window)))?;
+    drop(blocks);
+    for m in group {
+        let dir = staging.join(m.ulid.to_string());
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    let Some(mut meta) = out.meta else {
+        return Ok(None);
+    };
+    // A block written from the input, as promtool's: level 1, its own source.
+    meta.compaction = Compaction::level1(meta.ulid);
+    meta.write(&staging.join(ulid.to_string()))?;
+    Ok(Some(meta))
 }
 
 fn summary(args: &Args, finals: &[BlockMeta], totals: &Totals) -> Result<()> {

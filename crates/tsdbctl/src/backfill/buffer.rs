@@ -255,7 +255,7 @@ fn write_block(
             .with_context(|| format!("writing series {labels} to block {ulid}"))?;
     }
     writer
-        .finish(min_t, max_t + 1, Compaction::level1(ulid))
+        .finish(min_t, max_t.saturating_add(1), Compaction::level1(ulid))
         .with_context(|| format!("finishing block {ulid}"))
 }
 
