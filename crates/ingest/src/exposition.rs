@@ -18,7 +18,8 @@
 //!   `promtool tsdb create-blocks-from openmetrics` 3.5 stores them.
 //! * [`Format::Csv`]: see [`csv`] for the columns and the timestamp rule.
 //!
-//! In the first two, label values unescape `\\`, `\"` and `\n`; a label with an empty
+//! In the first two, label values unescape `\\`, `\"` and `\n` (other backslashes stay
+//! as written, as in Prometheus); a label with an empty
 //! value is absent (as in Prometheus); metric and label names may also be quoted
 //! (`{"my.metric", "my.label"="v"}`, Prometheus 3's UTF-8 names). Values are floats,
 //! including `NaN`, `+Inf` and `-Inf`; a `NaN` is stored as Prometheus's "normal" NaN

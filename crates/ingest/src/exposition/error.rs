@@ -43,12 +43,6 @@ pub enum ParseErrorKind {
     /// The sample has no metric name.
     #[error("missing metric name")]
     MissingMetricName,
-    /// A backslash escape other than `\\`, `\"` and `\n` in a quoted string.
-    #[error("invalid escape sequence \\{escape} in a quoted string")]
-    InvalidEscape {
-        /// The character after the backslash.
-        escape: char,
-    },
     /// A quoted string without its closing quote.
     #[error("unterminated quoted string")]
     UnterminatedQuote,

@@ -135,7 +135,11 @@ fn quoted<'a>(s: &'a str, out: &mut String) -> Result<&'a str, ParseErrorKind> {
                 Some((_, '\\')) => out.push('\\'),
                 Some((_, '"')) => out.push('"'),
                 Some((_, 'n')) => out.push('\n'),
-                Some((_, e)) => return Err(ParseErrorKind::InvalidEscape { escape: e }),
+                // Prometheus keeps other escapes as they are written.
+                Some((_, e)) => {
+                    out.push('\\');
+                    out.push(e);
+                }
                 None => return Err(ParseErrorKind::UnterminatedQuote),
             },
             c => out.push(c),
