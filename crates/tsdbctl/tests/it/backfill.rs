@@ -713,3 +713,59 @@ fn backfill_merges_spills_and_the_last_duplicate_wins_across_them() {
     }
     promtool_analyze(&dir);
 }
+
+#[test]
+fn backfill_stores_what_promtool_create_blocks_from_openmetrics_stores() {
+    let Some(bin) = tsdb::testutil::reference_bin_dir() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // promtool appends in file order per window, so the input is in order here; it has
+    // exemplars, a counter's `_created` line, escapes, NaN and ±Inf, fractional seconds.
+    let mut input: Vec<Input> = input();
+    input.truncate(input.len() - 2);
+    let mut om = openmetrics(&input);
+    om = om.replace(
+        "# EOF\n",
+        "# TYPE jobs counter\n\
+         jobs_total{q=\"a\"} 3 1700000000.5 # {trace_id=\"abc\"} 1.0 1700000000.0\n\
+         jobs_created{q=\"a\"} 1699990000 1700000000.5\n\
+         jobs_total{q=\"a\"} 4 1700000001.25\n\
+         # EOF\n",
+    );
+    let file = tmp.path().join("in.om");
+    std::fs::write(&file, om).expect("write");
+    let ours = tmp.path().join("ours");
+    ok(&tsdbctl(&[
+        "backfill",
+        "--output",
+        ours.to_str().expect("utf-8"),
+        file.to_str().expect("utf-8"),
+    ]));
+    let theirs = tmp.path().join("theirs");
+    let out = Command::new(bin.join("promtool"))
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&file)
+        .arg(&theirs)
+        .output()
+        .expect("run promtool");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (a, b) = (read_back(&ours), read_back(&theirs));
+    assert!(
+        a.contains_key("{__name__=\"jobs_created\", q=\"a\"}"),
+        "{:?}",
+        a.keys()
+    );
+    assert_eq!(a, b);
+    let ranges = |d: &Path| -> Vec<(i64, i64, u64)> {
+        blocks(d)
+            .iter()
+            .map(|m| (m.min_time, m.max_time, m.stats.num_samples))
+            .collect()
+    };
+    assert_eq!(ranges(&ours), ranges(&theirs), "the same blocks");
+}
