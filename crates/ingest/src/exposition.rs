@@ -57,7 +57,7 @@ pub struct Sample {
     /// The label names and values, unescaped, back to back.
     buf: String,
     /// (name start, name end, value start, value end) in `buf`, sorted by name.
-    spans: Vec<[u32; 4]>,
+    spans: Vec<[usize; 4]>,
     /// The timestamp in milliseconds, when the line has one.
     pub timestamp: Option<i64>,
     /// The value.
@@ -67,12 +67,9 @@ pub struct Sample {
 impl Sample {
     /// The labels, sorted by name, `__name__` included.
     pub fn labels(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + Clone {
-        self.spans.iter().map(|s| {
-            (
-                &self.buf[s[0] as usize..s[1] as usize],
-                &self.buf[s[2] as usize..s[3] as usize],
-            )
-        })
+        self.spans
+            .iter()
+            .map(|s| (&self.buf[s[0]..s[1]], &self.buf[s[2]..s[3]]))
     }
 
     /// The metric name (`__name__`).
@@ -99,11 +96,11 @@ impl Sample {
         if value.is_empty() {
             return;
         }
-        let n0 = self.buf.len() as u32;
+        let n0 = self.buf.len();
         self.buf.push_str(name);
-        let n1 = self.buf.len() as u32;
+        let n1 = self.buf.len();
         self.buf.push_str(value);
-        let v1 = self.buf.len() as u32;
+        let v1 = self.buf.len();
         self.spans.push([n0, n1, n1, v1]);
     }
 
@@ -116,18 +113,13 @@ impl Sample {
             self.buf.truncate(name_start);
             return;
         }
-        self.spans.push([
-            name_start as u32,
-            value_start as u32,
-            value_start as u32,
-            end as u32,
-        ]);
+        self.spans.push([name_start, value_start, value_start, end]);
     }
 
     /// Sorts the labels by name; the first duplicate name, if any, is returned.
     fn sort(&mut self) -> Result<(), ParseErrorKind> {
         let buf = &self.buf;
-        let name = |s: &[u32; 4]| &buf[s[0] as usize..s[1] as usize];
+        let name = |s: &[usize; 4]| &buf[s[0]..s[1]];
         self.spans.sort_unstable_by(|a, b| name(a).cmp(name(b)));
         if let Some(w) = self.spans.windows(2).find(|w| name(&w[0]) == name(&w[1])) {
             return Err(ParseErrorKind::DuplicateLabel {
@@ -191,6 +183,11 @@ impl Parser {
         let at = self.line;
         let err = |kind| ParseError { line: at, kind };
         let line = line.strip_suffix(b"\r").unwrap_or(line);
+        // A byte order mark, as spreadsheets write before a CSV header.
+        let line = match line.strip_prefix(b"\xef\xbb\xbf") {
+            Some(rest) if at == 1 => rest,
+            _ => line,
+        };
         let line = std::str::from_utf8(line).map_err(|e| {
             err(ParseErrorKind::InvalidUtf8 {
                 column: e.valid_up_to() + 1,

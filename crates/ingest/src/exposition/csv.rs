@@ -20,7 +20,7 @@
 //!   time in **seconds**, possibly with a decimal fraction (`1763719200`,
 //!   `1763719200.25`), exactly as OpenMetrics timestamps. Both are truncated to
 //!   milliseconds. An empty cell is a sample without a timestamp.
-//! * Blank lines are skipped.
+//! * Blank lines are skipped, and so is a UTF-8 byte order mark before the header.
 
 use super::error::{ParseErrorKind, excerpt};
 use super::text::is_label_name;

@@ -254,6 +254,9 @@ fn csv() {
         )
     );
     assert_eq!(got[2].1, Some(1_795_255_200_250));
+    // A byte order mark before the header is skipped.
+    let bom = parse_all(Format::Csv, "\u{feff}metric,timestamp,value\nup,1,2").expect("parse");
+    assert_eq!(bom[0].1, Some(1000));
 }
 
 #[test]
