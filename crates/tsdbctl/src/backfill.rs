@@ -147,6 +147,15 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         bail!("stdin (-) can be read only once");
     }
     let _lock = lock_for_writing(&args.output)?;
+    // A staging directory of an interrupted backfill: nobody else writes here while we
+    // hold the lock.
+    let suffix = format!(".backfill{TMP_FOR_CREATION}");
+    for e in std::fs::read_dir(&args.output)?.flatten() {
+        if e.file_name().to_str().is_some_and(|n| n.ends_with(&suffix)) {
+            std::fs::remove_dir_all(e.path())
+                .with_context(|| format!("removing {}", e.path().display()))?;
+        }
+    }
     let staging = Staging {
         dir: args
             .output
