@@ -8,5 +8,7 @@ mod prometheus_datadir;
 mod prometheus_remote_write;
 /// Workspace hygiene rules that CI enforces (house style rules 11 and 23).
 mod tidy;
+/// `tsdbctl backfill` writes blocks that a tsdbd started on them answers queries from.
+mod tsdbctl_backfill;
 /// tsdbctl import from Prometheus 3.5.3, query against tsdbd, refusals under a running tsdbd.
 mod tsdbctl_ops;

@@ -51,6 +51,10 @@ pub enum Error {
     /// An RW2 symbol table whose first entry is not the empty string.
     #[error("symbols[0] must be the empty string")]
     FirstSymbolNotEmpty,
+    /// A line of text-format, OpenMetrics or CSV input cannot be parsed
+    /// ([`crate::exposition`]).
+    #[error(transparent)]
+    Exposition(#[from] crate::exposition::ParseError),
     /// The storage failed (a retryable, server-side failure).
     #[error("storage: {0}")]
     Storage(#[from] tsdb::Error),

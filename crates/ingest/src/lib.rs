@@ -12,11 +12,15 @@
 //!    the [`Outcome`] counts what was written and what was refused and why.
 //!
 //! [`proto`] and [`encode`] build request bodies with `prost` (tests, load generator).
+//!
+//! [`exposition`] parses the Prometheus text format, OpenMetrics text and CSV line by
+//! line, for backfilling (`tsdbctl backfill`).
 
 pub mod apply;
 pub mod decode;
 pub mod encode;
 pub mod error;
+pub mod exposition;
 pub mod limits;
 pub mod proto;
 pub mod snappy;

@@ -4,6 +4,8 @@
 //!
 //! * `list`: the blocks of a data directory and, with `--bucket`, of a bucket (ULID, time
 //!   range, duration, series, samples, chunks, size, compaction level, where they live).
+//! * `backfill`: OpenMetrics, Prometheus text format or CSV files into level-1 blocks
+//!   aligned to the block duration, in memory bounded by `--max-memory` ([`backfill`]).
 //! * `analyze`: cardinality (metric names, label names and pairs by series, churn between
 //!   blocks), optionally for the series of a `--match` selector.
 //! * `dump`: samples of the blocks and the WAL in a time range, as text, OpenMetrics or
@@ -17,8 +19,6 @@
 //! * `delete`: tombstones for matching series, optionally rewriting blocks ([`delete`]).
 //! * `query`: instant and range queries against a running server's HTTP API ([`query`]).
 //!
-//! Not written yet: `backfill`.
-//!
 //! Subcommands that write into a data directory take its lock first, so they refuse to
 //! run under a running `tsdbd`. Times are Unix seconds or RFC 3339, durations Prometheus
 //! durations ([`time`]).
@@ -26,6 +26,7 @@
 //! Exit codes: 0 success, 1 an error (printed to stderr with its causes), 2 bad usage.
 
 mod analyze;
+mod backfill;
 mod compact;
 mod datadir;
 mod delete;
@@ -43,7 +44,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::{ArgGroup, Parser, Subcommand};
+use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
 
 /// Inspect and maintain tsdbd (and Prometheus) data directories and buckets.
 #[derive(Debug, Parser)]
@@ -64,6 +65,28 @@ enum Command {
         #[arg(long)]
         bucket: Option<String>,
         /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write blocks from OpenMetrics, Prometheus text format or CSV files (every sample
+    /// needs a timestamp), aligned to the block duration, into a data directory.
+    Backfill {
+        /// Input files; `-` reads stdin.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// The input format (default: by extension, else by content; see docs/tsdbctl.md).
+        #[arg(long, value_enum)]
+        format: Option<InputFormat>,
+        /// Blocks never cross a multiple of this duration.
+        #[arg(long, default_value = "2h", value_parser = parse_duration)]
+        block_duration: i64,
+        /// The memory the backfill may use (buffers and writers), e.g. 256MiB or 1GiB.
+        #[arg(long, default_value = "256MiB", value_parser = backfill::parse_size)]
+        max_memory: u64,
+        /// The data directory to write into (locked while writing).
+        #[arg(long, default_value = "./data")]
+        output: PathBuf,
+        /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -243,10 +266,40 @@ fn parse_time(s: &str) -> Result<i64, String> {
     time::parse_time(s).map_err(|e| e.to_string())
 }
 
+/// `--format` of `backfill`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum InputFormat {
+    /// OpenMetrics 1.0 text: timestamps in seconds, ends with `# EOF`.
+    Openmetrics,
+    /// Prometheus text format 0.0.4: timestamps in milliseconds.
+    Text,
+    /// CSV with a header row naming the columns.
+    Csv,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::List { dir, bucket, json } => list::run(&dir, bucket.as_deref(), json),
+        Command::Backfill {
+            inputs,
+            format,
+            block_duration,
+            max_memory,
+            output,
+            json,
+        } => backfill::run(&backfill::Args {
+            inputs,
+            format: format.map(|f| match f {
+                InputFormat::Openmetrics => ingest::exposition::Format::OpenMetrics,
+                InputFormat::Text => ingest::exposition::Format::Text,
+                InputFormat::Csv => ingest::exposition::Format::Csv,
+            }),
+            block_ms: block_duration,
+            max_memory,
+            output,
+            json,
+        }),
         Command::Analyze {
             dir,
             block,

@@ -3,94 +3,21 @@
 //! * A **time** (`--min-time`, `--max-time`, `--time`, `--start`, `--end`) is either Unix
 //!   seconds, optionally with a fraction (`1700000000`, `1700000000.5`, `-1`), or RFC 3339
 //!   (`2026-11-21T10:00:00Z`, `2026-11-21T10:00:00.250+01:00`), as Prometheus's HTTP API
-//!   accepts them. The result is in ms; a fraction below 1 ms is dropped.
+//!   accepts them. The result is in ms; a fraction below 1 ms is dropped (toward zero).
 //! * A **duration** (`--block-duration`, `--step`, ...) is a Prometheus duration: units
 //!   `y w d h m s ms`, largest first, each at most once (`2h`, `1h30m`, `90s`, `500ms`).
 
 use anyhow::{Result, bail};
 
-/// Parses a time (see the module documentation) into ms since the epoch.
+/// Parses a time (see the module documentation) into ms since the epoch, with the rule
+/// backfill's CSV timestamps follow ([`ingest::exposition::parse_timestamp`]).
 pub(crate) fn parse_time(s: &str) -> Result<i64> {
-    let s = s.trim();
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+')
-        && !s[1..].contains(['-', '+'])
-        && let Ok(secs) = s.parse::<f64>()
-        && secs.is_finite()
-    {
-        let ms = (secs * 1000.0).floor();
-        if ms.abs() >= 9.2e18 {
-            bail!("time {s:?} is out of range");
-        }
-        return Ok(ms as i64);
-    }
-    parse_rfc3339(s).ok_or_else(|| {
+    ingest::exposition::parse_timestamp(s.trim()).ok_or_else(|| {
         anyhow::anyhow!(
             "cannot parse time {s:?}: expected Unix seconds (1700000000) or RFC 3339 \
              (2026-11-21T10:00:00Z)"
         )
     })
-}
-
-/// RFC 3339 (`YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`, `t`/`z`/space accepted too) in ms.
-fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    if !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let num = |from: usize, to: usize| -> Option<i64> {
-        let d = &s[from..to];
-        d.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| d.parse().ok())
-            .flatten()
-    };
-    let (y, mo, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
-    let (h, mi, sec) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let month_days = match mo {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if d < 1 || d > month_days || h > 23 || mi > 59 || sec > 60 {
-        return None;
-    }
-    let mut i = 19;
-    let mut frac_ms = 0;
-    if b.get(i) == Some(&b'.') {
-        let start = i + 1;
-        i = start;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        let digits = format!("{:0<3}", &s[start..i.min(start + 3)]);
-        frac_ms = digits.parse::<i64>().ok()?;
-    }
-    let offset = match &b[i..] {
-        [b'Z' | b'z'] => 0,
-        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
-            let (oh, om) = (num(i + 1, i + 3)?, num(i + 4, i + 6)?);
-            if oh > 23 || om > 59 {
-                return None;
-            }
-            let o = oh * 3600 + om * 60;
-            if *sign == b'-' { -o } else { o }
-        }
-        _ => return None,
-    };
-    let days = promql::functions::time::days_from_civil(y, mo as u32, d as u32);
-    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset;
-    Some(secs * 1000 + frac_ms)
 }
 
 /// Parses a Prometheus duration (see the module documentation) into ms; it must be

@@ -3,6 +3,9 @@
 
 /// `tsdbctl analyze`: cardinality and churn equal what was written; `--match` focuses.
 mod analyze;
+/// `tsdbctl backfill` from OpenMetrics, text and CSV: aligned blocks with exactly the
+/// input's samples, clean failures, bounded memory.
+mod backfill;
 /// `tsdbctl compact`: many small blocks merged into fewer, every sample kept.
 mod compact;
 /// `tsdbctl delete`: tombstones for the matched series in the range, and `--rewrite`.
