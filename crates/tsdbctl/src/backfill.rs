@@ -32,7 +32,7 @@ use ingest::exposition::{Format, Parser};
 use tsdb::block::{Block, BlockMeta, Compaction, TMP_FOR_CREATION, Ulid};
 
 use crate::datadir::lock_for_writing;
-use crate::output::{Table, bytes, duration, rfc3339};
+use crate::output::{block_cells, block_json, block_table, bytes, rfc3339};
 use crate::progress;
 use buffer::Buffer;
 
@@ -373,19 +373,7 @@ fn summary(args: &Args, finals: &[BlockMeta], totals: &Totals) -> Result<()> {
     let out = std::io::stdout();
     let mut out = out.lock();
     if args.json {
-        let blocks: Vec<serde_json::Value> = finals
-            .iter()
-            .map(|m| {
-                serde_json::json!({
-                    "ulid": m.ulid.to_string(),
-                    "minTime": m.min_time,
-                    "maxTime": m.max_time,
-                    "numSeries": m.stats.num_series,
-                    "numSamples": m.stats.num_samples,
-                    "numChunks": m.stats.num_chunks,
-                })
-            })
-            .collect();
+        let blocks: Vec<serde_json::Value> = finals.iter().map(block_json).collect();
         let v = serde_json::json!({
             "output": args.output.display().to_string(),
             "blocks": blocks,
@@ -398,19 +386,9 @@ fn summary(args: &Args, finals: &[BlockMeta], totals: &Totals) -> Result<()> {
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(());
     }
-    let mut table = Table::new(&[
-        "ULID", "MIN TIME", "MAX TIME", "DURATION", "SERIES", "SAMPLES", "CHUNKS",
-    ]);
+    let mut table = block_table(&[]);
     for m in finals {
-        table.row(vec![
-            m.ulid.to_string(),
-            rfc3339(m.min_time),
-            rfc3339(m.max_time),
-            duration(m.max_time - m.min_time),
-            m.stats.num_series.to_string(),
-            m.stats.num_samples.to_string(),
-            m.stats.num_chunks.to_string(),
-        ]);
+        table.row(block_cells(m));
     }
     table.write(&mut out)?;
     writeln!(

@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use tsdb::block::{BlockMeta, Ulid};
 
 use crate::datadir::open_db;
-use crate::output::{Table, duration, rfc3339};
+use crate::output::{block_cells, block_json, block_table};
 
 pub(crate) fn run(
     dir: &Path,
@@ -66,15 +66,11 @@ pub(crate) fn run(
         let v = serde_json::json!({
             "blocksBefore": before.len(),
             "blocksAfter": after.len(),
-            "written": written.iter().map(|m| serde_json::json!({
-                "ulid": m.ulid.to_string(),
-                "minTime": m.min_time,
-                "maxTime": m.max_time,
-                "level": m.compaction.level,
-                "numSeries": m.stats.num_series,
-                "numSamples": m.stats.num_samples,
-                "sources": m.compaction.sources.iter().map(Ulid::to_string).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
+            "written": written.iter().map(|m| {
+                let mut v = block_json(m);
+                v["sources"] = m.compaction.sources.iter().map(Ulid::to_string).collect();
+                v
+            }).collect::<Vec<_>>(),
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(());
@@ -83,20 +79,14 @@ pub(crate) fn run(
         writeln!(out, "nothing to compact: {} blocks", before.len())?;
         return Ok(());
     }
-    let mut t = Table::new(&[
-        "WRITTEN", "MIN TIME", "MAX TIME", "DURATION", "LEVEL", "SERIES", "SAMPLES", "SOURCES",
-    ]);
+    let mut t = block_table(&["LEVEL", "SOURCES"]);
     for m in &written {
-        t.row(vec![
-            m.ulid.to_string(),
-            rfc3339(m.min_time),
-            rfc3339(m.max_time),
-            duration(m.max_time - m.min_time),
+        let mut cells = block_cells(m);
+        cells.extend([
             m.compaction.level.to_string(),
-            m.stats.num_series.to_string(),
-            m.stats.num_samples.to_string(),
             m.compaction.sources.len().to_string(),
         ]);
+        t.row(cells);
     }
     t.write(&mut out)?;
     writeln!(out, "{} blocks before, {} after", before.len(), after.len())?;

@@ -1,7 +1,7 @@
 //! What every subcommand needs from a data directory or a bucket: the blocks it holds, the
 //! lock that keeps `tsdbctl` from writing under a running `tsdbd`, and opening a bucket URL.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -9,12 +9,12 @@ use tsdb::block::{BlockMeta, Ulid};
 use tsdb::bucket::Bucket;
 use tsdb::fileutil::DirLock;
 
-/// The metas of the `<ulid>/` directories of `dir`, oldest first (unfinished `.tmp-*`
-/// directories are skipped).
-pub(crate) fn local_blocks(dir: &Path) -> Result<Vec<BlockMeta>> {
+/// The `<ulid>/` directories of `dir` in ULID order, whether or not their `meta.json`
+/// parses (unfinished `.tmp-*` directories are skipped).
+pub(crate) fn block_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
     let entries = std::fs::read_dir(dir)
         .with_context(|| format!("reading data directory {}", dir.display()))?;
-    let mut metas = Vec::new();
+    let mut dirs = Vec::new();
     for e in entries {
         let e = e.with_context(|| format!("reading data directory {}", dir.display()))?;
         let is_block = e
@@ -22,9 +22,19 @@ pub(crate) fn local_blocks(dir: &Path) -> Result<Vec<BlockMeta>> {
             .to_str()
             .is_some_and(|n| n.parse::<Ulid>().is_ok());
         if is_block && e.path().is_dir() {
-            metas.push(BlockMeta::read(&e.path())?);
+            dirs.push(e.path());
         }
     }
+    dirs.sort();
+    Ok(dirs)
+}
+
+/// The metas of the blocks of `dir` ([`block_dirs`]), oldest first.
+pub(crate) fn local_blocks(dir: &Path) -> Result<Vec<BlockMeta>> {
+    let mut metas = block_dirs(dir)?
+        .iter()
+        .map(|d| Ok(BlockMeta::read(d)?))
+        .collect::<Result<Vec<_>>>()?;
     metas.sort_by_key(|m| (m.min_time, m.ulid));
     Ok(metas)
 }

@@ -33,7 +33,7 @@ use tsdb::fileutil::{DirLock, fsync_dir};
 use tsdb::{Head, Options};
 
 use crate::datadir::{local_blocks, lock_error, lock_for_writing, open_bucket};
-use crate::output::{Table, duration, rfc3339};
+use crate::output::{block_cells, block_json, block_table};
 use crate::progress;
 
 /// Where the import goes.
@@ -50,6 +50,15 @@ pub(crate) enum Target {
 enum Origin {
     Block,
     Wal,
+}
+
+impl Origin {
+    fn as_str(self) -> &'static str {
+        match self {
+            Origin::Block => "block",
+            Origin::Wal => "wal",
+        }
+    }
 }
 
 /// One block of the summary.
@@ -219,7 +228,11 @@ fn into_bucket(
     for m in metas {
         let imported = !there.iter().any(|b| b.ulid == m.ulid);
         if imported {
-            link_or_copy_dir(&src.join(m.ulid.to_string()), &dir.join(m.ulid.to_string()))?;
+            copy_tree(
+                &src.join(m.ulid.to_string()),
+                &dir.join(m.ulid.to_string()),
+                CopyMode::LinkOrCopy,
+            )?;
         }
         rows.push(Row {
             meta: m.clone(),
@@ -299,7 +312,7 @@ fn copy_block(src: &Path, out: &Path, ulid: &Ulid) -> Result<()> {
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).with_context(|| format!("removing {}", tmp.display()))?;
     }
-    copy_dir(src, &tmp)?;
+    copy_tree(src, &tmp, CopyMode::Durable)?;
     let dst = out.join(ulid.to_string());
     std::fs::rename(&tmp, &dst)
         .with_context(|| format!("renaming {} to {}", tmp.display(), dst.display()))?;
@@ -307,33 +320,18 @@ fn copy_block(src: &Path, out: &Path, ulid: &Ulid) -> Result<()> {
     Ok(())
 }
 
-/// Copies the files and subdirectories of `from` into `to` (created), fsyncing each.
-fn copy_dir(from: &Path, to: &Path) -> Result<()> {
-    std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
-    let entries = std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))?;
-    for e in entries {
-        let e = e.with_context(|| format!("reading {}", from.display()))?;
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        let kind = e
-            .file_type()
-            .with_context(|| format!("reading {}", src.display()))?;
-        if kind.is_dir() {
-            copy_dir(&src, &dst)?;
-        } else if kind.is_file() {
-            std::fs::copy(&src, &dst)
-                .with_context(|| format!("copying {} to {}", src.display(), dst.display()))?;
-            std::fs::File::open(&dst)
-                .and_then(|f| f.sync_all())
-                .with_context(|| format!("fsyncing {}", dst.display()))?;
-        }
-    }
-    fsync_dir(to)?;
-    Ok(())
+/// How [`copy_tree`] writes a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CopyMode {
+    /// A copy, fsynced (with its directories), for data that must survive a crash.
+    Durable,
+    /// A hard link, or a plain copy across file systems, for a staging copy nothing
+    /// writes to.
+    LinkOrCopy,
 }
 
-/// Mirrors `from` into `to` with hard links (copies across file systems), for a staging
-/// copy nothing writes to.
-fn link_or_copy_dir(from: &Path, to: &Path) -> Result<()> {
+/// Copies the files and subdirectories of `from` into `to` (created).
+fn copy_tree(from: &Path, to: &Path, mode: CopyMode) -> Result<()> {
     std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
     let entries = std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))?;
     for e in entries {
@@ -343,11 +341,22 @@ fn link_or_copy_dir(from: &Path, to: &Path) -> Result<()> {
             .file_type()
             .with_context(|| format!("reading {}", src.display()))?;
         if kind.is_dir() {
-            link_or_copy_dir(&src, &dst)?;
-        } else if kind.is_file() && std::fs::hard_link(&src, &dst).is_err() {
+            copy_tree(&src, &dst, mode)?;
+        } else if kind.is_file() {
+            if mode == CopyMode::LinkOrCopy && std::fs::hard_link(&src, &dst).is_ok() {
+                continue;
+            }
             std::fs::copy(&src, &dst)
                 .with_context(|| format!("copying {} to {}", src.display(), dst.display()))?;
+            if mode == CopyMode::Durable {
+                std::fs::File::open(&dst)
+                    .and_then(|f| f.sync_all())
+                    .with_context(|| format!("fsyncing {}", dst.display()))?;
+            }
         }
+    }
+    if mode == CopyMode::Durable {
+        fsync_dir(to)?;
     }
     Ok(())
 }
@@ -371,36 +380,18 @@ impl Drop for Staging {
 }
 
 fn row_json(r: &Row) -> serde_json::Value {
-    let m = &r.meta;
-    serde_json::json!({
-        "ulid": m.ulid.to_string(),
-        "minTime": m.min_time,
-        "maxTime": m.max_time,
-        "numSeries": m.stats.num_series,
-        "numSamples": m.stats.num_samples,
-        "from": match r.origin { Origin::Block => "block", Origin::Wal => "wal" },
-        "imported": r.imported,
-    })
+    let mut v = block_json(&r.meta);
+    v["from"] = r.origin.as_str().into();
+    v["imported"] = r.imported.into();
+    v
 }
 
 fn write_table(out: &mut impl Write, rows: &[Row]) -> Result<()> {
-    let mut table = Table::new(&[
-        "ULID", "MIN TIME", "MAX TIME", "DURATION", "SERIES", "SAMPLES", "FROM", "RESULT",
-    ]);
+    let mut table = block_table(&["FROM", "RESULT"]);
     for r in rows {
-        let m = &r.meta;
-        table.row(vec![
-            m.ulid.to_string(),
-            rfc3339(m.min_time),
-            rfc3339(m.max_time),
-            duration(m.max_time - m.min_time),
-            m.stats.num_series.to_string(),
-            m.stats.num_samples.to_string(),
-            match r.origin {
-                Origin::Block => "block",
-                Origin::Wal => "wal",
-            }
-            .to_owned(),
+        let mut cells = block_cells(&r.meta);
+        cells.extend([
+            r.origin.as_str().to_owned(),
             if r.imported {
                 "imported"
             } else {
@@ -408,6 +399,7 @@ fn write_table(out: &mut impl Write, rows: &[Row]) -> Result<()> {
             }
             .to_owned(),
         ]);
+        table.row(cells);
     }
     table.write(out)?;
     let imported = rows.iter().filter(|r| r.imported).count();

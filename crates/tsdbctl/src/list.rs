@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use tsdb::block::{BlockMeta, Ulid};
 
 use crate::datadir::{local_blocks, open_bucket};
-use crate::output::{Table, bytes, duration, rfc3339};
+use crate::output::{block_cells, block_json, block_table, bytes};
 
 /// Where a block lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,41 +81,22 @@ pub(crate) fn run(dir: &Path, bucket: Option<&str>, json: bool) -> Result<()> {
 }
 
 fn row_json(r: &Row) -> serde_json::Value {
-    let m = &r.meta;
-    serde_json::json!({
-        "ulid": m.ulid.to_string(),
-        "minTime": m.min_time,
-        "maxTime": m.max_time,
-        "durationMs": m.max_time - m.min_time,
-        "numSeries": m.stats.num_series,
-        "numSamples": m.stats.num_samples,
-        "numChunks": m.stats.num_chunks,
-        "numTombstones": m.stats.num_tombstones,
-        "sizeBytes": r.size,
-        "level": m.compaction.level,
-        "location": r.place.as_str(),
-    })
+    let mut v = block_json(&r.meta);
+    v["sizeBytes"] = r.size.into();
+    v["location"] = r.place.as_str().into();
+    v
 }
 
 fn write_table(out: &mut impl Write, rows: &[Row]) -> Result<()> {
-    let mut table = Table::new(&[
-        "ULID", "MIN TIME", "MAX TIME", "DURATION", "SERIES", "SAMPLES", "CHUNKS", "SIZE", "LEVEL",
-        "WHERE",
-    ]);
+    let mut table = block_table(&["SIZE", "LEVEL", "WHERE"]);
     for r in rows {
-        let m = &r.meta;
-        table.row(vec![
-            m.ulid.to_string(),
-            rfc3339(m.min_time),
-            rfc3339(m.max_time),
-            duration(m.max_time - m.min_time),
-            m.stats.num_series.to_string(),
-            m.stats.num_samples.to_string(),
-            m.stats.num_chunks.to_string(),
+        let mut cells = block_cells(&r.meta);
+        cells.extend([
             bytes(r.size),
-            m.compaction.level.to_string(),
+            r.meta.compaction.level.to_string(),
             r.place.as_str().to_owned(),
         ]);
+        table.row(cells);
     }
     table.write(out)
 }

@@ -5,6 +5,7 @@
 use std::io::Write;
 
 use anyhow::Result;
+use tsdb::block::BlockMeta;
 
 /// A table with a header row, printed with columns padded to their widest cell.
 #[derive(Debug)]
@@ -48,6 +49,45 @@ impl Table {
         }
         Ok(())
     }
+}
+
+/// The columns every table of blocks starts with ([`block_cells`]).
+pub(crate) const BLOCK_COLUMNS: [&str; 7] = [
+    "ULID", "MIN TIME", "MAX TIME", "DURATION", "SERIES", "SAMPLES", "CHUNKS",
+];
+
+/// A table whose rows are blocks: [`BLOCK_COLUMNS`] then `extra`.
+pub(crate) fn block_table(extra: &[&'static str]) -> Table {
+    Table::new(&[&BLOCK_COLUMNS[..], extra].concat())
+}
+
+/// The [`BLOCK_COLUMNS`] cells of a block.
+pub(crate) fn block_cells(m: &BlockMeta) -> Vec<String> {
+    vec![
+        m.ulid.to_string(),
+        rfc3339(m.min_time),
+        rfc3339(m.max_time),
+        duration(m.max_time - m.min_time),
+        m.stats.num_series.to_string(),
+        m.stats.num_samples.to_string(),
+        m.stats.num_chunks.to_string(),
+    ]
+}
+
+/// A block as every `--json` output shows it (keys as in `meta.json`); callers add their
+/// own keys.
+pub(crate) fn block_json(m: &BlockMeta) -> serde_json::Value {
+    serde_json::json!({
+        "ulid": m.ulid.to_string(),
+        "minTime": m.min_time,
+        "maxTime": m.max_time,
+        "durationMs": m.max_time - m.min_time,
+        "numSeries": m.stats.num_series,
+        "numSamples": m.stats.num_samples,
+        "numChunks": m.stats.num_chunks,
+        "numTombstones": m.stats.num_tombstones,
+        "level": m.compaction.level,
+    })
 }
 
 /// `2026-11-21T10:00:00.000Z` for a timestamp in ms.

@@ -7,12 +7,13 @@
 //! makes warnings fail the run.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use tsdb::block::verify::{self, Finding, Report, Severity};
 use tsdb::block::{BlockMeta, Ulid};
 
+use crate::datadir::block_dirs;
 use crate::progress;
 
 pub(crate) fn run(dir: &Path, block: Option<&str>, json: bool, strict: bool) -> Result<()> {
@@ -102,24 +103,6 @@ pub(crate) fn run(dir: &Path, block: Option<&str>, json: bool, strict: bool) -> 
 }
 
 /// The `<ulid>/` directories of `dir`, whether or not their meta.json parses.
-fn block_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries = std::fs::read_dir(dir)
-        .with_context(|| format!("reading data directory {}", dir.display()))?;
-    let mut dirs = Vec::new();
-    for e in entries {
-        let e = e.with_context(|| format!("reading data directory {}", dir.display()))?;
-        let is_block = e
-            .file_name()
-            .to_str()
-            .is_some_and(|n| n.parse::<Ulid>().is_ok());
-        if is_block && e.path().is_dir() {
-            dirs.push(e.path());
-        }
-    }
-    dirs.sort();
-    Ok(dirs)
-}
-
 fn finding_json(f: &Finding) -> serde_json::Value {
     serde_json::json!({
         "severity": f.severity.as_str(),
