@@ -7,31 +7,16 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use tsdb::block::{Block, BlockMeta, Ulid};
 use tsdb::chunkenc::{SampleIterator, ValueType, XorIterator};
 
+use crate::fixtures::{ok, tsdbctl};
+
 const NORMAL_NAN: u64 = 0x7ff8_0000_0000_0001;
 const HOUR: i64 = 3_600_000;
-
-fn tsdbctl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tsdbctl"))
-        .args(args)
-        .output()
-        .expect("run tsdbctl")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "tsdbctl failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8(out.stdout.clone()).expect("utf-8")
-}
 
 /// Series (as `{a="b", ...}` text) → samples (t, value bits), time-ordered.
 type Samples = BTreeMap<String, Vec<(i64, u64)>>;

@@ -4,29 +4,17 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
 
 use prometheus_client::registry::Registry;
 use tsdb::labels::{Labels, MatchType, Matcher};
 use tsdb::{Db, Options};
 
-/// Runs `tsdbctl` with `args`.
-pub(crate) fn tsdbctl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tsdbctl"))
-        .args(args)
-        .output()
-        .expect("run tsdbctl")
-}
+pub(crate) use crate::fixtures::tsdbctl;
 
 /// Stdout of a run that must succeed.
+#[track_caller]
 pub(crate) fn ok(args: &[&str]) -> String {
-    let out = tsdbctl(args);
-    assert!(
-        out.status.success(),
-        "tsdbctl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
+    crate::fixtures::ok(&tsdbctl(args))
 }
 
 /// Prometheus's staleness marker.

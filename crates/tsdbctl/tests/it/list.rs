@@ -3,19 +3,13 @@
 //! its meta's numbers and where it lives; errors exit non-zero with a message.
 
 use std::path::Path;
-use std::process::{Command, Output};
 use std::sync::Arc;
 
 use prometheus_client::registry::Registry;
 use tsdb::labels::Labels;
 use tsdb::{Db, Options};
 
-fn tsdbctl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tsdbctl"))
-        .args(args)
-        .output()
-        .expect("run tsdbctl")
-}
+use crate::fixtures::tsdbctl;
 
 /// A data directory with four 10-minute blocks; returns the open database.
 fn data_dir(dir: &Path) -> Arc<Db> {
