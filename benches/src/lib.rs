@@ -6,6 +6,8 @@
 //! - [`server`]: starts tsdbd and Prometheus with the same settings, waits for readiness,
 //!   kills and restarts them; [`process`]: their CPU seconds and resident memory;
 //!   [`blocks`]: the blocks of a data directory and their sizes.
+//! - [`system`]: the whole-system benchmark built from all of these (binary
+//!   `system-bench`, `scripts/bench-system.sh`).
 //!
 //! The storage engine's own micro-benchmarks live in `crates/tsdb/benches/`.
 
@@ -14,4 +16,5 @@ pub mod dashboard;
 pub mod loadgen;
 pub mod process;
 pub mod server;
+pub mod system;
 pub mod workload;
