@@ -106,7 +106,7 @@ fn main() -> Result<()> {
         a.join(" ")
     });
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut env = Environment::gather(&repo, &bins.prometheus, &command, &args.note);
+    let mut env = Environment::gather(&repo, &bins.tsdbd, &bins.prometheus, &command, &args.note);
     eprintln!(
         "{}; load average {}; tsdbd {}; {}",
         env.machine, env.load_before, env.tsdbd, env.prometheus

@@ -166,6 +166,7 @@ pub fn scale_section(r: &ScaleResult) -> String {
         "Check: after the restart both count {} series and {} samples, as sent.",
         s.series, r.samples
     );
+    out.push_str(&per_query(r));
     let _ = writeln!(
         out,
         "Elapsed: {} in all; preparing the bodies {}; Prometheus: {}; tsdbd: {}.",
@@ -174,6 +175,31 @@ pub fn scale_section(r: &ScaleResult) -> String {
         phases(&r.prometheus),
         phases(&r.tsdbd)
     );
+    out
+}
+
+/// Every dashboard query's medians, folded away.
+fn per_query(r: &ScaleResult) -> String {
+    let mut out = String::from(
+        "\n<details><summary>Per query (median ms)</summary>\n\n| query | kind | tsdbd | Prometheus | tsdbd / Prometheus |\n| --- | --- | ---: | ---: | ---: |\n",
+    );
+    for (i, q) in queries().iter().enumerate() {
+        let kind = if q.step > 0 {
+            format!("range, {} s step", q.step / 1000)
+        } else {
+            "instant".to_owned()
+        };
+        let (a, b) = (r.tsdbd.query_ms[i], r.prometheus.query_ms[i]);
+        let _ = writeln!(
+            out,
+            "| `{}` | {kind} | {} | {} | {:.2}× |",
+            q.expr,
+            num(a),
+            num(b),
+            a / b
+        );
+    }
+    out.push_str("\n</details>\n\n");
     out
 }
 
@@ -190,6 +216,8 @@ pub struct Environment {
     pub load_after: String,
     /// tsdbd's git commit.
     pub tsdbd: String,
+    /// The tsdbd binary as given.
+    pub tsdbd_bin: String,
     /// `prometheus --version`'s first line.
     pub prometheus: String,
     /// The command as typed.
@@ -221,7 +249,13 @@ pub fn load_average() -> String {
 impl Environment {
     /// Reads the machine from `/proc`, the commit of the workspace at `repo` and the
     /// version of `prometheus`.
-    pub fn gather(repo: &Path, prometheus: &Path, command: &str, note: &str) -> Environment {
+    pub fn gather(
+        repo: &Path,
+        tsdbd: &Path,
+        prometheus: &Path,
+        command: &str,
+        note: &str,
+    ) -> Environment {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let model = cpuinfo
             .lines()
@@ -244,9 +278,9 @@ impl Environment {
                 .trim()
                 .to_owned()
         };
-        let mut tsdbd = git(&["rev-parse", "--short=12", "HEAD"]);
+        let mut commit = git(&["rev-parse", "--short=12", "HEAD"]);
         if !git(&["status", "--porcelain", "--untracked-files=no"]).is_empty() {
-            tsdbd.push_str(" with uncommitted changes");
+            commit.push_str(" with uncommitted changes");
         }
         let prometheus = command_output(Command::new(prometheus).arg("--version"))
             .lines()
@@ -264,7 +298,8 @@ impl Environment {
             ),
             load_before: load_average(),
             load_after: String::new(),
-            tsdbd,
+            tsdbd: commit,
+            tsdbd_bin: tsdbd.display().to_string(),
             prometheus,
             command: command.to_owned(),
             note: note.to_owned(),
@@ -293,8 +328,8 @@ pub fn markdown(env: &Environment, results: &[ScaleResult]) -> String {
     }
     let _ = writeln!(
         out,
-        "- Versions: tsdbd commit `{}` (release build); `{}`",
-        env.tsdbd, env.prometheus
+        "- Versions: tsdbd commit `{}` (binary `{}`); `{}`",
+        env.tsdbd, env.tsdbd_bin, env.prometheus
     );
     let flags = results
         .first()
@@ -308,13 +343,16 @@ pub fn markdown(env: &Environment, results: &[ScaleResult]) -> String {
         out,
         "How it measures: the servers run one at a time, Prometheus first, each on a fresh data directory with the same flags (`{flags}`; Prometheus also `--web.enable-remote-write-receiver`), and receive the same prepared bodies of the Kubernetes-shaped workload (`benches::workload`, seed 1) with timestamps back-dated so the span ends before the run, a few rounds at a time over every connection so the heads cut and compact blocks as they go."
     );
-    out.push_str(
-        "CPU is the server's user + system time from `/proc/<pid>/stat` over the sends plus two seconds, per million samples; memory is `VmRSS` after that, per active series. \
-Bytes per sample are every file of the block directories (index, chunks, `meta.json`, tombstones; not the WAL, `chunks_head/` or the head) over the samples in them, once the blocks hold every sample the head must cut and the compaction planner has nothing left to do. \
-Queries are the 15 dashboard queries of `benches::dashboard` (instant at the last sample; range over the whole span at 15 s and 60 s steps), HTTP round trip on loopback, one warm-up then the median of the timed runs; a group's value is the geometric mean of its medians, so its ratio is the geometric mean of the per-query ratios. \
-Start-up is from spawning the server again after SIGKILL until `/-/ready` answers 200 (WAL replay and block loading). \
-The run fails unless both servers then count every series and sample sent.\n\n",
-    );
+    for line in [
+        "CPU is the server's user + system time from `/proc/<pid>/stat` over the sends plus two seconds, per million samples; memory is `VmRSS` after that, per active series.",
+        "Bytes per sample are every file of the block directories (index, chunks, `meta.json`, tombstones; not the WAL, `chunks_head/` or the head) over the samples in them, once the blocks hold every sample the head must cut and the compaction planner has nothing left to do.",
+        "Queries are the 15 dashboard queries of `benches::dashboard` (instant at the last sample; range over the whole span at 15 s and 60 s steps), HTTP round trip on loopback, one warm-up then the median of the timed runs; a group's value is the geometric mean of its medians, so its ratio is the geometric mean of the per-query ratios.",
+        "Start-up is from spawning the server again after SIGKILL until `/-/ready` answers 200 (WAL replay and block loading).",
+        "The run fails unless both servers then count every series and sample sent.",
+    ] {
+        let _ = writeln!(out, "{line}");
+    }
+    out.push('\n');
     for r in results {
         out.push_str(&scale_section(r));
         out.push('\n');
