@@ -8,9 +8,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The command as typed, recorded in the output.
+# The command as typed, recorded in the output: arguments with characters other than
+# these in single quotes.
 command="scripts/bench-system.sh"
-for a in "$@"; do command+=" $(printf '%q' "$a")"; done
+for a in "$@"; do
+  if [[ $a =~ ^[A-Za-z0-9_./,:=+-]+$ ]]; then
+    command+=" $a"
+  else
+    command+=" '${a//\'/\'\\\'\'}'"
+  fi
+done
 
 prometheus_bin=${REFERENCE_PROMETHEUS_BIN:-}
 if [ -z "$prometheus_bin" ] || [ ! -x "$prometheus_bin/prometheus" ]; then
