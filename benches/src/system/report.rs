@@ -347,7 +347,7 @@ pub fn markdown(env: &Environment, results: &[ScaleResult]) -> String {
         "CPU is the server's user + system time from `/proc/<pid>/stat` over the sends plus two seconds, per million samples; memory is `VmRSS` after that, per active series.",
         "Bytes per sample are every file of the block directories (index, chunks, `meta.json`, tombstones; not the WAL, `chunks_head/` or the head) over the samples in them, once the blocks hold every sample the head must cut and the compaction planner has nothing left to do.",
         "Queries are the 15 dashboard queries of `benches::dashboard` (instant at the last sample; range over the whole span at 15 s and 60 s steps), HTTP round trip on loopback, one warm-up then the median of the timed runs; a group's value is the geometric mean of its medians, so its ratio is the geometric mean of the per-query ratios.",
-        "Start-up is from spawning the server again after SIGKILL until `/-/ready` answers 200 (WAL replay and block loading).",
+        "Start-up is from spawning the server again after SIGKILL until `/-/ready` answers 200 (WAL replay and block loading), the median of three kill-and-restart cycles.",
         "The run fails unless both servers then count every series and sample sent.",
     ] {
         let _ = writeln!(out, "{line}");
