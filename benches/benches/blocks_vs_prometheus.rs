@@ -41,12 +41,14 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufWriter, Read as _, Seek as _, SeekFrom, Write as _};
+use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use benches::blocks::{BlockDir, SECTIONS, Totals, block_infos, blocks_in, totals};
 use benches::dashboard::{self, Names, geometric_mean, median};
+use benches::server::{Kind, Server, Settings, workspace_tsdbd};
 use benches::workload::{Generator, Workload};
 use compactor::{BlockInfo, Planner};
 use prometheus_client::registry::Registry;
@@ -54,7 +56,7 @@ use serde_json::Value;
 use tsdb::Db;
 use tsdb::block::{BlockWriter, Compaction, Ulid};
 use tsdb::labels::Labels;
-use tsdb::testutil::{Prometheus, free_port, reference_bin_dir};
+use tsdb::testutil::reference_bin_dir;
 
 /// One hour in ms.
 const HOUR: i64 = 3_600_000;
@@ -254,118 +256,6 @@ fn flush_head(db: &Db) {
     db.reload_blocks().expect("reload blocks");
 }
 
-/// One block directory as found on disk.
-#[derive(Debug, Clone)]
-struct BlockDir {
-    ulid: String,
-    min_time: i64,
-    max_time: i64,
-    level: u32,
-    samples: u64,
-    chunks: u64,
-    chunk_bytes: u64,
-    index_bytes: u64,
-    /// Bytes of every file in the directory (adds `meta.json` and `tombstones`).
-    all_bytes: u64,
-    /// Index sections by the TOC, in [`SECTIONS`] order.
-    sections: [u64; 6],
-}
-
-/// Names of the index sections, in file order.
-const SECTIONS: [&str; 6] = [
-    "symbols",
-    "series",
-    "label indices",
-    "postings",
-    "label offset table",
-    "postings offset table",
-];
-
-fn dir_bytes(dir: &Path) -> u64 {
-    let mut total = 0;
-    for e in std::fs::read_dir(dir).expect("read dir") {
-        let e = e.expect("dir entry");
-        let m = e.metadata().expect("metadata");
-        total += if m.is_dir() {
-            dir_bytes(&e.path())
-        } else {
-            m.len()
-        };
-    }
-    total
-}
-
-/// The index sections' sizes from the TOC at the end of an index v2 file.
-fn index_sections(path: &Path) -> [u64; 6] {
-    const TOC: u64 = 52;
-    let mut f = File::open(path).expect("open index");
-    let len = f.metadata().expect("index metadata").len();
-    f.seek(SeekFrom::Start(len - TOC)).expect("seek to TOC");
-    let mut toc = [0u8; TOC as usize];
-    f.read_exact(&mut toc).expect("read TOC");
-    let at = |i: usize| u64::from_be_bytes(toc[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
-    // TOC order: symbols, series, label indices, label offset table, postings, postings
-    // offset table. File order: symbols, series, label indices, postings, label offset
-    // table, postings offset table, TOC. Writers that omit the two label-index sections
-    // (Prometheus 3.7+, us) point them at the neighbouring sections, making them empty.
-    let (sym, ser, li, lot, post, pot) = (at(0), at(1), at(2), at(3), at(4), at(5));
-    [
-        ser - sym,
-        li - ser,
-        post - li,
-        lot - post,
-        pot - lot,
-        len - TOC - pot,
-    ]
-}
-
-/// The blocks in a data directory, by `minTime`.
-fn blocks_in(dir: &Path) -> Vec<BlockDir> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).expect("read data dir") {
-        let path = e.expect("dir entry").path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        let meta = path.join("meta.json");
-        if name.len() != 26 || !meta.is_file() {
-            continue;
-        }
-        let Ok(text) = std::fs::read_to_string(&meta) else {
-            continue; // Being deleted by a compaction.
-        };
-        let Ok(m) = serde_json::from_str::<Value>(&text) else {
-            continue;
-        };
-        let chunk_bytes = dir_bytes(&path.join("chunks"));
-        let index = path.join("index");
-        let index_bytes = std::fs::metadata(&index).expect("index").len();
-        out.push(BlockDir {
-            ulid: name.to_string(),
-            min_time: m["minTime"].as_i64().expect("minTime"),
-            max_time: m["maxTime"].as_i64().expect("maxTime"),
-            level: m["compaction"]["level"].as_u64().expect("level") as u32,
-            samples: m["stats"]["numSamples"].as_u64().expect("numSamples"),
-            chunks: m["stats"]["numChunks"].as_u64().expect("numChunks"),
-            chunk_bytes,
-            index_bytes,
-            all_bytes: dir_bytes(&path),
-            sections: index_sections(&index),
-        });
-    }
-    out.sort_by(|a, b| (a.min_time, &a.ulid).cmp(&(b.min_time, &b.ulid)));
-    out
-}
-
-fn block_infos(blocks: &[BlockDir]) -> Vec<BlockInfo> {
-    blocks
-        .iter()
-        .map(|b| BlockInfo {
-            level: b.level,
-            size_bytes: b.all_bytes,
-            ..BlockInfo::new(b.ulid.clone(), b.min_time, b.max_time)
-        })
-        .collect()
-}
-
 /// The layout the planner leads to from `blocks`, as Prometheus's compaction loop reaches
 /// it: each planned compaction replaced by one block spanning its inputs.
 fn planned_layout(planner: &Planner, blocks: &[BlockDir]) -> Vec<(i64, i64)> {
@@ -430,36 +320,6 @@ fn describe(blocks: &[BlockDir]) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Totals over a set of blocks.
-#[derive(Debug, Default, Clone, Copy)]
-struct Totals {
-    blocks: usize,
-    samples: u64,
-    chunks: u64,
-    chunk_bytes: u64,
-    index_bytes: u64,
-    all_bytes: u64,
-    sections: [u64; 6],
-}
-
-fn totals(blocks: &[BlockDir]) -> Totals {
-    let mut t = Totals {
-        blocks: blocks.len(),
-        ..Totals::default()
-    };
-    for b in blocks {
-        t.samples += b.samples;
-        t.chunks += b.chunks;
-        t.chunk_bytes += b.chunk_bytes;
-        t.index_bytes += b.index_bytes;
-        t.all_bytes += b.all_bytes;
-        for (s, x) in t.sections.iter_mut().zip(b.sections) {
-            *s += x;
-        }
-    }
-    t
 }
 
 /// Prints the bytes-per-sample rows of one level.
@@ -645,16 +505,22 @@ fn main() {
 
     // Prometheus compacts by itself after its first block reload (a minute after start);
     // ours are compacted meanwhile.
-    let prom = Prometheus::start(
-        &bin,
+    let settings = Settings {
+        retention: Some(Duration::from_secs(15 * 86_400)),
+        query_max_samples: Some(500_000_000),
+        query_timeout: Some(Duration::from_secs(600)),
+        ..Settings::default()
+    };
+    let ready = Duration::from_secs(120);
+    let prom = Server::start(
+        Kind::Prometheus,
+        &bin.join("prometheus"),
         &prom_dir,
-        "global: {}\n",
-        &[
-            "--storage.tsdb.retention.time=15d",
-            "--query.max-samples=500000000",
-            "--query.timeout=10m",
-        ],
-    );
+        &settings,
+        ready,
+    )
+    .expect("start Prometheus");
+    let prom_url = prom.url();
     let planner = Planner::new(&compactor::Options::default()).expect("planner");
     let compactions = compact_with_planner(&db, &planner);
     db.close().expect("close db");
@@ -666,12 +532,15 @@ fn main() {
         started.elapsed()
     );
 
-    let ours_srv = e2e::Tsdbd::start_on(
+    let ours_srv = Server::start(
+        Kind::Tsdbd,
+        &workspace_tsdbd("release"),
         &our_dir,
-        free_port(),
-        &["--query.max-samples=500000000", "--query.timeout=10m"],
-    );
-    let ours_url = ours_srv.url("");
+        &settings,
+        ready,
+    )
+    .expect("start tsdbd");
+    let ours_url = ours_srv.url();
 
     println!(
         "\n{} series (`benches::workload`, seed 1), {} h at {} s from 2023-11-14T22:00Z: {samples} samples\n",
@@ -757,7 +626,7 @@ fn main() {
             {
                 continue;
             }
-            let (_, pb) = query_range(&agent, &prom.url, expr, w);
+            let (_, pb) = query_range(&agent, &prom_url, expr, w);
             let (_, ob) = query_range(&agent, &ours_url, expr, w);
             let (pr, or) = (
                 result_of(&pb, "Prometheus", expr),
@@ -785,11 +654,11 @@ fn main() {
                 // Alternate which server goes first, so drift in the machine's load falls
                 // on both.
                 if run % 2 == 0 {
-                    pt.push(query_range(&agent, &prom.url, expr, w).0);
+                    pt.push(query_range(&agent, &prom_url, expr, w).0);
                     ot.push(query_range(&agent, &ours_url, expr, w).0);
                 } else {
                     ot.push(query_range(&agent, &ours_url, expr, w).0);
-                    pt.push(query_range(&agent, &prom.url, expr, w).0);
+                    pt.push(query_range(&agent, &prom_url, expr, w).0);
                 }
             }
             let (p, o) = (median(pt), median(ot));

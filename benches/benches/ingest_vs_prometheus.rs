@@ -11,41 +11,19 @@
 //!
 //! `cargo bench -p benches --bench ingest_vs_prometheus` (builds tsdbd in release first).
 
-use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use benches::loadgen::{self, Payload, Plan, Report, Target};
+use benches::process::{cpu_seconds, rss_bytes};
+use benches::server::{Kind, Server, Settings, workspace_tsdbd};
 use benches::workload::{Generator, Workload};
-use tsdb::testutil::{Prometheus, reference_bin_dir};
+use tsdb::testutil::reference_bin_dir;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// User + system CPU seconds of `pid` so far.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read stat");
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f[11].parse::<f64>().expect("utime") + f[12].parse::<f64>().expect("stime");
-    // SAFETY: sysconf has no memory effects.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    ticks / hz
-}
-
-/// Resident memory of `pid` in bytes.
-fn rss_bytes(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
-    let kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS");
-    kb * 1024.0
 }
 
 /// What one server measured.
@@ -56,7 +34,7 @@ struct Side {
 }
 
 fn measure(pid: u32, url: &str, payloads: &[Vec<Payload>], samples: usize) -> Side {
-    let cpu0 = cpu_seconds(pid);
+    let cpu0 = cpu_seconds(pid).expect("CPU seconds");
     let report = loadgen::send(
         payloads,
         &Target {
@@ -72,11 +50,11 @@ fn measure(pid: u32, url: &str, payloads: &[Vec<Payload>], samples: usize) -> Si
     );
     // Let background work settle (WAL flush, Go's GC) before reading memory.
     std::thread::sleep(Duration::from_secs(2));
-    let cpu = cpu_seconds(pid) - cpu0;
+    let cpu = cpu_seconds(pid).expect("CPU seconds") - cpu0;
     let series = env_usize("BENCH_SERIES", 100_000) as f64;
     Side {
         cpu_per_million: cpu / (samples as f64 / 1e6),
-        rss_per_series: rss_bytes(pid) / series,
+        rss_per_series: rss_bytes(pid).expect("RSS") / series,
         report,
     }
 }
@@ -126,21 +104,31 @@ fn main() {
         "{series} series × {scrapes} scrapes = {samples} samples, same bodies to both servers"
     );
 
+    // Both with their default settings, one after the other.
     let tmp = tempfile::tempdir().expect("tempdir");
-    let prom = Prometheus::start(
-        &prom_bin,
+    let ready = Duration::from_secs(120);
+    let settings = Settings::default();
+    let mut prom = Server::start(
+        Kind::Prometheus,
+        &prom_bin.join("prometheus"),
         &tmp.path().join("prom"),
-        "global:\n  scrape_interval: 1h\n",
-        &["--web.enable-remote-write-receiver"],
-    );
-    let theirs = measure(prom.pid(), &prom.url, &payloads, samples);
-    prom.stop();
+        &settings,
+        ready,
+    )
+    .expect("start Prometheus");
+    let theirs = measure(prom.pid(), &prom.url(), &payloads, samples);
+    prom.stop().expect("stop Prometheus");
 
-    let ours_dir = tmp.path().join("tsdbd");
-    std::fs::create_dir_all(&ours_dir).expect("mkdir");
-    let ours = e2e::Tsdbd::start(Path::new(&ours_dir));
-    let us = measure(ours.pid(), &ours.url(""), &payloads, samples);
-    assert!(ours.stop().success());
+    let mut ours = Server::start(
+        Kind::Tsdbd,
+        &workspace_tsdbd("release"),
+        &tmp.path().join("tsdbd"),
+        &settings,
+        ready,
+    )
+    .expect("start tsdbd");
+    let us = measure(ours.pid(), &ours.url(), &payloads, samples);
+    ours.stop().expect("stop tsdbd");
 
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!();

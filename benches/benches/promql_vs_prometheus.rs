@@ -18,12 +18,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use benches::dashboard::{self, Names, Query, median};
+use benches::server::{Kind, Server, Settings};
 use prometheus_client::registry::Registry;
 use promql::value::Value;
 use promql::{Engine, EngineOptions, QueryContext};
 use tsdb::Head;
 use tsdb::labels::Labels;
-use tsdb::testutil::{Prometheus, reference_bin_dir};
+use tsdb::testutil::reference_bin_dir;
 
 /// Start of the data (ms): 2023-11-14T22:13:20Z.
 const T0: i64 = 1_700_000_000_000;
@@ -325,15 +326,19 @@ fn main() {
     tsdb::testutil::create_blocks_from_openmetrics(&bin, &om, &prom_dir);
     std::fs::remove_file(&om).expect("remove OpenMetrics file");
     eprintln!("blocks written in {:.1?}", started.elapsed());
-    let prom = Prometheus::start(
-        &bin,
+    let prom = Server::start(
+        Kind::Prometheus,
+        &bin.join("prometheus"),
         &prom_dir,
-        "global: {}\n",
-        &[
-            "--storage.tsdb.retention.time=100y",
-            "--query.max-samples=500000000",
-        ],
-    );
+        &Settings {
+            retention: Some(Duration::from_secs(100 * 365 * 86_400)),
+            query_max_samples: Some(500_000_000),
+            ..Settings::default()
+        },
+        Duration::from_secs(120),
+    )
+    .expect("start Prometheus");
+    let prom_url = prom.url();
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(600)))
         .build()
@@ -342,7 +347,7 @@ fn main() {
     loop {
         let url = format!(
             "{}/api/v1/query?query=count(http_requests_total)&time={}",
-            prom.url,
+            prom_url,
             api_seconds(TEND)
         );
         let body = agent
@@ -401,11 +406,11 @@ fn main() {
         {
             continue;
         }
-        let (_, _, prom_series) = prometheus_run(&agent, &prom.url, q);
+        let (_, _, prom_series) = prometheus_run(&agent, &prom_url, q);
         let (_, our_series) = ours_run(&engine, &head, q);
         let (mut prom_exec, mut prom_http, mut ours) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..runs {
-            let (e, h, _) = prometheus_run(&agent, &prom.url, q);
+            let (e, h, _) = prometheus_run(&agent, &prom_url, q);
             prom_exec.push(e);
             prom_http.push(h);
         }

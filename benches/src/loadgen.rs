@@ -185,6 +185,25 @@ impl Report {
         self.latencies[i]
     }
 
+    /// Adds `other`'s requests, samples, statuses, errors, elapsed time and latencies
+    /// (kept sorted) to this report: the report of two sends one after the other.
+    pub fn merge(&mut self, other: Report) {
+        self.requests += other.requests;
+        self.samples_acked += other.samples_acked;
+        self.transport_errors += other.transport_errors;
+        for (k, v) in other.status {
+            *self.status.entry(k).or_default() += v;
+        }
+        self.elapsed += other.elapsed;
+        self.latencies.extend(other.latencies);
+        self.latencies.sort();
+    }
+
+    /// Whether every request was answered 2xx.
+    pub fn all_ok(&self) -> bool {
+        self.transport_errors == 0 && self.status.keys().all(|c| (200..300).contains(c))
+    }
+
     /// One line: throughput, latency percentiles and statuses.
     pub fn summary(&self) -> String {
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
@@ -218,20 +237,11 @@ pub fn send(shards: &[Vec<Payload>], target: &Target) -> Report {
             .map(|h| h.join().expect("sender thread"))
             .collect()
     });
-    let mut total = Report {
-        elapsed: begin.elapsed(),
-        ..Report::default()
-    };
+    let mut total = Report::default();
     for r in reports {
-        total.requests += r.requests;
-        total.samples_acked += r.samples_acked;
-        total.transport_errors += r.transport_errors;
-        for (k, v) in r.status {
-            *total.status.entry(k).or_default() += v;
-        }
-        total.latencies.extend(r.latencies);
+        total.merge(r);
     }
-    total.latencies.sort();
+    total.elapsed = begin.elapsed();
     total
 }
 
