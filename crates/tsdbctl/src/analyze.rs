@@ -10,7 +10,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
-use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use tsdb::Block;
@@ -19,7 +18,7 @@ use tsdb::index::SeriesEntry;
 use tsdb::index::reader::SymbolCache;
 use tsdb::labels::{Labels, Matcher};
 
-use crate::datadir::local_blocks;
+use crate::datadir::{Location, open_blocks};
 use crate::output::{Table, rfc3339};
 
 /// Counts of one label pair or name.
@@ -51,26 +50,17 @@ struct Analysis {
 }
 
 pub(crate) fn run(
-    dir: &Path,
-    block: Option<&str>,
+    at: Location<'_>,
+    block: Option<Ulid>,
     matchers: Option<&[Matcher]>,
     limit: usize,
     json: bool,
 ) -> Result<()> {
-    let mut metas = local_blocks(dir)?;
-    if let Some(b) = block {
-        let ulid: Ulid = b
-            .parse()
-            .map_err(|e| anyhow::anyhow!("invalid block ULID {b:?}: {e}"))?;
-        metas.retain(|m| m.ulid == ulid);
-        if metas.is_empty() {
-            bail!("block {ulid} not found in {}", dir.display());
-        }
+    let open = open_blocks(at, block)?;
+    if open.blocks.is_empty() {
+        bail!("no blocks in {}", at.name());
     }
-    if metas.is_empty() {
-        bail!("no blocks in {}", dir.display());
-    }
-    let a = analyze(dir, &metas, matchers)?;
+    let a = analyze(&open.blocks, matchers)?;
     let out = std::io::stdout();
     let mut out = out.lock();
     if json {
@@ -85,17 +75,16 @@ pub(crate) fn run(
     Ok(())
 }
 
-fn analyze(dir: &Path, metas: &[BlockMeta], matchers: Option<&[Matcher]>) -> Result<Analysis> {
+fn analyze(blocks: &[Block], matchers: Option<&[Matcher]>) -> Result<Analysis> {
     let mut a = Analysis::default();
     let mut seen: HashSet<u64> = HashSet::new();
     // The previous block's series: hash → metric name.
     let mut prev: Option<HashMap<u64, String>> = None;
     let mut entry = SeriesEntry::default();
-    for m in metas {
+    for b in blocks {
+        let m = b.meta();
         // Symbol references are per index: one cache per block.
         let mut cache = SymbolCache::new();
-        let b = Block::open(&dir.join(m.ulid.to_string()))
-            .with_context(|| format!("opening block {}", m.ulid))?;
         let ix = b.index();
         let ids = match matchers {
             Some(ms) => tsdb::index::postings::postings_for_matchers(ix, ms),

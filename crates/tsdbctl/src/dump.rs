@@ -13,7 +13,6 @@
 //! timestamp once.
 
 use std::io::{BufWriter, Write};
-use std::path::Path;
 
 use anyhow::{Context, Result};
 use clap::ValueEnum;
@@ -21,9 +20,9 @@ use prometheus_client::registry::Registry;
 use tsdb::chunkenc::{SampleIterator, ValueType};
 use tsdb::labels::{Labels, Matcher};
 use tsdb::storage::{Querier, Series, SeriesSet};
-use tsdb::{Block, Head, Options};
+use tsdb::{Head, Options};
 
-use crate::datadir::local_blocks;
+use crate::datadir::{Location, open_blocks};
 use crate::output::{api_float, go_g};
 
 /// The output format of `dump`.
@@ -40,7 +39,7 @@ pub(crate) enum Format {
 /// What to dump.
 #[derive(Debug)]
 pub(crate) struct Args<'a> {
-    pub(crate) dir: &'a Path,
+    pub(crate) at: Location<'a>,
     pub(crate) matchers: Vec<Vec<Matcher>>,
     pub(crate) min_time: i64,
     pub(crate) max_time: i64,
@@ -49,25 +48,27 @@ pub(crate) struct Args<'a> {
 }
 
 pub(crate) fn run(args: &Args<'_>) -> Result<()> {
-    let metas = local_blocks(args.dir)?;
-    let mut blocks = Vec::with_capacity(metas.len());
-    for m in &metas {
-        let dir = args.dir.join(m.ulid.to_string());
-        blocks.push(Block::open(&dir).with_context(|| format!("opening block {}", m.ulid))?);
-    }
-    let head = if args.head {
-        let blocks_end = metas.iter().map(|m| m.max_time).max().unwrap_or(i64::MIN);
-        let wal = args.dir.join("wal");
-        let h = Head::open_read_only(
-            &wal,
-            &Options::default(),
-            &mut Registry::default(),
-            blocks_end,
-        )
-        .with_context(|| format!("replaying the WAL in {}", wal.display()))?;
-        Some(h)
-    } else {
-        None
+    let open = open_blocks(args.at, None)?;
+    let blocks = &open.blocks;
+    // A bucket has no WAL: only a data directory's head is dumped.
+    let head = match args.at {
+        Location::Dir(dir) if args.head => {
+            let blocks_end = blocks
+                .iter()
+                .map(|b| b.meta().max_time)
+                .max()
+                .unwrap_or(i64::MIN);
+            let wal = dir.join("wal");
+            let h = Head::open_read_only(
+                &wal,
+                &Options::default(),
+                &mut Registry::default(),
+                blocks_end,
+            )
+            .with_context(|| format!("replaying the WAL in {}", wal.display()))?;
+            Some(h)
+        }
+        _ => None,
     };
     let (mint, maxt) = (args.min_time, args.max_time);
     let mut queriers: Vec<Box<dyn Querier + '_>> = Vec::new();

@@ -32,7 +32,7 @@ use tsdb::bucket::Bucket;
 use tsdb::fileutil::{DirLock, fsync_dir};
 use tsdb::{Head, Options};
 
-use crate::datadir::{local_blocks, lock_error, lock_for_writing, open_bucket};
+use crate::datadir::{TempDir, local_blocks, lock_error, lock_for_writing, open_bucket};
 use crate::output::{block_cells, block_json, block_table};
 use crate::progress;
 
@@ -215,8 +215,8 @@ fn into_bucket(
     bucket: Arc<dyn Bucket>,
     block_duration: i64,
 ) -> Result<Vec<Row>> {
-    let staging = Staging::new()?;
-    let dir = staging.0.as_path();
+    let staging = TempDir::new("import")?;
+    let dir = staging.path();
     let listing = compactor::shipper::list_blocks(bucket.as_ref()).context("listing the bucket")?;
     let there: Vec<&BlockMeta> = listing
         .blocks
@@ -359,24 +359,6 @@ fn copy_tree(from: &Path, to: &Path, mode: CopyMode) -> Result<()> {
         fsync_dir(to)?;
     }
     Ok(())
-}
-
-/// A temporary directory, removed when dropped.
-#[derive(Debug)]
-struct Staging(PathBuf);
-
-impl Staging {
-    fn new() -> Result<Staging> {
-        let dir = std::env::temp_dir().join(format!("tsdbctl-import-{}", Ulid::new()));
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        Ok(Staging(dir))
-    }
-}
-
-impl Drop for Staging {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn row_json(r: &Row) -> serde_json::Value {

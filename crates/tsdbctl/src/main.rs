@@ -45,6 +45,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
+use tsdb::block::Ulid;
 
 /// Inspect and maintain tsdbd (and Prometheus) data directories and buckets.
 #[derive(Debug, Parser)]
@@ -92,11 +93,11 @@ enum Command {
     },
     /// Cardinality of the blocks: metric names, label names and pairs by series, churn.
     Analyze {
-        /// The data directory.
-        dir: PathBuf,
+        #[command(flatten)]
+        at: At,
         /// Analyze only this block (a ULID) instead of all blocks.
-        #[arg(long)]
-        block: Option<String>,
+        #[arg(long, value_parser = parse_ulid)]
+        block: Option<Ulid>,
         /// Only the series this selector picks (`{job="x"}`, `up{a=~"b.*"}`).
         #[arg(long = "match")]
         matcher: Option<String>,
@@ -110,11 +111,11 @@ enum Command {
     /// Dump the samples of the blocks and the WAL, by series then time, read-only.
     ///
     /// Times are Unix seconds or RFC 3339 (2026-11-21T10:00:00Z); both bounds are
-    /// inclusive. The WAL is replayed into memory
-    /// without writing anything into DIR and without the lock. Tombstones are applied.
+    /// inclusive. The WAL is replayed into memory without writing anything into DIR and
+    /// without the lock (a bucket has no WAL). Tombstones are applied.
     Dump {
-        /// The data directory.
-        dir: PathBuf,
+        #[command(flatten)]
+        at: At,
         /// Series selector; repeat for the union of several. Default: every series.
         #[arg(long = "match")]
         matchers: Vec<String>,
@@ -138,11 +139,11 @@ enum Command {
     /// damaged. Overlapping blocks are warnings (they are legal after out-of-order
     /// ingestion); --strict makes warnings fail too.
     Verify {
-        /// The data directory.
-        dir: PathBuf,
+        #[command(flatten)]
+        at: At,
         /// Verify only this block (a ULID).
-        #[arg(long)]
-        block: Option<String>,
+        #[arg(long, value_parser = parse_ulid)]
+        block: Option<Ulid>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -252,6 +253,34 @@ enum Command {
     },
 }
 
+/// The blocks a read-only subcommand reads: a data directory, or a bucket with `--bucket`.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+struct At {
+    /// The data directory.
+    dir: Option<PathBuf>,
+    /// Read this bucket's blocks instead of a data directory's (file:///dir,
+    /// s3://bucket/prefix, gs://, az://; S3 credentials and endpoint from the usual AWS_*
+    /// variables).
+    #[arg(long)]
+    bucket: Option<String>,
+}
+
+impl At {
+    fn location(&self) -> datadir::Location<'_> {
+        match (&self.dir, &self.bucket) {
+            (_, Some(url)) => datadir::Location::Bucket(url),
+            (Some(dir), None) => datadir::Location::Dir(dir),
+            (None, None) => unreachable!("clap requires a directory or --bucket"),
+        }
+    }
+}
+
+fn parse_ulid(s: &str) -> Result<Ulid, String> {
+    s.parse()
+        .map_err(|e| format!("invalid block ULID {s:?}: {e}"))
+}
+
 /// A series selector given with `--match` (`up`, `{job="x"}`, `up{a=~"b.*"}`), parsed as
 /// the server parses `match[]`.
 fn parse_selector(s: &str) -> Result<Vec<tsdb::labels::Matcher>> {
@@ -301,7 +330,7 @@ fn main() -> ExitCode {
             json,
         }),
         Command::Analyze {
-            dir,
+            at,
             block,
             matcher,
             limit,
@@ -310,21 +339,28 @@ fn main() -> ExitCode {
             .as_deref()
             .map(parse_selector)
             .transpose()
-            .and_then(|ms| analyze::run(&dir, block.as_deref(), ms.as_deref(), limit, json)),
+            .and_then(|ms| analyze::run(at.location(), block, ms.as_deref(), limit, json)),
         Command::Dump {
-            dir,
+            at,
             matchers,
             min_time,
             max_time,
             format,
             no_head,
-        } => run_dump(&dir, &matchers, min_time, max_time, format, no_head),
+        } => run_dump(
+            at.location(),
+            &matchers,
+            min_time,
+            max_time,
+            format,
+            no_head,
+        ),
         Command::Verify {
-            dir,
+            at,
             block,
             json,
             strict,
-        } => verify::run(&dir, block.as_deref(), json, strict),
+        } => verify::run(at.location(), block, json, strict),
         Command::Import {
             prom_data_dir,
             output,
@@ -421,7 +457,7 @@ fn run_query(
 }
 
 fn run_dump(
-    dir: &std::path::Path,
+    at: datadir::Location<'_>,
     matchers: &[String],
     min_time: Option<i64>,
     max_time: Option<i64>,
@@ -440,7 +476,7 @@ fn run_dump(
         )?]);
     }
     dump::run(&dump::Args {
-        dir,
+        at,
         matchers: sets,
         min_time: min_time.unwrap_or(i64::MIN),
         max_time: max_time.unwrap_or(i64::MAX),

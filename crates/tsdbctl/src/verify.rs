@@ -1,4 +1,4 @@
-//! `tsdbctl verify`: checks every block of a data directory (or one) with
+//! `tsdbctl verify`: checks every block of a data directory or a bucket (or one) with
 //! [`tsdb::block::verify`] and the blocks' time ranges against each other; prints every
 //! finding and fails when one is an error (or, with `--strict`, a warning).
 //!
@@ -9,48 +9,22 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use tsdb::block::verify::{self, Finding, Report, Severity};
 use tsdb::block::{BlockMeta, Ulid};
 
-use crate::datadir::block_dirs;
+use crate::datadir::{Location, TempDir, block_dirs, download_block, open_bucket};
 use crate::progress;
 
-pub(crate) fn run(dir: &Path, block: Option<&str>, json: bool, strict: bool) -> Result<()> {
-    let dirs = match block {
-        Some(b) => {
-            let ulid: Ulid = b
-                .parse()
-                .map_err(|e| anyhow::anyhow!("invalid block ULID {b:?}: {e}"))?;
-            let d = dir.join(ulid.to_string());
-            if !d.is_dir() {
-                bail!("block {ulid} not found in {}", dir.display());
-            }
-            vec![d]
-        }
-        None => block_dirs(dir)?,
+pub(crate) fn run(at: Location<'_>, block: Option<Ulid>, json: bool, strict: bool) -> Result<()> {
+    let (mut report, metas) = match at {
+        Location::Dir(dir) => verify_dir(dir, block)?,
+        Location::Bucket(url) => verify_bucket(url, block)?,
     };
-    let mut report = Report::default();
-    let mut metas = Vec::new();
-    for d in &dirs {
-        let name = d
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        let bar = progress::bar(0, &format!("verifying {name}"), false);
-        let r = verify::verify_block(d, &mut |done, total| {
-            bar.set_length(total);
-            bar.set_position(done);
-        });
-        bar.finish_and_clear();
-        report.merge(r);
-        if let Ok(m) = BlockMeta::read(d) {
-            metas.push(m);
-        }
-    }
     if block.is_none() {
         report
             .findings
-            .extend(verify::overlapping_blocks(dir, &metas));
+            .extend(verify::overlapping_blocks(Path::new(&at.name()), &metas));
     }
     let errors = report
         .findings
@@ -103,6 +77,78 @@ pub(crate) fn run(dir: &Path, block: Option<&str>, json: bool, strict: bool) -> 
 }
 
 /// The `<ulid>/` directories of `dir`, whether or not their meta.json parses.
+/// Verifies the blocks of a data directory (or one); returns the report and the metas that
+/// parse.
+fn verify_dir(dir: &Path, block: Option<Ulid>) -> Result<(Report, Vec<BlockMeta>)> {
+    let dirs = match block {
+        Some(ulid) => {
+            let d = dir.join(ulid.to_string());
+            if !d.is_dir() {
+                bail!("block {ulid} not found in {}", dir.display());
+            }
+            vec![d]
+        }
+        None => block_dirs(dir)?,
+    };
+    let mut report = Report::default();
+    let mut metas = Vec::new();
+    for d in &dirs {
+        report.merge(verify_one(d));
+        if let Ok(m) = BlockMeta::read(d) {
+            metas.push(m);
+        }
+    }
+    Ok((report, metas))
+}
+
+/// Verifies a bucket's blocks (or one), not those marked for deletion: each is downloaded
+/// into a temporary directory, checked, and removed before the next, so the disk holds
+/// one block at a time. Findings name the bucket's objects.
+fn verify_bucket(url: &str, block: Option<Ulid>) -> Result<(Report, Vec<BlockMeta>)> {
+    let bucket = open_bucket(url)?;
+    let listing = compactor::shipper::list_blocks(bucket.as_ref())
+        .with_context(|| format!("listing bucket {url}"))?;
+    let blocks: Vec<_> = listing
+        .blocks
+        .iter()
+        .filter(|b| b.deletion_mark.is_none() && block.is_none_or(|u| u == b.meta.ulid))
+        .collect();
+    if let Some(u) = block
+        && blocks.is_empty()
+    {
+        bail!("block {u} not found in {url}");
+    }
+    let mut report = Report::default();
+    let mut metas = Vec::new();
+    for b in blocks {
+        let tmp = TempDir::new("verify")?;
+        let dir = download_block(bucket.as_ref(), b, tmp.path())?;
+        let mut r = verify_one(&dir);
+        for f in &mut r.findings {
+            if let Ok(rel) = f.file.strip_prefix(tmp.path()) {
+                f.file = Path::new(url).join(rel);
+            }
+        }
+        report.merge(r);
+        metas.push(b.meta.clone());
+    }
+    Ok((report, metas))
+}
+
+/// Verifies one block directory with a progress bar.
+fn verify_one(dir: &Path) -> Report {
+    let name = dir
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let bar = progress::bar(0, &format!("verifying {name}"), false);
+    let r = verify::verify_block(dir, &mut |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    });
+    bar.finish_and_clear();
+    r
+}
+
 fn finding_json(f: &Finding) -> serde_json::Value {
     serde_json::json!({
         "severity": f.severity.as_str(),

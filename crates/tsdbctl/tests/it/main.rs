@@ -6,6 +6,8 @@ mod analyze;
 /// `tsdbctl backfill` from OpenMetrics, text and CSV: aligned blocks with exactly the
 /// input's samples, clean failures, bounded memory.
 mod backfill;
+/// `analyze`, `dump` and `verify` on a bucket answer as on the directory it came from.
+mod bucket_read;
 /// `tsdbctl compact`: many small blocks merged into fewer, every sample kept.
 mod compact;
 /// `tsdbctl delete`: tombstones for the matched series in the range, and `--rewrite`.
