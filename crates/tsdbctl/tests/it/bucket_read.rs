@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::fixtures::{fails_with, ok, s, tsdbctl, tsdbctl_env};
+use crate::fixtures::{fails_with, ok, s, s3_env, tsdbctl, tsdbctl_env};
 use crate::inspect_util::churn_data;
 
 /// A data directory with blocks (the database closed) and a `file://` bucket holding
@@ -106,13 +106,7 @@ fn reads_blocks_from_s3() {
     let (db, _) = churn_data(&dir);
     db.close().expect("close");
     let url = s3.url("blocks");
-    let env = [
-        ("AWS_ENDPOINT", s3.endpoint.as_str()),
-        ("AWS_ACCESS_KEY_ID", s3.access_key.as_str()),
-        ("AWS_SECRET_ACCESS_KEY", s3.secret_key.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ALLOW_HTTP", "true"),
-    ];
+    let env = s3_env(&s3);
     let d = s(&dir);
     ok(&tsdbctl_env(&["upload", d, "--bucket", &url], &env));
     assert_eq!(

@@ -52,6 +52,17 @@ pub(crate) fn fails_with(out: &Output, needle: &str) {
     assert!(err.contains(needle), "expected {needle:?} in: {err}");
 }
 
+/// The environment that points `tsdbctl` at the S3 test server.
+pub(crate) fn s3_env(s3: &tsdb::testutil::S3Server) -> [(&'static str, &str); 5] {
+    [
+        ("AWS_ENDPOINT", s3.endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", s3.access_key.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", s3.secret_key.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ALLOW_HTTP", "true"),
+    ]
+}
+
 /// A path as `&str`.
 pub(crate) fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")

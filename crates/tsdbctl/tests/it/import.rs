@@ -11,8 +11,8 @@ use tsdb::fileutil::DirLock;
 use tsdb::labels::{MatchType, Matcher};
 
 use crate::fixtures::{
-    Sample, all_samples, block_ids, fails_with, fill, ok_json, open, s, samples_in, snapshot,
-    tsdbctl, tsdbctl_env,
+    Sample, all_samples, block_ids, fails_with, fill, ok_json, open, s, s3_env, samples_in,
+    snapshot, tsdbctl, tsdbctl_env,
 };
 
 const RANGE: i64 = 600_000;
@@ -212,13 +212,7 @@ fn imports_into_s3() {
     let want = source(&src);
     let before = snapshot(&src);
     let url = s3.url("imported");
-    let env = [
-        ("AWS_ENDPOINT", s3.endpoint.as_str()),
-        ("AWS_ACCESS_KEY_ID", s3.access_key.as_str()),
-        ("AWS_SECRET_ACCESS_KEY", s3.secret_key.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ALLOW_HTTP", "true"),
-    ];
+    let env = s3_env(&s3);
     let args = [
         "import",
         s(&src),
