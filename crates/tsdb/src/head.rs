@@ -179,7 +179,7 @@ impl Head {
         head.exemplars =
             ExemplarStorage::new(opts.max_exemplars, ExemplarMetrics::register(registry));
         head.min_valid_time = AtomicI64::new(min_valid_time);
-        head.replay(wal_dir, false)?;
+        head.replay(wal_dir, wal::OnDamage::Repair)?;
         if min_valid_time > i64::MIN {
             // Series whose samples all lay before `min_valid_time` are left empty.
             head.gc(min_valid_time);
@@ -206,7 +206,7 @@ impl Head {
             return Ok(head);
         }
         head.min_valid_time = AtomicI64::new(min_valid_time);
-        head.replay(wal_dir, true)?;
+        head.replay(wal_dir, wal::OnDamage::Stop)?;
         if min_valid_time > i64::MIN {
             head.gc(min_valid_time);
         }

@@ -34,8 +34,8 @@
 //! * [`repair()`] cuts the WAL there, as Prometheus's `WL.Repair` does: segments after the
 //!   damaged one are deleted (records may depend on earlier ones, so nothing after a
 //!   hole is trusted) and the damaged segment is truncated after its last good record.
-//! * [`replay`] and [`replay_with_checkpoint`] run a callback on every record and repair
-//!   on corruption; [`checkpoint::checkpoint`] folds old segments into a checkpoint.
+//! * [`replay`] and [`replay_with_checkpoint`] run a callback on every record and, on
+//!   corruption, repair or stop ([`OnDamage`]); [`checkpoint::checkpoint`] folds old segments into a checkpoint.
 //!
 //! Where we are stricter than Prometheus's reader, because the header byte is not
 //! covered by the CRC: non-zero reserved bits, both compression bits set, a fragment or
@@ -59,10 +59,7 @@ pub use checkpoint::{CheckpointStats, checkpoint, delete_checkpoints, last_check
 pub use commit::{PendingCommit, SyncPolicy, WalWriter};
 pub use metrics::WalMetrics;
 pub use reader::{RecordPosition, WalReader};
-pub use repair::{
-    ReplayStats, repair, replay, replay_read_only, replay_with_checkpoint,
-    replay_with_checkpoint_read_only,
-};
+pub use repair::{OnDamage, ReplayStats, repair, replay, replay_with_checkpoint};
 pub use writer::Wal;
 
 /// Size of a WAL page.

@@ -18,5 +18,12 @@ fuzz_target!(|data: &[u8]| {
             Err(e) => panic!("unexpected error kind: {e:?}"),
         }
     }
-    wal::replay(dir.path(), None, |_| Ok(()), &WalMetrics::unregistered()).expect("replay repairs");
+    wal::replay(
+        dir.path(),
+        None,
+        |_| Ok(()),
+        &WalMetrics::unregistered(),
+        wal::OnDamage::Repair,
+    )
+    .expect("replay repairs");
 });

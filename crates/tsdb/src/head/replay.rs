@@ -35,21 +35,20 @@ struct Replay {
 }
 
 impl Head {
-    /// Replays the WAL in `dir`; with `read_only` damage ends the replay instead of being
-    /// repaired, and nothing is written.
-    pub(super) fn replay(&mut self, dir: &Path, read_only: bool) -> Result<()> {
+    /// Replays the WAL in `dir`, handling damage as `on_damage` says.
+    pub(super) fn replay(&mut self, dir: &Path, on_damage: wal::OnDamage) -> Result<()> {
         let started = std::time::Instant::now();
         let mut r = Replay {
             mint: i64::MAX,
             maxt: i64::MIN,
             ..Default::default()
         };
-        let f = |rec: &[u8]| self.replay_record(rec, &mut r);
-        let stats = if read_only {
-            wal::replay_with_checkpoint_read_only(dir, f, &self.wal_metrics)?
-        } else {
-            wal::replay_with_checkpoint(dir, f, &self.wal_metrics)?
-        };
+        let stats = wal::replay_with_checkpoint(
+            dir,
+            |rec| self.replay_record(rec, &mut r),
+            &self.wal_metrics,
+            on_damage,
+        )?;
         if r.appended > 0 {
             self.update_time_range(r.mint, r.maxt);
         }

@@ -91,41 +91,31 @@ pub fn repair(err: &CorruptionError) -> Result<()> {
     Ok(())
 }
 
+/// What a replay does when it meets damage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDamage {
+    /// [`repair()`] the WAL at the damage (tsdbd opening its own data directory).
+    Repair,
+    /// Stop after the last intact record and write nothing (tools reading a data
+    /// directory they must not change).
+    Stop,
+}
+
 /// Runs `f` on every record of the WAL segments in `dir` numbered `from_segment` or
 /// higher (all if `None`), in order.
 ///
 /// On corruption (or when `f` returns [`Error::Decode`] for a record, which marks that
-/// record corrupt, as Prometheus's replay does) the WAL is [`repair()`]ed at that point,
-/// `corruptions_total` is incremented and the replay returns `Ok`, having delivered
-/// every record before the damage; [`ReplayStats::corruption`] says what was cut.
-/// Other errors of `f` and I/O errors are returned as they are, without repair.
+/// record corrupt, as Prometheus's replay does) `corruptions_total` is incremented, the
+/// WAL is [`repair()`]ed at that point when `on_damage` says so, and the replay returns
+/// `Ok`, having delivered every record before the damage; [`ReplayStats::corruption`]
+/// says where it was. Other errors of `f` and I/O errors are returned as they are,
+/// without repair.
 pub fn replay(
-    dir: &Path,
-    from_segment: Option<u32>,
-    f: impl FnMut(&[u8]) -> Result<()>,
-    metrics: &WalMetrics,
-) -> Result<ReplayStats> {
-    replay_inner(dir, from_segment, f, metrics, true)
-}
-
-/// [`replay`] that never writes: on corruption it stops after the last intact record and
-/// reports the damage in [`ReplayStats::corruption`], leaving the WAL as it is (for tools
-/// reading a data directory they must not change).
-pub fn replay_read_only(
-    dir: &Path,
-    from_segment: Option<u32>,
-    f: impl FnMut(&[u8]) -> Result<()>,
-    metrics: &WalMetrics,
-) -> Result<ReplayStats> {
-    replay_inner(dir, from_segment, f, metrics, false)
-}
-
-fn replay_inner(
     dir: &Path,
     from_segment: Option<u32>,
     mut f: impl FnMut(&[u8]) -> Result<()>,
     metrics: &WalMetrics,
-    repair_damage: bool,
+    on_damage: OnDamage,
 ) -> Result<ReplayStats> {
     let mut reader = WalReader::open(dir, from_segment, None)?;
     let mut stats = ReplayStats {
@@ -164,7 +154,7 @@ fn replay_inner(
     };
     if let Some(c) = corruption {
         metrics.corruptions_total.inc();
-        if repair_damage {
+        if on_damage == OnDamage::Repair {
             repair(&c)?;
         }
         stats.corruption = Some(c);
@@ -173,31 +163,14 @@ fn replay_inner(
 }
 
 /// Replays a data directory's WAL: the latest checkpoint's records, then the segments
-/// after it (repairing them as [`replay`] does). Damage inside the checkpoint is a hard
-/// error ([`Error::WalCorruption`]), as in Prometheus: a checkpoint cannot be cut.
+/// after it (damage there handled as [`replay`] handles it). Damage inside the checkpoint
+/// is a hard error ([`Error::WalCorruption`]), as in Prometheus: a checkpoint cannot be
+/// cut.
 pub fn replay_with_checkpoint(
-    wal_dir: &Path,
-    f: impl FnMut(&[u8]) -> Result<()>,
-    metrics: &WalMetrics,
-) -> Result<ReplayStats> {
-    replay_with_checkpoint_inner(wal_dir, f, metrics, true)
-}
-
-/// [`replay_with_checkpoint`] that never writes: damage after the checkpoint ends the
-/// replay (reported in [`ReplayStats::corruption`]) instead of being repaired.
-pub fn replay_with_checkpoint_read_only(
-    wal_dir: &Path,
-    f: impl FnMut(&[u8]) -> Result<()>,
-    metrics: &WalMetrics,
-) -> Result<ReplayStats> {
-    replay_with_checkpoint_inner(wal_dir, f, metrics, false)
-}
-
-fn replay_with_checkpoint_inner(
     wal_dir: &Path,
     mut f: impl FnMut(&[u8]) -> Result<()>,
     metrics: &WalMetrics,
-    repair_damage: bool,
+    on_damage: OnDamage,
 ) -> Result<ReplayStats> {
     let mut from = None;
     let (mut records, mut bytes) = (0, 0);
@@ -224,7 +197,7 @@ fn replay_with_checkpoint_inner(
         }
         from = Some(next);
     }
-    let mut stats = replay_inner(wal_dir, from, f, metrics, repair_damage)?;
+    let mut stats = replay(wal_dir, from, f, metrics, on_damage)?;
     stats.records += records;
     stats.bytes += bytes;
     stats.checkpoint = cp.map(|(_, i)| i);

@@ -322,7 +322,7 @@ fn replay_repairs_and_counts() {
         got.push(r.to_vec());
         Ok(())
     };
-    let stats = replay(dir.path(), None, push, &m).unwrap();
+    let stats = replay(dir.path(), None, push, &m, OnDamage::Repair).unwrap();
     assert_eq!(m.corruptions_total.get(), 1);
     assert_eq!(stats.corruption.as_ref().map(|c| c.segment), Some(1));
     assert_eq!(got, recs[..got.len()].to_vec());
@@ -345,6 +345,7 @@ fn replay_repairs_and_counts() {
             }
         },
         &m,
+        OnDamage::Repair,
     )
     .unwrap();
     assert_eq!(stats.records, 1);

@@ -156,6 +156,7 @@ fn replay_all(dir: &Path, m: &WalMetrics) -> (Vec<Vec<u8>>, wal::ReplayStats) {
             Ok(())
         },
         m,
+        wal::OnDamage::Repair,
     )
     .unwrap();
     (got, stats)

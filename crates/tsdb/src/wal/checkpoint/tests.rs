@@ -5,7 +5,7 @@ use crate::labels::Labels;
 use crate::record::{
     Histogram, MetricType, RefExemplar, RefHistogramSample, RefSample, RefSeries, Tombstone,
 };
-use crate::wal::{replay_with_checkpoint, segments};
+use crate::wal::{OnDamage, replay_with_checkpoint, segments};
 
 /// A decoded record entry, for comparing replays.
 #[derive(Debug, Clone, PartialEq)]
@@ -207,6 +207,7 @@ fn checkpoint_keeps_live_series_and_recent_data() {
         wal_dir,
         |r| decode(r, &mut got),
         &WalMetrics::unregistered(),
+        OnDamage::Repair,
     )
     .unwrap();
     assert_eq!(stats.checkpoint, Some(2));
@@ -240,7 +241,7 @@ fn checkpoint_keeps_live_series_and_recent_data() {
     assert_eq!(names, vec![3]);
     let mut got = Vec::new();
     let m = WalMetrics::unregistered();
-    replay_with_checkpoint(wal_dir, |r| decode(r, &mut got), &m).unwrap();
+    replay_with_checkpoint(wal_dir, |r| decode(r, &mut got), &m, OnDamage::Repair).unwrap();
     let want_c: Vec<Entry> = want
         .iter()
         .filter(|e| matches!(e, Ser(r, _) | Smp(r, ..) | Tomb(r, ..) | Hist(r, _) | Ex(r, _) if *r == c))
