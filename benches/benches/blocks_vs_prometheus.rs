@@ -48,9 +48,9 @@ use std::time::{Duration, Instant};
 
 use benches::blocks::{BlockDir, SECTIONS, Totals, block_infos, blocks_in, totals};
 use benches::dashboard::{self, Names, geometric_mean, median};
-use benches::server::{Kind, Server, Settings, workspace_tsdbd};
+use benches::server::{Kind, Server, Settings, build_release_tsdbd};
 use benches::workload::{Generator, Workload};
-use compactor::{BlockInfo, Planner};
+use compactor::Planner;
 use prometheus_client::registry::Registry;
 use serde_json::Value;
 use tsdb::Db;
@@ -259,27 +259,11 @@ fn flush_head(db: &Db) {
 /// The layout the planner leads to from `blocks`, as Prometheus's compaction loop reaches
 /// it: each planned compaction replaced by one block spanning its inputs.
 fn planned_layout(planner: &Planner, blocks: &[BlockDir]) -> Vec<(i64, i64)> {
-    let mut current = block_infos(blocks);
-    for n in 0..=2 * blocks.len() {
-        let Some(c) = planner.plan(&current) else {
-            break;
-        };
-        let inputs: Vec<BlockInfo> = current
-            .iter()
-            .filter(|b| c.blocks.contains(&b.ulid))
-            .cloned()
-            .collect();
-        current.retain(|b| !c.blocks.contains(&b.ulid));
-        current.push(BlockInfo {
-            level: inputs.iter().map(|b| b.level).max().unwrap_or(1) + 1,
-            ..BlockInfo::new(
-                format!("planned-{n}"),
-                inputs.iter().map(|b| b.min_time).min().expect("inputs"),
-                inputs.iter().map(|b| b.max_time).max().expect("inputs"),
-            )
-        });
-    }
-    let mut layout: Vec<(i64, i64)> = current.iter().map(|b| (b.min_time, b.max_time)).collect();
+    let mut layout: Vec<(i64, i64)> = planner
+        .planned_blocks(&block_infos(blocks))
+        .iter()
+        .map(|b| (b.min_time, b.max_time))
+        .collect();
     layout.sort_unstable();
     layout
 }
@@ -454,19 +438,7 @@ fn main() {
     let Some(bin) = reference_bin_dir() else {
         return;
     };
-    let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "server",
-            "--bin",
-            "tsdbd",
-        ])
-        .status()
-        .expect("cargo build tsdbd");
-    assert!(status.success(), "building tsdbd failed");
+    let tsdbd = build_release_tsdbd();
 
     let cfg = Config::from_env();
     let started = Instant::now();
@@ -532,14 +504,8 @@ fn main() {
         started.elapsed()
     );
 
-    let ours_srv = Server::start(
-        Kind::Tsdbd,
-        &workspace_tsdbd("release"),
-        &our_dir,
-        &settings,
-        ready,
-    )
-    .expect("start tsdbd");
+    let ours_srv =
+        Server::start(Kind::Tsdbd, &tsdbd, &our_dir, &settings, ready).expect("start tsdbd");
     let ours_url = ours_srv.url();
 
     println!(

@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use benches::loadgen::{self, Payload, Plan, Report, Target};
 use benches::process::{cpu_seconds, rss_bytes};
-use benches::server::{Kind, Server, Settings, workspace_tsdbd};
+use benches::server::{Kind, Server, Settings, build_release_tsdbd};
 use benches::workload::{Generator, Workload};
 use tsdb::testutil::reference_bin_dir;
 
@@ -70,19 +70,7 @@ fn main() {
     let Some(prom_bin) = reference_bin_dir() else {
         return;
     };
-    let status = std::process::Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "server",
-            "--bin",
-            "tsdbd",
-        ])
-        .status()
-        .expect("cargo build tsdbd");
-    assert!(status.success(), "building tsdbd failed");
+    let tsdbd = build_release_tsdbd();
 
     let series = env_usize("BENCH_SERIES", 100_000);
     let scrapes = env_usize("BENCH_SCRAPES", 10);
@@ -121,7 +109,7 @@ fn main() {
 
     let mut ours = Server::start(
         Kind::Tsdbd,
-        &workspace_tsdbd("release"),
+        &tsdbd,
         &tmp.path().join("tsdbd"),
         &settings,
         ready,

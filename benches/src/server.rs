@@ -95,13 +95,23 @@ impl Settings {
     }
 }
 
-/// A free loopback port.
-pub fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")
-        .context("bind a loopback port")?
-        .local_addr()
-        .context("local address")?
-        .port())
+/// Builds `tsdbd` in release (`cargo build --release -p server --bin tsdbd`) and returns
+/// its path, for the benches that run it side by side with Prometheus.
+pub fn build_release_tsdbd() -> PathBuf {
+    let status = std::process::Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "server",
+            "--bin",
+            "tsdbd",
+        ])
+        .status()
+        .expect("cargo build tsdbd");
+    assert!(status.success(), "building tsdbd failed");
+    workspace_tsdbd("release")
 }
 
 /// `target/<profile>/tsdbd` of this workspace (what `cargo build [--release] --bin tsdbd`
@@ -160,7 +170,7 @@ impl Server {
     }
 
     fn spawn(&mut self) -> Result<()> {
-        self.port = free_port()?;
+        self.port = tsdb::testutil::free_port();
         let listen = format!("--web.listen-address=127.0.0.1:{}", self.port);
         let mut cmd = Command::new(&self.exe);
         cmd.arg(format!("--storage.tsdb.path={}", self.dir.display()))

@@ -112,6 +112,17 @@ impl Planner {
     /// later compaction. Its level is one more than its inputs' highest; its series count
     /// and size are the sums of its inputs' (upper bounds); it has no tombstones.
     pub fn plan_all(&self, blocks: &[BlockInfo]) -> Vec<Compaction> {
+        self.dry_run(blocks).0
+    }
+
+    /// The blocks left after every compaction of [`Planner::plan_all`], each compaction
+    /// replaced by the block it writes: the layout the compaction loop leads to.
+    pub fn planned_blocks(&self, blocks: &[BlockInfo]) -> Vec<BlockInfo> {
+        self.dry_run(blocks).1
+    }
+
+    /// [`Planner::plan_all`]'s compactions and the blocks they leave.
+    fn dry_run(&self, blocks: &[BlockInfo]) -> (Vec<Compaction>, Vec<BlockInfo>) {
         let mut current = blocks.to_vec();
         let mut out = Vec::new();
         // Each compaction either merges two or more blocks into one, or (tombstones)
@@ -130,7 +141,7 @@ impl Planner {
             current.push(merged(format!("planned-{n}"), &inputs));
             out.push(c);
         }
-        out
+        (out, current)
     }
 
     fn plan_sorted(&self, sorted: &[&BlockInfo]) -> Option<(Range<usize>, Reason)> {
