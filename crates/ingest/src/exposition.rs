@@ -254,7 +254,7 @@ pub(crate) fn parse_value(s: &str) -> Option<f64> {
 /// (`1700000000`, `-1.5`), into milliseconds (sub-millisecond digits truncated).
 pub fn parse_timestamp(s: &str) -> Option<i64> {
     if s.contains(['T', 't']) {
-        csv::parse_rfc3339(s)
+        tsdb::timestamp::parse_rfc3339(s)
     } else {
         parse_seconds(s)
     }

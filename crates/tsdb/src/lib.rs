@@ -40,6 +40,7 @@ pub mod record;
 pub mod storage;
 #[cfg(feature = "test-util")]
 pub mod testutil;
+pub mod timestamp;
 pub mod tombstones;
 pub mod wal;
 

@@ -3,8 +3,8 @@
 
 use proptest::prelude::*;
 
-use super::csv::parse_rfc3339;
 use super::*;
+use tsdb::timestamp::parse_rfc3339;
 
 type Parsed = (Vec<(String, String)>, Option<i64>, u64);
 

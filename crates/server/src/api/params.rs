@@ -8,7 +8,7 @@ use tsdb::labels::Matcher;
 
 use super::response::ApiError;
 use crate::config::units::parse_duration as parse_prom_duration;
-use promql::functions::time::{civil_from_days, days_from_civil};
+use tsdb::timestamp::{civil_from_days, parse_rfc3339};
 
 /// Prometheus's `MinTime` (the default `start`) in ms: `math.MinInt64/1000 + 62135596801` s.
 pub(crate) const MIN_TIME: i64 = (i64::MIN / 1000 + 62_135_596_801) * 1000;
@@ -140,90 +140,6 @@ pub(crate) fn format_rfc3339_nanos(ns: i128) -> String {
     }
     s.push('Z');
     s
-}
-
-/// Parses RFC 3339 with an optional fraction (Go's `time.RFC3339Nano` layout), returning
-/// ms (the fraction truncated to ms, as `timestamp.FromTime`). Years may have more than
-/// four digits and a sign, so the renderings of Prometheus's min and max times parse too.
-fn parse_rfc3339(s: &str) -> Option<i64> {
-    let (neg, rest) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s),
-    };
-    let dash = rest.find('-')?;
-    let year: i64 = rest[..dash].parse().ok()?;
-    if dash < 4 || !rest[..dash].bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let year = if neg { -year } else { year };
-    let b = &rest.as_bytes()[dash..];
-    // -MM-DDTHH:MM:SS
-    if b.len() < 15 || b[0] != b'-' || b[3] != b'-' || b[6] != b'T' || b[9] != b':' || b[12] != b':'
-    {
-        return None;
-    }
-    let num = |i: usize| -> Option<u32> {
-        let d = &b[i..i + 2];
-        d.iter()
-            .all(u8::is_ascii_digit)
-            .then(|| u32::from(d[0] - b'0') * 10 + u32::from(d[1] - b'0'))
-    };
-    let (mo, d, h, mi, sec) = (num(1)?, num(4)?, num(7)?, num(10)?, num(13)?);
-    if !(1..=12).contains(&mo)
-        || d == 0
-        || d > days_in_month(year, mo)
-        || h > 23
-        || mi > 59
-        || sec > 59
-    {
-        return None;
-    }
-    let mut i = 15;
-    let mut nanos: i64 = 0;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        let digits = &rest[dash + start..dash + i];
-        if digits.is_empty() || digits.len() > 9 {
-            return None;
-        }
-        nanos = format!("{digits:0<9}").parse().ok()?;
-    }
-    let offset_secs: i64 = match &b[i..] {
-        [b'Z'] => 0,
-        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let digits = [h1, h2, m1, m2];
-            if !digits.iter().all(|c| c.is_ascii_digit()) {
-                return None;
-            }
-            let oh = i64::from((h1 - b'0') * 10 + (h2 - b'0'));
-            let om = i64::from((m1 - b'0') * 10 + (m2 - b'0'));
-            if oh > 23 || om > 59 {
-                return None;
-            }
-            let o = oh * 3600 + om * 60;
-            if *sign == b'-' { -o } else { o }
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(year, mo, d);
-    let secs = days
-        .checked_mul(86_400)?
-        .checked_add(i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(sec))?
-        .checked_sub(offset_secs)?;
-    secs.checked_mul(1000)?.checked_add(nanos / 1_000_000)
-}
-
-fn days_in_month(y: i64, m: u32) -> u32 {
-    match m {
-        4 | 6 | 9 | 11 => 30,
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        _ => 31,
-    }
 }
 
 /// Parses a duration: float seconds or a Prometheus duration (`1h30m`, units `ms s m h d w
