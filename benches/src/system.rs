@@ -85,24 +85,11 @@ pub fn parse_series(s: &str) -> Result<usize> {
     Ok(n * mult)
 }
 
-/// A duration such as `15s`, `10m`, `1h`, `500ms`.
+/// A positive Prometheus duration such as `15s`, `10m`, `1h30m`, `500ms` ([`tsdb::units`]).
 pub fn parse_duration(s: &str) -> Result<Duration> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !c.is_ascii_digit())
-        .with_context(|| format!("duration {s:?} has no unit (ms, s, m, h)"))?;
-    let n: u64 = t[..split]
-        .parse()
-        .with_context(|| format!("duration {s:?}"))?;
-    let ms = match &t[split..] {
-        "ms" => n,
-        "s" => n * 1_000,
-        "m" => n * 60_000,
-        "h" => n * 3_600_000,
-        u => bail!("duration {s:?}: unknown unit {u:?} (ms, s, m, h)"),
-    };
-    ensure!(ms > 0, "duration {s:?} is zero");
-    Ok(Duration::from_millis(ms))
+    let d = tsdb::units::parse_duration(s.trim()).map_err(anyhow::Error::msg)?;
+    ensure!(!d.is_zero(), "duration {s:?} is zero");
+    Ok(d)
 }
 
 impl Scale {
@@ -712,6 +699,7 @@ mod tests {
             Duration::from_secs(600)
         );
         assert!(parse_duration("10").is_err());
+        assert!(parse_duration("0s").is_err());
     }
 
     #[test]

@@ -203,7 +203,7 @@ impl Config {
     /// Every flag's effective value, by flag name without the dashes, as Prometheus's
     /// `/api/v1/status/flags` serves them.
     pub fn flags(&self) -> BTreeMap<String, String> {
-        let d = units::format_duration;
+        let d = tsdb::units::format_duration;
         let entries = [
             (
                 "config.file",
@@ -216,7 +216,7 @@ impl Config {
             ("storage.tsdb.retention.time", d(self.retention_time)),
             (
                 "storage.tsdb.retention.size",
-                units::format_bytes(self.retention_size),
+                tsdb::units::format_bytes(self.retention_size),
             ),
             (
                 "storage.tsdb.min-block-duration",

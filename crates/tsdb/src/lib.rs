@@ -42,6 +42,7 @@ pub mod storage;
 pub mod testutil;
 pub mod timestamp;
 pub mod tombstones;
+pub mod units;
 pub mod wal;
 
 pub use block::{Block, BlockMeta, BlockWriter};

@@ -50,27 +50,6 @@ pub(crate) struct Args {
     pub(crate) json: bool,
 }
 
-/// Parses `256MiB`, `1GiB`, `512KiB`, `100MB`, `1048576` into bytes.
-pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
-    let n = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let num: f64 = s[..n]
-        .parse()
-        .map_err(|_| format!("{s:?}: expected a number and a unit such as MiB"))?;
-    let unit: f64 = match s[n..].trim() {
-        "" | "B" => 1.0,
-        "KiB" | "Ki" | "K" => 1024.0,
-        "MiB" | "Mi" | "M" => 1024.0 * 1024.0,
-        "GiB" | "Gi" | "G" => 1024.0 * 1024.0 * 1024.0,
-        "KB" => 1e3,
-        "MB" => 1e6,
-        "GB" => 1e9,
-        other => return Err(format!("{s:?}: unknown unit {other:?}")),
-    };
-    Ok((num * unit) as u64)
-}
-
 /// The memory not given to the buffer: I/O buffers, the line, the block writers' file
 /// buffers and chunk encoding, the merge's readers.
 fn reserve(max_memory: u64) -> u64 {
@@ -402,18 +381,4 @@ fn summary(args: &Args, finals: &[BlockMeta], totals: &Totals) -> Result<()> {
         args.output.display()
     )?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("256MiB"), Ok(256 << 20));
-        assert_eq!(parse_size("1.5GiB"), Ok(3 << 29));
-        assert_eq!(parse_size("100MB"), Ok(100_000_000));
-        assert_eq!(parse_size("4096"), Ok(4096));
-        assert!(parse_size("lots").is_err());
-    }
 }

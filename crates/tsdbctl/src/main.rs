@@ -81,8 +81,9 @@ enum Command {
         /// Blocks never cross a multiple of this duration.
         #[arg(long, default_value = "2h", value_parser = parse_duration)]
         block_duration: i64,
-        /// The memory the backfill may use (buffers and writers), e.g. 256MiB or 1GiB.
-        #[arg(long, default_value = "256MiB", value_parser = backfill::parse_size)]
+        /// The memory the backfill may use (buffers and writers), e.g. 256MiB or 1GiB
+        /// (Prometheus's size syntax: powers of 1024, so 256MB is 256MiB too).
+        #[arg(long, default_value = "256MiB", value_parser = tsdb::units::parse_bytes)]
         max_memory: u64,
         /// The data directory to write into (locked while writing).
         #[arg(long, default_value = "./data")]

@@ -20,56 +20,16 @@ pub(crate) fn parse_time(s: &str) -> Result<i64> {
     })
 }
 
-/// Parses a Prometheus duration (see the module documentation) into ms; it must be
-/// positive.
+/// Parses a Prometheus duration (see the module documentation, [`tsdb::units`]) into ms;
+/// it must be positive.
 pub(crate) fn parse_duration(s: &str) -> Result<i64> {
-    let err = || {
+    let ms = tsdb::units::parse_duration_ms(s.trim()).map_err(|_| {
         anyhow::anyhow!("cannot parse duration {s:?}: expected a duration such as 2h, 1h30m, 15s")
-    };
-    const UNITS: [(&str, i64); 7] = [
-        ("y", 365 * 86_400_000),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-        ("ms", 1),
-    ];
-    let mut rest = s.trim();
-    if rest.is_empty() {
-        return Err(err());
-    }
-    let mut total: i64 = 0;
-    let mut last_unit = None;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(err());
-        }
-        let n: i64 = rest[..digits].parse().map_err(|_| err())?;
-        rest = &rest[digits..];
-        // `ms` before `m`, so "5ms" is not read as 5 minutes followed by "s".
-        let (idx, size, len) = UNITS
-            .iter()
-            .enumerate()
-            .filter(|(_, (u, _))| rest.starts_with(u))
-            .map(|(i, (u, size))| (i, *size, u.len()))
-            .max_by_key(|&(_, _, len)| len)
-            .ok_or_else(err)?;
-        if last_unit.is_some_and(|l| idx <= l) {
-            return Err(err());
-        }
-        last_unit = Some(idx);
-        rest = &rest[len..];
-        total = n
-            .checked_mul(size)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(err)?;
-    }
-    if total <= 0 {
+    })?;
+    if ms <= 0 {
         bail!("duration {s:?} must be positive");
     }
-    Ok(total)
+    Ok(ms)
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@ use promql_parser::parser::Expr;
 use regex::Regex;
 use tsdb::labels::Labels;
 
-use super::values::{SeqValue, parse_duration, parse_number, parse_series, parse_values};
+use super::values::{SeqValue, parse_number, parse_series, parse_values};
+use tsdb::units::parse_duration_ms as parse_duration;
 
 /// A script error: the line (1-based) and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

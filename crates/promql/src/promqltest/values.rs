@@ -349,54 +349,6 @@ pub fn parse_number(s: &str) -> Option<f64> {
     Some(if neg { -v } else { v })
 }
 
-/// Parses a Prometheus duration (`1m30s`, `10s53ms`, `0`) into milliseconds.
-pub fn parse_duration(s: &str) -> Result<i64, String> {
-    if s == "0" {
-        return Ok(0);
-    }
-    const UNITS: [(&str, i64); 7] = [
-        ("y", 365 * 24 * 3600 * 1000),
-        ("w", 7 * 24 * 3600 * 1000),
-        ("d", 24 * 3600 * 1000),
-        ("h", 3600 * 1000),
-        ("m", 60 * 1000),
-        ("s", 1000),
-        ("ms", 1),
-    ];
-    let b = s.as_bytes();
-    let (mut i, mut total, mut last_unit) = (0, 0i64, None::<usize>);
-    if b.is_empty() {
-        return Err("empty duration".into());
-    }
-    while i < b.len() {
-        let st = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        let n: i64 = s[st..i]
-            .parse()
-            .map_err(|_| format!("bad duration {s:?}"))?;
-        let ust = i;
-        while i < b.len() && b[i].is_ascii_alphabetic() {
-            i += 1;
-        }
-        let unit = &s[ust..i];
-        let idx = UNITS
-            .iter()
-            .position(|(u, _)| *u == unit)
-            .ok_or_else(|| format!("bad duration unit in {s:?}"))?;
-        if last_unit.is_some_and(|l| l >= idx) {
-            return Err(format!("duration units out of order in {s:?}"));
-        }
-        last_unit = Some(idx);
-        total = n
-            .checked_mul(UNITS[idx].1)
-            .and_then(|v| v.checked_add(total))
-            .ok_or_else(|| format!("duration overflows: {s:?}"))?;
-    }
-    Ok(total)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -503,7 +455,7 @@ mod tests {
     }
 
     #[test]
-    fn numbers_and_durations() {
+    fn numbers() {
         assert_eq!(parse_number("5"), Some(5.0));
         assert_eq!(parse_number("-0x10"), Some(-16.0));
         assert_eq!(parse_number("1.5e3"), Some(1500.0));
@@ -511,12 +463,5 @@ mod tests {
         assert_eq!(parse_number("-Inf"), Some(f64::NEG_INFINITY));
         assert_eq!(parse_number("{} 5"), None);
         assert_eq!(parse_number("foo"), None);
-        assert_eq!(parse_duration("0"), Ok(0));
-        assert_eq!(parse_duration("1m30s"), Ok(90_000));
-        assert_eq!(parse_duration("10s53ms"), Ok(10_053));
-        assert_eq!(parse_duration("1d"), Ok(86_400_000));
-        assert!(parse_duration("30s1m").is_err());
-        assert!(parse_duration("-1m").is_err());
-        assert!(parse_duration("1.5m").is_err());
     }
 }

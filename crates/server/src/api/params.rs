@@ -7,8 +7,8 @@ use axum::http::{HeaderMap, Uri, header};
 use tsdb::labels::Matcher;
 
 use super::response::ApiError;
-use crate::config::units::parse_duration as parse_prom_duration;
 use tsdb::timestamp::{civil_from_days, parse_rfc3339};
+use tsdb::units::parse_duration_ms;
 
 /// Prometheus's `MinTime` (the default `start`) in ms: `math.MinInt64/1000 + 62135596801` s.
 pub(crate) const MIN_TIME: i64 = (i64::MIN / 1000 + 62_135_596_801) * 1000;
@@ -159,10 +159,10 @@ pub(crate) fn parse_duration(s: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("cannot parse {s:?} to a valid duration"))
 }
 
-/// `model.ParseDuration` (the syntax of flags and the config file, [`parse_prom_duration`])
-/// in ms, `None` when invalid or when it overflows Go's int64 nanoseconds.
+/// `model.ParseDuration` (the syntax of flags and the config file, [`tsdb::units`]) in ms,
+/// `None` when invalid or when it overflows Go's int64 nanoseconds.
 pub(crate) fn prometheus_duration(s: &str) -> Option<i64> {
-    let ms = i64::try_from(parse_prom_duration(s).ok()?.as_millis()).ok()?;
+    let ms = parse_duration_ms(s).ok()?;
     ms.checked_mul(1_000_000)?;
     Some(ms)
 }

@@ -52,7 +52,7 @@ pub(crate) async fn buildinfo() -> Response {
 
 /// Prometheus's `storageRetention`: `15d`, `512MiB`, `15d or 512MiB`, or `unlimited`.
 fn retention(c: &crate::config::Config) -> String {
-    use crate::config::units::{format_bytes, format_duration};
+    use tsdb::units::{format_bytes, format_duration};
     let time = (!c.retention_time.is_zero()).then(|| format_duration(c.retention_time));
     let size = (c.retention_size > 0).then(|| format_bytes(c.retention_size));
     match (time, size) {

@@ -12,8 +12,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use tsdb::wal::SyncPolicy;
 
-use super::units::{ByteSize, PromDuration, parse_duration};
+use super::units::{ByteSize, PromDuration};
 use super::{Config, ConfigError, WebConfig};
+use tsdb::units::parse_duration;
 
 /// The configuration file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

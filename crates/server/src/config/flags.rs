@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use super::units::{parse_bytes, parse_duration};
 use super::{Config, ConfigError, LogFormat};
+use tsdb::units::{parse_bytes, parse_duration};
 
 /// A Prometheus-compatible time-series database.
 ///
