@@ -210,7 +210,7 @@ fn large_unsorted_select_equals_sorted_select() {
         }
     }
     app.commit_batch().expect("commit");
-    let del = Matcher::new(MatchType::Regex, "id", "0000.|0999.").expect("matcher");
+    let del = Matcher::new(MatchType::RegexMatch, "id", "0000.|0999.").expect("matcher");
     head.delete(15_000, 15_004, &[del]).expect("delete");
     let all = [Matcher::new(MatchType::Equal, "__name__", "m").expect("matcher")];
     let sorted = read_sorted(&head, true, 0, 20_000, &all, i64::MIN);
