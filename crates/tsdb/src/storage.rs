@@ -7,7 +7,7 @@
 //! reads alive by reference counting, so results may outlive the querier.
 
 use crate::chunkenc::SampleIterator;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::labels::{Labels, Matcher, Symbol};
 
 /// A series reference handed out by an [`Appender`]; `0` means "unknown, look it up".
@@ -86,6 +86,34 @@ pub trait Series: Send + Sync {
     fn labels(&self) -> &Labels;
     /// A fresh iterator over the series' samples within the querier's range.
     fn iterator(&self) -> Box<dyn SampleIterator + Send + '_>;
+
+    /// Appends the series' float samples with timestamps in `[mint, maxt]` (and within
+    /// the querier's range) to `out`, in time order: what seeking an [`Series::iterator`]
+    /// to `mint` and reading on to `maxt` yields. Storage may override it with a loop that
+    /// decodes its chunks directly (the query engine reads every series this way).
+    fn read_floats(&self, mint: i64, maxt: i64, out: &mut Vec<(i64, f64)>) -> Result<()> {
+        use crate::chunkenc::ValueType;
+        let mut it = self.iterator();
+        let mut vt = it.seek(mint);
+        while vt != ValueType::None {
+            if vt == ValueType::Float {
+                let p = it.at();
+                if p.0 > maxt {
+                    break;
+                }
+                if p.0 >= mint {
+                    out.push(p);
+                }
+            }
+            vt = it.next();
+        }
+        match it.err() {
+            // Sample iterators fail with decode errors; keep their text.
+            Some(Error::Decode { what, reason }) => Err(Error::decode(what, reason.as_str())),
+            Some(e) => Err(Error::decode("series", e.to_string())),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Appends samples in a batch that becomes visible (and durable) at [`Appender::commit`].

@@ -9,7 +9,6 @@ use std::time::{Instant, SystemTime};
 use promql_parser::parser::{
     AtModifier, Expr, MatrixSelector, Offset, SubqueryExpr, VectorSelector, token,
 };
-use tsdb::chunkenc::ValueType;
 use tsdb::labels::{Label, Labels};
 use tsdb::storage::{Queryable, SelectHints, Series, SeriesSet};
 
@@ -78,7 +77,8 @@ pub(crate) fn load_points(s: &dyn Series, mint: i64, maxt: i64) -> Result<Vec<(i
     Ok(points)
 }
 
-/// [`load_points`] into a reused buffer (cleared first).
+/// [`load_points`] into a reused buffer (cleared first), through [`Series::read_floats`]
+/// (the head and blocks decode their chunks in one loop there).
 pub(crate) fn load_points_into(
     s: &dyn Series,
     mint: i64,
@@ -86,28 +86,8 @@ pub(crate) fn load_points_into(
     points: &mut Vec<(i64, f64)>,
 ) -> Result<()> {
     points.clear();
-    let mut it = s.iterator();
-    let mut vt = it.seek(mint);
-    loop {
-        match vt {
-            ValueType::None => break,
-            ValueType::Float => {
-                let p = it.at();
-                if p.0 > maxt {
-                    break;
-                }
-                if p.0 >= mint {
-                    points.push(p);
-                }
-            }
-            _ => {}
-        }
-        vt = it.next();
-    }
-    if let Some(e) = it.err() {
-        return Err(Error::Execution(e.to_string()));
-    }
-    Ok(())
+    s.read_floats(mint, maxt, points)
+        .map_err(|e| Error::Execution(e.to_string()))
 }
 
 /// An instant selector's value at each step: the newest point at or before the step's

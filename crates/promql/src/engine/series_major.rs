@@ -18,17 +18,16 @@
 //! per-series values are computed into a buffer and folded after the first half, in series
 //! order, so the parallel result is the sequential one.
 
-use std::hash::Hasher;
 use std::sync::Arc;
 
 use promql_parser::parser::token::{
     T_AVG, T_COUNT, T_GROUP, T_MAX, T_MIN, T_STDDEV, T_STDVAR, T_SUM,
 };
 use promql_parser::parser::{AggregateExpr, Expr, LabelModifier, VectorSelector};
-use tsdb::labels::{Label, Labels};
+use tsdb::labels::{Label, Labels, Symbol, hash_pairs};
 use tsdb::storage::Series;
 
-use crate::engine::aggregate::{Acc, group_labels, in_group_key};
+use crate::engine::aggregate::{Acc, in_group_key};
 use crate::engine::eval::{
     Evaluator, Smp, Val, drop_metric_name, dur_ms, has_duplicates, instant_values, is_stale,
     load_points_into,
@@ -181,45 +180,62 @@ struct Groups {
     keys: Vec<Arc<Labels>>,
     /// Group id → one cell per step.
     cells: Vec<Vec<Cell>>,
+    /// Scratch: positions of the current series' labels that are in its group key.
+    kept: Vec<usize>,
 }
 
 impl Groups {
     /// The id of the group of a series with labels `l`, created with `steps` empty cells
-    /// if new. The key is hashed and compared in place; it is built only for a new group.
+    /// if new. The key is picked once, hashed (FxHash, as `Labels::hash_value`) and
+    /// compared in place (interned strings by pointer first); it is built only for a new
+    /// group.
     fn id(&mut self, l: &Labels, grouping: &Grouping<'_>, steps: usize) -> usize {
-        let keep = |x: &&Label| {
+        let labels = l.as_slice();
+        let Groups {
+            by_hash,
+            keys,
+            cells,
+            kept,
+        } = self;
+        kept.clear();
+        kept.extend((0..labels.len()).filter(|&i| {
             in_group_key(
-                x.name.as_str(),
+                labels[i].name.as_str(),
                 grouping.by,
                 grouping.names,
                 grouping.name_dropped,
             )
+        }));
+        let h = hash_pairs(
+            kept.iter()
+                .map(|&i| (labels[i].name.as_str(), labels[i].value.as_str())),
+        );
+        let ids = by_hash.entry(h).or_default();
+        let same_key = |key: &Labels| {
+            key.len() == kept.len()
+                && key
+                    .iter()
+                    .zip(kept.iter())
+                    .all(|(a, &i)| same_label(a, &labels[i]))
         };
-        let mut h = std::hash::DefaultHasher::new();
-        for x in l.iter().filter(keep) {
-            h.write(x.name.as_bytes());
-            h.write_u8(0xff);
-            h.write(x.value.as_bytes());
-            h.write_u8(0xff);
-        }
-        let ids = self.by_hash.entry(h.finish()).or_default();
-        if let Some(&g) = ids
-            .iter()
-            .find(|&&g| self.keys[g].iter().eq(l.iter().filter(keep)))
-        {
+        if let Some(&g) = ids.iter().find(|&&g| same_key(&keys[g])) {
             return g;
         }
-        let g = self.keys.len();
+        let g = keys.len();
         ids.push(g);
-        self.keys.push(Arc::new(group_labels(
-            l,
-            grouping.by,
-            grouping.names,
-            grouping.name_dropped,
+        keys.push(Arc::new(Labels::from_sorted(
+            kept.iter().map(|&i| labels[i].clone()).collect(),
         )));
-        self.cells.push(vec![Cell::default(); steps]);
+        cells.push(vec![Cell::default(); steps]);
         g
     }
+}
+
+/// Whether two labels are equal, comparing interned strings by pointer first.
+#[inline]
+fn same_label(a: &Label, b: &Label) -> bool {
+    (Symbol::ptr_eq(&a.name, &b.name) || a.name.as_str() == b.name.as_str())
+        && (Symbol::ptr_eq(&a.value, &b.value) || a.value.as_str() == b.value.as_str())
 }
 
 /// How the aggregation groups its input series.
@@ -419,8 +435,8 @@ fn finish(groups: &Groups, op: u16, steps: usize) -> Vec<Vec<Smp>> {
 fn names_may_collide(series: &[Box<dyn Series>]) -> bool {
     let first = series.first().and_then(|s| s.labels().get("__name__"));
     let uniform = series.iter().all(|s| {
-        let l = s.labels();
-        l.get("__name__") == first && !l.has("__type__") && !l.has("__unit__")
+        let (name, typed) = name_and_typed(s.labels());
+        name == first && !typed
     });
     if uniform {
         return false;
@@ -430,6 +446,23 @@ fn names_may_collide(series: &[Box<dyn Series>]) -> bool {
         .map(|s| Arc::new(drop_metric_name(s.labels())))
         .collect();
     has_duplicates(dropped.iter())
+}
+
+/// The value of `__name__` and whether `__type__` or `__unit__` is present, in one scan
+/// of the (name-sorted) labels that stops after `__unit__`'s place: for most series
+/// after the first two labels.
+fn name_and_typed(l: &Labels) -> (Option<&str>, bool) {
+    let mut name = None;
+    let mut typed = false;
+    for x in l.iter() {
+        match x.name.as_str() {
+            "__name__" => name = Some(x.value.as_str()),
+            "__type__" | "__unit__" => typed = true,
+            n if n > "__unit__" => break,
+            _ => {}
+        }
+    }
+    (name, typed)
 }
 
 #[cfg(test)]

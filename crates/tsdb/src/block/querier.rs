@@ -15,7 +15,7 @@ use super::Block;
 use crate::chunkenc::{Encoding, SampleIterator};
 use crate::chunks;
 use crate::error::{Error, Result};
-use crate::head::read::{ChunkBytes, ChunkData, ChunkSeriesIterator};
+use crate::head::read::{ChunkBytes, ChunkData, ChunkSeriesIterator, read_chunk_floats};
 use crate::index::SeriesEntry;
 use crate::index::postings::{
     label_names_for_matchers, label_values_for_matchers, postings_for_matchers,
@@ -248,5 +248,16 @@ impl Series for BlockSeries {
             self.maxt,
             &self.deleted,
         ))
+    }
+
+    fn read_floats(&self, mint: i64, maxt: i64, out: &mut Vec<(i64, f64)>) -> Result<()> {
+        read_chunk_floats(
+            &self.chunks,
+            &[],
+            mint.max(self.mint),
+            maxt.min(self.maxt),
+            &self.deleted,
+            out,
+        )
     }
 }

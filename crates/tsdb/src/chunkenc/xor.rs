@@ -346,46 +346,119 @@ impl<B: AsRef<[u8]>> XorIterator<B> {
     fn decode_next(&mut self) -> Result<(), Failure> {
         let payload = self.b.as_ref().get(HEADER_LEN..).unwrap_or(&[]);
         let mut br = BitReader::resume(payload, self.br);
-        match self.num_read {
-            0 => {
-                self.t = br.read_varint().map_err(Failure::Varint)?;
-                self.v = br.read_bits(64).ok_or(Failure::Eof)?;
-            }
-            1 => {
-                self.t_delta = br.read_uvarint().map_err(Failure::Varint)?;
-                self.t = self.t.wrapping_add(self.t_delta as i64);
-                read_value(&mut br, &mut self.v, &mut self.leading, &mut self.trailing)?;
-            }
-            _ => {
-                // The dod prefix: up to 4 one bits, ended by a zero unless there are 4.
-                // (Bit by bit measured faster than peeking 4 bits and counting ones.)
-                let mut prefix = 0u32;
-                while prefix < 4 && br.read_bit().ok_or(Failure::Eof)? {
-                    prefix += 1;
-                }
-                let dod = match prefix {
-                    0 => 0,
-                    4 => br.read_bits(64).ok_or(Failure::Eof)? as i64,
-                    _ => {
-                        let sz = [14u8, 17, 20][prefix as usize - 1];
-                        let bits = br.read_bits(sz).ok_or(Failure::Eof)?;
-                        // Negative numbers come back as large unsigned ones.
-                        if bits > 1 << (sz - 1) {
-                            bits as i64 - (1i64 << sz)
-                        } else {
-                            bits as i64
-                        }
-                    }
-                };
-                self.t_delta = self.t_delta.wrapping_add(dod as u64);
-                self.t = self.t.wrapping_add(self.t_delta as i64);
-                read_value(&mut br, &mut self.v, &mut self.leading, &mut self.trailing)?;
-            }
-        }
+        decode_sample(
+            &mut br,
+            self.num_read,
+            &mut self.t,
+            &mut self.v,
+            &mut self.t_delta,
+            &mut self.leading,
+            &mut self.trailing,
+        )?;
         self.br = br.state();
         self.num_read += 1;
         Ok(())
     }
+
+    /// Appends the following samples with timestamps in `[mint, maxt]` for which
+    /// `skip(t)` is false to `out`, stopping after the first sample past `maxt` (where
+    /// the iterator then stands): [`SampleIterator::next`]'s loop with the bit reader and
+    /// the decoder's state kept in locals. A decode error ends it, as it ends `next`.
+    pub fn read_floats_into(
+        &mut self,
+        mint: i64,
+        maxt: i64,
+        skip: impl Fn(i64) -> bool,
+        out: &mut Vec<(i64, f64)>,
+    ) {
+        if self.err.is_some() || self.done {
+            return;
+        }
+        let payload = self.b.as_ref().get(HEADER_LEN..).unwrap_or(&[]);
+        let mut br = BitReader::resume(payload, self.br);
+        let (mut t, mut v, mut t_delta) = (self.t, self.v, self.t_delta);
+        let (mut leading, mut trailing) = (self.leading, self.trailing);
+        let mut num_read = self.num_read;
+        let mut failure = None;
+        while num_read < self.num_total {
+            if let Err(f) = decode_sample(
+                &mut br,
+                num_read,
+                &mut t,
+                &mut v,
+                &mut t_delta,
+                &mut leading,
+                &mut trailing,
+            ) {
+                failure = Some(f);
+                break;
+            }
+            num_read += 1;
+            if t > maxt {
+                break;
+            }
+            if t >= mint && !skip(t) {
+                out.push((t, f64::from_bits(v)));
+            }
+        }
+        self.br = br.state();
+        (self.t, self.v, self.t_delta) = (t, v, t_delta);
+        (self.leading, self.trailing) = (leading, trailing);
+        self.num_read = num_read;
+        if let Some(f) = failure {
+            self.fail(f);
+        }
+    }
+}
+
+/// Decodes sample number `num_read` of a chunk from `br` into the decoder's state.
+#[inline(always)]
+fn decode_sample(
+    br: &mut BitReader<'_>,
+    num_read: u16,
+    t: &mut i64,
+    v: &mut u64,
+    t_delta: &mut u64,
+    leading: &mut u8,
+    trailing: &mut u8,
+) -> Result<(), Failure> {
+    match num_read {
+        0 => {
+            *t = br.read_varint().map_err(Failure::Varint)?;
+            *v = br.read_bits(64).ok_or(Failure::Eof)?;
+        }
+        1 => {
+            *t_delta = br.read_uvarint().map_err(Failure::Varint)?;
+            *t = t.wrapping_add(*t_delta as i64);
+            read_value(br, v, leading, trailing)?;
+        }
+        _ => {
+            // The dod prefix: up to 4 one bits, ended by a zero unless there are 4.
+            // (Bit by bit measured faster than peeking 4 bits and counting ones.)
+            let mut prefix = 0u32;
+            while prefix < 4 && br.read_bit().ok_or(Failure::Eof)? {
+                prefix += 1;
+            }
+            let dod = match prefix {
+                0 => 0,
+                4 => br.read_bits(64).ok_or(Failure::Eof)? as i64,
+                _ => {
+                    let sz = [14u8, 17, 20][prefix as usize - 1];
+                    let bits = br.read_bits(sz).ok_or(Failure::Eof)?;
+                    // Negative numbers come back as large unsigned ones.
+                    if bits > 1 << (sz - 1) {
+                        bits as i64 - (1i64 << sz)
+                    } else {
+                        bits as i64
+                    }
+                }
+            };
+            *t_delta = t_delta.wrapping_add(dod as u64);
+            *t = t.wrapping_add(*t_delta as i64);
+            read_value(br, v, leading, trailing)?;
+        }
+    }
+    Ok(())
 }
 
 /// Why decoding a sample failed; turned into an [`Error::Decode`] off the hot path.

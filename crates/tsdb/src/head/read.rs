@@ -2,6 +2,7 @@
 //! postings index, snapshots their chunks (sealed chunks are shared, the open chunk is
 //! copied) and hands out [`ChunkSeriesIterator`]s over them.
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -10,9 +11,12 @@ use roaring::RoaringBitmap;
 use crate::bytes::SharedSlice;
 use crate::chunkenc::{SampleIterator, ValueType, XorIterator};
 use crate::error::{Error, Result};
-use crate::head::{Head, MemSeries};
+use crate::head::{Head, HeadSeriesRef, Intervals, MemSeries};
 use crate::labels::{Labels, Matcher, Symbol};
 use crate::storage::{LabelHints, Querier, Queryable, SelectHints, Series, SeriesSet};
+
+/// Unsorted selections of at least this many series are snapshotted on two threads.
+pub(crate) const PARALLEL_SNAPSHOT_MIN: usize = 4_096;
 
 /// A querier over the head for samples in `[mint, maxt]`.
 #[derive(Debug)]
@@ -36,43 +40,102 @@ impl<'a> HeadQuerier<'a> {
         self.head.postings.postings_for_matchers(matchers)
     }
 
-    /// Snapshots the series for `matchers` with their chunks in range, sorted by labels.
+    /// Snapshots the series for `matchers` with their chunks in range, sorted by labels
+    /// when `sort` is set, else in postings (series reference) order.
     ///
     /// Everything a select copies goes into one [`Snapshot`]: chunk references in one
     /// vector, the open chunks' bytes in one buffer, tombstone intervals in another, so
     /// the cost per series is a lookup, a lock and the bytes of its open chunk when that
     /// overlaps the range. Labels are not copied: a series keeps its `MemSeries`.
-    fn snapshot(&self, matchers: &[Matcher], limit: usize) -> Result<Snapshot> {
+    ///
+    /// An unsorted selection of [`PARALLEL_SNAPSHOT_MIN`] series or more is snapshotted in
+    /// two parts on two threads (the first half of the refs here, the second on a scoped
+    /// thread); the parts are handed out one after the other, so the order is the same.
+    fn snapshot(&self, matchers: &[Matcher], sort: bool, limit: usize) -> Result<Snapshot> {
         let mut snap = Snapshot {
+            parts: Vec::new(),
             mint: self.mint,
             maxt: self.maxt,
-            ..Snapshot::default()
         };
         if !self.overlaps() {
             return Ok(snap);
         }
         let ids = self.postings(matchers)?;
         let tombstones = self.head.tombstones.read();
+        let n = ids.len() as usize;
+        if sort || n < PARALLEL_SNAPSHOT_MIN {
+            let mut part = Part::default();
+            self.fill(&mut part, ids.iter(), n, &tombstones);
+            snap.parts.push(part);
+        } else {
+            let ids: Vec<u32> = ids.iter().collect();
+            let (first, second) = ids.split_at(n / 2);
+            let tombstones = &*tombstones;
+            let (a, b) = std::thread::scope(|scope| {
+                let worker = scope.spawn(|| {
+                    let mut part = Part::default();
+                    self.fill(&mut part, second.iter().copied(), second.len(), tombstones);
+                    part
+                });
+                let mut part = Part::default();
+                self.fill(&mut part, first.iter().copied(), first.len(), tombstones);
+                (part, worker.join().expect("snapshot worker panicked"))
+            });
+            snap.parts.extend([a, b]);
+        }
+        drop(tombstones);
+        // Unsorted, as Prometheus's head does when the caller does not ask for order (its
+        // engine never does): sorting costs O(n log n) label comparisons, each chasing the
+        // series' label strings through memory. Series refs often follow label order
+        // (series created in sorted batches); check before paying for a sort.
+        if sort {
+            for part in &mut snap.parts {
+                if !part
+                    .series
+                    .is_sorted_by(|a, b| a.series.labels <= b.series.labels)
+                {
+                    part.series
+                        .sort_unstable_by(|a, b| a.series.labels.cmp(&b.series.labels));
+                }
+            }
+        }
+        if limit > 0 {
+            let mut left = limit;
+            for part in &mut snap.parts {
+                part.series.truncate(left);
+                left -= part.series.len();
+            }
+        }
+        Ok(snap)
+    }
+
+    /// Snapshots the series `ids` (about `n` of them) into `part`.
+    fn fill(
+        &self,
+        part: &mut Part,
+        ids: impl Iterator<Item = u32>,
+        n: usize,
+        tombstones: &HashMap<HeadSeriesRef, Intervals>,
+    ) {
         let has_tombstones = !tombstones.is_empty();
         // Reserve for the common case of an instant query (one chunk per series, an open
         // chunk of a few hundred bytes) so the shared vectors rarely grow while filling.
-        let n = ids.len() as usize;
-        snap.series.reserve(n);
-        snap.chunks.reserve(n);
-        snap.bytes.reserve(n.saturating_mul(256));
+        part.series.reserve(n);
+        part.chunks.reserve(n);
+        part.bytes.reserve(n.saturating_mul(256));
         let (mint, maxt) = (self.mint, self.maxt);
         for id in ids {
             let Some(s) = self.head.series.get_by_ref(u64::from(id)) else {
                 continue;
             };
-            let first_chunk = snap.chunks.len();
+            let first_chunk = part.chunks.len();
             {
                 let st = s.state.lock();
                 // Sealed chunks are in time order: skip those ending before `mint` by
                 // bisection, stop at the first one starting after `maxt`.
                 let from = st.sealed.partition_point(|c| c.max_t < mint);
                 for c in st.sealed[from..].iter().take_while(|c| c.min_t <= maxt) {
-                    snap.chunks.push(ChunkData {
+                    part.chunks.push(ChunkData {
                         min_t: c.min_t,
                         max_t: c.max_t,
                         data: ChunkBytes::Shared(Arc::clone(&c.data)),
@@ -84,57 +147,44 @@ impl<'a> HeadQuerier<'a> {
                     && o.app.num_samples() > 0
                 {
                     let bytes = o.app.bytes();
-                    let start = snap.bytes.len();
-                    snap.bytes.extend_from_slice(bytes);
-                    snap.chunks.push(ChunkData {
+                    let start = part.bytes.len();
+                    part.bytes.extend_from_slice(bytes);
+                    part.chunks.push(ChunkData {
                         min_t: o.min_t,
                         max_t: o.max_t,
-                        data: ChunkBytes::Buffer(start..snap.bytes.len()),
+                        data: ChunkBytes::Buffer(start..part.bytes.len()),
                     });
                 }
             }
-            if snap.chunks.len() == first_chunk {
+            if part.chunks.len() == first_chunk {
                 continue;
             }
-            let first_deleted = snap.deleted.len();
+            let first_deleted = part.deleted.len();
             if has_tombstones && let Some(iv) = tombstones.get(&s.series_ref) {
-                snap.deleted.extend_from_slice(iv);
+                part.deleted.extend_from_slice(iv);
             }
-            snap.series.push(SnapSeries {
+            part.series.push(SnapSeries {
                 series: s,
-                chunks: first_chunk..snap.chunks.len(),
-                deleted: first_deleted..snap.deleted.len(),
+                chunks: first_chunk..part.chunks.len(),
+                deleted: first_deleted..part.deleted.len(),
             });
         }
-        drop(tombstones);
-        // Series refs often follow label order (series created in sorted batches); check
-        // before paying for a sort.
-        if !snap
-            .series
-            .is_sorted_by(|a, b| a.series.labels <= b.series.labels)
-        {
-            snap.series
-                .sort_unstable_by(|a, b| a.series.labels.cmp(&b.series.labels));
-        }
-        if limit > 0 {
-            snap.series.truncate(limit);
-        }
-        Ok(snap)
     }
 }
 
 impl Querier for HeadQuerier<'_> {
     fn select(
         &self,
-        _sort: bool,
+        sort: bool,
         hints: Option<&SelectHints>,
         matchers: &[Matcher],
     ) -> Result<Box<dyn SeriesSet>> {
         let limit = hints.map_or(0, |h| h.limit);
-        let snap = self.snapshot(matchers, limit)?;
+        let snap = self.snapshot(matchers, sort, limit)?;
         Ok(Box::new(SnapshotSeriesSet {
+            part: 0,
             next: 0,
-            len: snap.series.len(),
+            left: snap.parts.iter().map(|p| p.series.len()).sum(),
             snap: Arc::new(snap),
         }))
     }
@@ -219,8 +269,8 @@ impl ChunkData {
     }
 }
 
-/// One selected series in a [`Snapshot`]: the series itself (for its labels) and its
-/// ranges in the snapshot's shared vectors.
+/// One selected series in a [`Part`] of a [`Snapshot`]: the series itself (for its
+/// labels) and its ranges in the part's shared vectors.
 #[derive(Debug)]
 struct SnapSeries {
     series: Arc<MemSeries>,
@@ -228,68 +278,134 @@ struct SnapSeries {
     deleted: Range<usize>,
 }
 
-/// What one select copied out of the head, shared by all series it hands out.
-#[derive(Debug, Default)]
+/// What one select copied out of the head, shared by all series it hands out: one part,
+/// or two filled on two threads; series are handed out part after part.
+#[derive(Debug)]
 struct Snapshot {
+    parts: Vec<Part>,
+    mint: i64,
+    maxt: i64,
+}
+
+/// The series of one part of a snapshot and what was copied for them.
+#[derive(Debug, Default)]
+struct Part {
     series: Vec<SnapSeries>,
     chunks: Vec<ChunkData>,
     /// The open chunks' bytes, one after another.
     bytes: Vec<u8>,
     /// Tombstone intervals of the selected series, one list after another.
     deleted: Vec<(i64, i64)>,
-    mint: i64,
-    maxt: i64,
 }
 
-/// A series selected from the head: an index into the shared snapshot.
+/// A series selected from the head: an index into a part of the shared snapshot.
 #[derive(Debug)]
 struct HeadSeries {
     snap: Arc<Snapshot>,
+    part: usize,
     idx: usize,
+}
+
+impl HeadSeries {
+    fn part(&self) -> (&Part, &SnapSeries) {
+        let part = &self.snap.parts[self.part];
+        (part, &part.series[self.idx])
+    }
 }
 
 impl Series for HeadSeries {
     fn labels(&self) -> &Labels {
-        &self.snap.series[self.idx].series.labels
+        &self.part().1.series.labels
     }
 
     fn iterator(&self) -> Box<dyn SampleIterator + Send + '_> {
-        let snap = &*self.snap;
-        let s = &snap.series[self.idx];
+        let (part, s) = self.part();
         Box::new(ChunkSeriesIterator::new(
-            &snap.chunks[s.chunks.clone()],
-            &snap.bytes,
-            snap.mint,
-            snap.maxt,
-            &snap.deleted[s.deleted.clone()],
+            &part.chunks[s.chunks.clone()],
+            &part.bytes,
+            self.snap.mint,
+            self.snap.maxt,
+            &part.deleted[s.deleted.clone()],
         ))
     }
+
+    fn read_floats(&self, mint: i64, maxt: i64, out: &mut Vec<(i64, f64)>) -> Result<()> {
+        let (part, s) = self.part();
+        read_chunk_floats(
+            &part.chunks[s.chunks.clone()],
+            &part.bytes,
+            mint.max(self.snap.mint),
+            maxt.min(self.snap.maxt),
+            &part.deleted[s.deleted.clone()],
+            out,
+        )
+    }
+}
+
+/// Appends the samples of `chunks` (sorted, non-overlapping) in `[mint, maxt]` that are
+/// not inside an interval of `deleted` to `out`: what a [`ChunkSeriesIterator`] over the
+/// same arguments yields, decoded in one loop per chunk without its per-sample layers
+/// (the engine reads every selected series this way).
+pub(crate) fn read_chunk_floats(
+    chunks: &[ChunkData],
+    buffer: &[u8],
+    mint: i64,
+    maxt: i64,
+    deleted: &[(i64, i64)],
+    out: &mut Vec<(i64, f64)>,
+) -> Result<()> {
+    let is_deleted = |t: i64| deleted.iter().any(|&(a, b)| a <= t && t <= b);
+    for c in chunks {
+        if c.max_t < mint {
+            continue;
+        }
+        if c.min_t > maxt {
+            break;
+        }
+        let mut it = XorIterator::new(c.bytes(buffer));
+        if deleted.is_empty() {
+            it.read_floats_into(mint, maxt, |_| false, out);
+        } else {
+            it.read_floats_into(mint, maxt, is_deleted, out);
+        }
+        if let Some(e) = it.err() {
+            return Err(Error::decode("xor chunk", e.to_string()));
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug)]
 struct SnapshotSeriesSet {
     snap: Arc<Snapshot>,
+    part: usize,
     next: usize,
-    len: usize,
+    left: usize,
 }
 
 impl Iterator for SnapshotSeriesSet {
     type Item = Result<Box<dyn Series>>;
     fn next(&mut self) -> Option<Self::Item> {
-        if self.next >= self.len {
-            return None;
+        loop {
+            let part = self.snap.parts.get(self.part)?;
+            if self.next < part.series.len() {
+                break;
+            }
+            self.part += 1;
+            self.next = 0;
         }
         let idx = self.next;
         self.next += 1;
+        self.left -= 1;
         Some(Ok(Box::new(HeadSeries {
             snap: Arc::clone(&self.snap),
+            part: self.part,
             idx,
         })))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.len - self.next;
-        (n, Some(n))
+        (self.left, Some(self.left))
     }
 }
 

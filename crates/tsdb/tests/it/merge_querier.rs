@@ -206,7 +206,7 @@ proptest! {
                 .collect();
             let q = merge_queriers(children);
 
-            // Select: every non-empty series equals the model's, in label order.
+            // Select: every non-empty series equals the model's.
             let want: Vec<(Labels, Vec<Sample>)> = model
                 .series
                 .iter()
@@ -234,6 +234,12 @@ proptest! {
                     .collect();
                 let mut it = s.iterator();
                 prop_assert_eq!(run_ops(&mut *it, &ops), model_ops(&full, &ops), "{}", s.labels());
+            }
+            // Label order when asked, and always when several heads are merged; one head
+            // asked for no order hands out creation order (`Querier::select` promises
+            // label order only with `sort`), so compare its series as a set.
+            if !sort && heads.len() == 1 {
+                got.sort_by(|a, b| a.0.cmp(&b.0));
             }
             prop_assert_eq!(&got, &want, "range [{}, {}], {} heads", mint, maxt, n_heads);
 

@@ -477,11 +477,19 @@ pub(super) fn load_head(data: &[GenSeries]) -> tsdb::Head {
         &mut Registry::default(),
     )
     .expect("head");
+    // Prometheus reads these samples from blocks, whose series come in label order, and
+    // an engine breaks `topk`/`bottomk` ties and folds floats in its input order. Our head
+    // hands out series in creation order (as Prometheus's head does), so create them in
+    // label order: both engines then see the same input order.
+    let mut series: Vec<(Labels, &GenSeries)> = data
+        .iter()
+        .map(|s| (Labels::from_pairs(&s.labels), s))
+        .collect();
+    series.sort_by(|a, b| a.0.cmp(&b.0));
     let mut app = head.appender();
-    for s in data {
-        let l = Labels::from_pairs(&s.labels);
+    for (l, s) in &series {
         for (t, v) in &s.samples {
-            app.add(0, &l, *t, *v).expect("append");
+            app.add(0, l, *t, *v).expect("append");
         }
     }
     app.commit_batch().expect("commit");

@@ -572,3 +572,47 @@ proptest! {
         prop_assert!(it.err().is_none());
     }
 }
+
+proptest! {
+    /// `read_floats_into` keeps what a `next` loop keeps, stops where it stops, and leaves
+    /// the iterator on the sample after its window (so `next` goes on from there).
+    #[test]
+    fn read_floats_into_matches_next(samples in samples_strategy(),
+                                     skipped in 0i64..4,
+                                     window in (any::<prop::sample::Index>(), any::<prop::sample::Index>()),
+                                     flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..2)) {
+        let mut b = encode(&samples).into_bytes();
+        for (i, x) in flips {
+            let i = i.index(b.len());
+            b[i] ^= x;
+        }
+        let (all, err) = decode(&b);
+        let pick = |i: prop::sample::Index| all.get(i.index(all.len() + 1)).map_or(i64::MAX, |s| s.0);
+        let (mint, maxt) = (pick(window.0).min(pick(window.1)), pick(window.0).max(pick(window.1)));
+        let skip = |t: i64| skipped > 0 && t.rem_euclid(4) < skipped;
+        let want: Vec<(i64, u64)> = all
+            .iter()
+            .copied()
+            .take_while(|&(t, _)| t <= maxt)
+            .filter(|&(t, _)| t >= mint && !skip(t))
+            .collect();
+        let mut it = XorIterator::new(b.as_slice());
+        let mut got = Vec::new();
+        it.read_floats_into(mint, maxt, skip, &mut got);
+        let got: Vec<(i64, u64)> = got.into_iter().map(|(t, v)| (t, v.to_bits())).collect();
+        prop_assert_eq!(got, want);
+        // Past the window, `next` continues with the samples after the first one past it.
+        let past = all.iter().position(|&(t, _)| t > maxt);
+        let mut rest = Vec::new();
+        while it.next() == ValueType::Float {
+            let (t, v) = it.at();
+            rest.push((t, v.to_bits()));
+        }
+        let want_rest = past.map_or(&[][..], |p| &all[p + 1..]);
+        prop_assert_eq!(rest, want_rest.to_vec());
+        // A decode error is reported unless the window ended before it.
+        if past.is_none() {
+            prop_assert_eq!(it.err().map(|e| e.to_string()), err);
+        }
+    }
+}
