@@ -23,6 +23,7 @@ pub mod error;
 pub mod exposition;
 pub mod limits;
 pub mod proto;
+pub mod scratch;
 pub mod snappy;
 pub mod validate;
 
@@ -30,6 +31,7 @@ pub use apply::{Outcome, apply};
 pub use decode::{Protocol, WriteRequest, decode};
 pub use error::{Error, Result};
 pub use limits::Limits;
+pub use scratch::Scratch;
 pub use validate::RejectReason;
 
 /// Decompresses, decodes and applies one request body: the whole write path of one
