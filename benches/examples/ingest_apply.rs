@@ -8,6 +8,8 @@
 //! the steady-state rounds after it are what remote write costs per sample. Under
 //! `valgrind --tool=callgrind` use few series and scrapes; instruction counts repeat
 //! exactly, timings do not. CPU seconds are the process's user + system time.
+//! With `INGEST_APPLY_PAUSE` set it waits 2 s before the steady rounds, for
+//! `perf record -p`.
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -99,6 +101,11 @@ fn main() {
     let steady: Vec<&Payload> = rounds[1..].iter().flatten().copied().collect();
     let samples: usize = steady.iter().map(|p| p.samples).sum();
     let pid = std::process::id();
+    if std::env::var_os("INGEST_APPLY_PAUSE").is_some() {
+        // Time to attach a profiler to the steady rounds only: `perf record -p <pid>`.
+        eprintln!("steady rounds start in 2 s (pid {pid})");
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
     let (t1, cpu1) = (Instant::now(), cpu_seconds(pid).expect("CPU seconds"));
     run(&db, &steady, &limits, threads);
     let (rest, cpu) = (t1.elapsed(), cpu_seconds(pid).expect("CPU seconds") - cpu1);
