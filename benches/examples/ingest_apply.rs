@@ -41,8 +41,8 @@ fn run(db: &Db, payloads: &[&Payload], limits: &Limits, threads: usize) {
     let apply = |p: &Payload| {
         SCRATCH.with_borrow_mut(|scratch| {
             let out = scratch
-                .decode(Protocol::V1, &p.body, limits, |req| {
-                    ingest::apply(db.head(), req, limits, now)
+                .decode(Protocol::V1, &p.body, limits, |req, scratch| {
+                    ingest::apply_with(db.head(), req, limits, now, scratch)
                 })
                 .expect("apply");
             assert!(out.first_error.is_none(), "{:?}", out.first_error);

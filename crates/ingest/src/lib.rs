@@ -27,7 +27,7 @@ pub mod scratch;
 pub mod snappy;
 pub mod validate;
 
-pub use apply::{Outcome, apply};
+pub use apply::{ApplyScratch, Outcome, apply, apply_with};
 pub use decode::{Protocol, WriteRequest, decode};
 pub use error::{Error, Result};
 pub use limits::Limits;

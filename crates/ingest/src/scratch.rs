@@ -7,6 +7,7 @@
 //! page faults and zeroed pages on top of `malloc`, `free` and the growth copies of the
 //! vectors. The server keeps one `Scratch` per worker thread.
 
+use crate::apply::ApplyScratch;
 use crate::decode::{Protocol, WriteRequest, decode_reusing};
 use crate::error::Result;
 use crate::limits::Limits;
@@ -18,6 +19,7 @@ use crate::snappy;
 pub struct Scratch {
     raw: Vec<u8>,
     req: WriteRequest<'static>,
+    apply: ApplyScratch,
 }
 
 impl Scratch {
@@ -25,20 +27,21 @@ impl Scratch {
     pub const MAX_RETAINED: usize = 8 << 20;
 
     /// Decompresses and decodes `body` into the kept buffers and calls `f` with the
-    /// request: the same request [`snappy::decompress`] and [`crate::decode()`] give.
+    /// request (the same request [`snappy::decompress`] and [`crate::decode()`] give)
+    /// and the kept buffers for [`crate::apply_with`].
     pub fn decode<R>(
         &mut self,
         protocol: Protocol,
         body: &[u8],
         limits: &Limits,
-        f: impl FnOnce(&WriteRequest<'_>) -> Result<R>,
+        f: impl FnOnce(&WriteRequest<'_>, &mut ApplyScratch) -> Result<R>,
     ) -> Result<R> {
         let mut raw = std::mem::take(&mut self.raw);
         let spare = std::mem::take(&mut self.req);
         let result = match snappy::decompress_into(body, limits, &mut raw) {
             Ok(()) => match decode_reusing(protocol, &raw, limits, spare) {
                 Ok(req) => {
-                    let r = f(&req);
+                    let r = f(&req, &mut self.apply);
                     self.req = req.recycle();
                     r
                 }
@@ -46,18 +49,17 @@ impl Scratch {
             },
             Err(e) => Err(e),
         };
-        if raw.capacity() + self.req.allocated_bytes() <= Self::MAX_RETAINED {
-            raw.clear();
-            self.raw = raw;
-        } else {
-            self.req = WriteRequest::default();
+        raw.clear();
+        self.raw = raw;
+        if self.retained_bytes() > Self::MAX_RETAINED {
+            *self = Scratch::default();
         }
         result
     }
 
     /// Bytes the kept buffers hold.
     pub fn retained_bytes(&self) -> usize {
-        self.raw.capacity() + self.req.allocated_bytes()
+        self.raw.capacity() + self.req.allocated_bytes() + self.apply.retained_bytes()
     }
 }
 
@@ -87,7 +89,7 @@ mod tests {
         let limits = Limits::default();
         let mut scratch = Scratch::default();
         let count = |s: &mut Scratch, b: &[u8]| {
-            s.decode(Protocol::V1, b, &limits, |r| Ok(r.series.len()))
+            s.decode(Protocol::V1, b, &limits, |r, _| Ok(r.series.len()))
                 .unwrap()
         };
         assert_eq!(count(&mut scratch, &body(500)), 500);
@@ -99,7 +101,7 @@ mod tests {
         // A failing request leaves the scratch usable.
         assert!(
             scratch
-                .decode(Protocol::V1, b"\x05\x00", &limits, |_| Ok(()))
+                .decode(Protocol::V1, b"\x05\x00", &limits, |_, _| Ok(()))
                 .is_err()
         );
         assert_eq!(count(&mut scratch, &body(10)), 10);

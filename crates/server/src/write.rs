@@ -235,8 +235,8 @@ fn now_ms() -> i64 {
 }
 
 thread_local! {
-    /// The decompression and decoding buffers of the requests this (blocking-pool)
-    /// thread handles, kept from one request to the next.
+    /// The decompression, decoding and applying buffers of the requests this
+    /// (blocking-pool) thread handles, kept from one request to the next.
     static SCRATCH: std::cell::RefCell<ingest::Scratch> =
         std::cell::RefCell::new(ingest::Scratch::default());
 }
@@ -344,13 +344,13 @@ async fn handle(
     let result = tokio::task::spawn_blocking(move || {
         let _slot = slot;
         SCRATCH.with_borrow_mut(|scratch| {
-            scratch.decode(protocol, &bytes, &limits, |req| {
+            scratch.decode(protocol, &bytes, &limits, |req, apply| {
                 let received = (
                     req.samples.len() as u64,
                     req.histogram_count(),
                     req.exemplars.len() as u64,
                 );
-                let out = ingest::apply(db.head(), req, &limits, now_ms())?;
+                let out = ingest::apply_with(db.head(), req, &limits, now_ms(), apply)?;
                 Ok((received, out))
             })
         })

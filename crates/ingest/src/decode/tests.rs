@@ -242,7 +242,7 @@ proptest! {
             let body = crate::snappy::compress(raw);
             let fresh = crate::snappy::decompress(&body, &limits)
                 .and_then(|raw| decode(*protocol, &raw, &limits).map(|r| format!("{r:?}")));
-            let reused = scratch.decode(*protocol, &body, &limits, |r| Ok(format!("{r:?}")));
+            let reused = scratch.decode(*protocol, &body, &limits, |r, _| Ok(format!("{r:?}")));
             prop_assert_eq!(format!("{reused:?}"), format!("{fresh:?}"));
         }
     }

@@ -54,6 +54,13 @@ impl<'a> HeadAppender<'a> {
         }
     }
 
+    /// Makes room for `additional` more samples, so that a batch of known size does not
+    /// grow its vectors step by step.
+    pub fn reserve(&mut self, additional: usize) {
+        self.samples.reserve(additional);
+        self.sample_series.reserve(additional);
+    }
+
     /// Number of samples in the batch.
     pub fn len(&self) -> usize {
         self.samples.len()
