@@ -18,7 +18,7 @@ use tsdb::{AppendError, Head};
 use crate::decode::{Label, WriteRequest};
 use crate::error::Result;
 use crate::limits::Limits;
-use crate::validate::{RejectReason, effective, format_labels, validate_series};
+use crate::validate::{Invalid, RejectReason, effective, format_labels, validate_series};
 
 /// What happened to a request's data.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -93,36 +93,67 @@ fn reason_of(e: &tsdb::Error) -> Option<RejectReason> {
     }
 }
 
+/// What [`apply_with`] allocates per request, kept for the next request (see
+/// [`crate::Scratch`]).
+#[derive(Debug, Default)]
+pub struct ApplyScratch {
+    newest: U64Map<(i64, u64)>,
+    checked: Vec<Result<(), Invalid>>,
+}
+
+impl ApplyScratch {
+    /// Bytes the kept allocations hold, roughly.
+    pub fn retained_bytes(&self) -> usize {
+        self.newest.capacity() * (std::mem::size_of::<(u64, (i64, u64))>() + 1)
+            + self.checked.capacity() * std::mem::size_of::<Result<(), Invalid>>()
+    }
+}
+
 /// Writes `req` into `head`. `now_ms` is the server's clock (for the future-sample
 /// limit). Returns an error only when the storage fails (nothing of the request is then
 /// acknowledged); refusals of the sender's data are in the [`Outcome`].
 pub fn apply(head: &Head, req: &WriteRequest<'_>, limits: &Limits, now_ms: i64) -> Result<Outcome> {
+    apply_with(head, req, limits, now_ms, &mut ApplyScratch::default())
+}
+
+/// [`apply`] with its per-request tables and vectors taken from `scratch`.
+pub fn apply_with(
+    head: &Head,
+    req: &WriteRequest<'_>,
+    limits: &Limits,
+    now_ms: i64,
+    scratch: &mut ApplyScratch,
+) -> Result<Outcome> {
     let mut out = Outcome::default();
     let mut app = head.appender();
+    app.reserve(req.samples.len());
     let max_t = now_ms.saturating_add(limits.max_ahead_ms);
     // The newest sample accepted per series in this request: the head checks samples
     // against committed data only.
-    let mut newest: U64Map<(i64, u64)> =
-        U64Map::with_capacity_and_hasher(req.samples.len(), Default::default());
+    let newest = &mut scratch.newest;
+    newest.clear();
+    newest.reserve(req.samples.len());
     let mut samples_added = 0u64;
     let mut exemplars_added = 0u64;
     // Validated first, then every valid series found in one batch (its lookups' cache
     // misses overlap), then appended to in request order.
-    let checked: Vec<Result<(), _>> = req
-        .series
-        .iter()
-        .map(|s| validate_series(req.labels_of(s), s.defect, limits))
-        .collect();
+    let checked = &mut scratch.checked;
+    checked.clear();
+    checked.extend(
+        req.series
+            .iter()
+            .map(|s| validate_series(req.labels_of(s), s.defect, limits)),
+    );
     let mut found = head
         .series_by_pairs_many(
             req.series
                 .iter()
-                .zip(&checked)
+                .zip(checked.iter())
                 .map(|(s, c)| c.is_ok().then(|| effective(req.labels_of(s))))
                 .collect(),
         )
         .into_iter();
-    for ((i, s), checked) in req.series.iter().enumerate().zip(checked) {
+    for ((i, s), checked) in req.series.iter().enumerate().zip(checked.drain(..)) {
         let found = found.next().flatten();
         let labels: &[Label<'_>] = req.labels_of(s);
         let samples = req.samples_of(s);

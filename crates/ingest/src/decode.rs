@@ -170,6 +170,39 @@ impl<'a> WriteRequest<'a> {
     pub fn histogram_count(&self) -> u64 {
         self.series.iter().map(|s| u64::from(s.histograms)).sum()
     }
+
+    /// Empties the request but keeps its vectors' allocations, for [`decode_reusing`]:
+    /// the empty vectors borrow nothing, so they can outlive the body.
+    pub fn recycle(self) -> WriteRequest<'static> {
+        WriteRequest {
+            series: emptied(self.series),
+            labels: emptied(self.labels),
+            samples: emptied(self.samples),
+            exemplars: emptied(self.exemplars),
+            exemplar_labels: emptied(self.exemplar_labels),
+            metadata: emptied(self.metadata),
+        }
+    }
+
+    /// Bytes allocated by the request's vectors (for bounding what a cache keeps).
+    pub fn allocated_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.series.capacity() * size_of::<TimeSeries<'_>>()
+            + (self.labels.capacity() + self.exemplar_labels.capacity()) * size_of::<Label<'_>>()
+            + self.samples.capacity() * size_of::<Sample>()
+            + self.exemplars.capacity() * size_of::<Exemplar>()
+            + self.metadata.capacity() * size_of::<FamilyMetadata<'_>>()
+    }
+}
+
+/// An empty vector of another lifetime of the same type in the allocation of `v`. The
+/// standard library collects a mapped `IntoIter` in place when the layouts are equal, as
+/// here, so nothing is allocated; were that ever to change, this would merely allocate.
+fn emptied<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter()
+        .map(|_| unreachable!("the vector is empty"))
+        .collect()
 }
 
 /// Decodes an uncompressed protobuf body of `protocol`.
@@ -177,11 +210,21 @@ impl<'a> WriteRequest<'a> {
 /// Checks the series count against `limits.max_series_per_request`; the per-series checks
 /// are [`crate::validate`]'s.
 pub fn decode<'a>(protocol: Protocol, body: &'a [u8], limits: &Limits) -> Result<WriteRequest<'a>> {
-    let req = match protocol {
-        Protocol::V1 => v1::decode(body, limits)?,
-        Protocol::V2 => v2::decode(body, limits)?,
-    };
-    Ok(req)
+    decode_reusing(protocol, body, limits, WriteRequest::default())
+}
+
+/// [`decode`] into the vectors of `spare` (from [`WriteRequest::recycle`]), which saves
+/// allocating and growing them again for every request; the result is the same.
+pub fn decode_reusing<'a>(
+    protocol: Protocol,
+    body: &'a [u8],
+    limits: &Limits,
+    spare: WriteRequest<'static>,
+) -> Result<WriteRequest<'a>> {
+    match protocol {
+        Protocol::V1 => v1::decode(body, limits, spare),
+        Protocol::V2 => v2::decode(body, limits, spare),
+    }
 }
 
 /// Pushes one series, failing once the request holds more than the limit.

@@ -23,13 +23,15 @@ pub mod error;
 pub mod exposition;
 pub mod limits;
 pub mod proto;
+pub mod scratch;
 pub mod snappy;
 pub mod validate;
 
-pub use apply::{Outcome, apply};
+pub use apply::{ApplyScratch, Outcome, apply, apply_with};
 pub use decode::{Protocol, WriteRequest, decode};
 pub use error::{Error, Result};
 pub use limits::Limits;
+pub use scratch::Scratch;
 pub use validate::RejectReason;
 
 /// Decompresses, decodes and applies one request body: the whole write path of one

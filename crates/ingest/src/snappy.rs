@@ -7,6 +7,14 @@ use crate::limits::Limits;
 /// Decompresses a request body after checking its compressed size and the decompressed
 /// size its header claims against `limits`.
 pub fn decompress(body: &[u8], limits: &Limits) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    decompress_into(body, limits, &mut out)?;
+    Ok(out)
+}
+
+/// [`decompress`] into `out` (replacing its contents), reusing its allocation.
+pub fn decompress_into(body: &[u8], limits: &Limits, out: &mut Vec<u8>) -> Result<()> {
+    out.clear();
     if body.len() > limits.max_compressed_bytes {
         return Err(Error::BodyTooLarge {
             size: body.len(),
@@ -20,12 +28,18 @@ pub fn decompress(body: &[u8], limits: &Limits) -> Result<Vec<u8>> {
             limit: limits.max_decompressed_bytes,
         });
     }
-    let mut out = vec![0; size];
-    let n = snap::raw::Decoder::new()
-        .decompress(body, &mut out)
-        .map_err(Error::Snappy)?;
-    out.truncate(n);
-    Ok(out)
+    out.resize(size, 0);
+    let res = snap::raw::Decoder::new().decompress(body, out);
+    match res {
+        Ok(n) => {
+            out.truncate(n);
+            Ok(())
+        }
+        Err(e) => {
+            out.clear();
+            Err(Error::Snappy(e))
+        }
+    }
 }
 
 /// Compresses `raw` in snappy block format.

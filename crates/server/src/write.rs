@@ -234,6 +234,13 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+thread_local! {
+    /// The decompression, decoding and applying buffers of the requests this
+    /// (blocking-pool) thread handles, kept from one request to the next.
+    static SCRATCH: std::cell::RefCell<ingest::Scratch> =
+        std::cell::RefCell::new(ingest::Scratch::default());
+}
+
 async fn write(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
     let started = Instant::now();
     let m = &state.write_metrics;
@@ -336,15 +343,17 @@ async fn handle(
     state.write_metrics.in_flight.inc();
     let result = tokio::task::spawn_blocking(move || {
         let _slot = slot;
-        let raw = ingest::snappy::decompress(&bytes, &limits)?;
-        let req = ingest::decode(protocol, &raw, &limits)?;
-        let received = (
-            req.samples.len() as u64,
-            req.histogram_count(),
-            req.exemplars.len() as u64,
-        );
-        let out = ingest::apply(db.head(), &req, &limits, now_ms())?;
-        Ok::<_, ingest::Error>((received, out))
+        SCRATCH.with_borrow_mut(|scratch| {
+            scratch.decode(protocol, &bytes, &limits, |req, apply| {
+                let received = (
+                    req.samples.len() as u64,
+                    req.histogram_count(),
+                    req.exemplars.len() as u64,
+                );
+                let out = ingest::apply_with(db.head(), req, &limits, now_ms(), apply)?;
+                Ok((received, out))
+            })
+        })
     })
     .await;
     state.write_metrics.in_flight.dec();

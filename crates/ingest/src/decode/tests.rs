@@ -223,6 +223,31 @@ proptest! {
     }
 
     #[test]
+    fn scratch_decodes_like_fresh_buffers(
+        requests in prop::collection::vec(
+            prop_oneof![
+                v1_request().prop_map(|r| (Protocol::V1, r.encode_to_vec())),
+                v2_request().prop_map(|r| (Protocol::V2, r.encode_to_vec())),
+                prop::collection::vec(any::<u8>(), 0..64).prop_map(|b| (Protocol::V1, b)),
+            ],
+            1..8,
+        ),
+    ) {
+        // One scratch through a sequence of requests (bigger and smaller, bad ones too)
+        // gives what fresh buffers give, request by request (compared as debug text so
+        // that NaN values compare equal).
+        let limits = Limits::default();
+        let mut scratch = crate::scratch::Scratch::default();
+        for (protocol, raw) in &requests {
+            let body = crate::snappy::compress(raw);
+            let fresh = crate::snappy::decompress(&body, &limits)
+                .and_then(|raw| decode(*protocol, &raw, &limits).map(|r| format!("{r:?}")));
+            let reused = scratch.decode(*protocol, &body, &limits, |r, _| Ok(format!("{r:?}")));
+            prop_assert_eq!(format!("{reused:?}"), format!("{fresh:?}"));
+        }
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..512)) {
         let _ = decode(Protocol::V1, &body, &Limits::default());
         let _ = decode(Protocol::V2, &body, &Limits::default());

@@ -5,8 +5,11 @@ use super::{Exemplar, FamilyMetadata, Label, Sample, TimeSeries, WriteRequest, i
 use crate::error::Result;
 use crate::limits::Limits;
 
-pub(super) fn decode<'a>(body: &'a [u8], limits: &Limits) -> Result<WriteRequest<'a>> {
-    let mut req = WriteRequest::default();
+pub(super) fn decode<'a>(
+    body: &'a [u8],
+    limits: &Limits,
+    mut req: WriteRequest<'a>,
+) -> Result<WriteRequest<'a>> {
     let mut r = Reader::new(body);
     while !r.is_empty() {
         match r.key()? {

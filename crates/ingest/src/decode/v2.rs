@@ -10,7 +10,11 @@ use super::{
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 
-pub(super) fn decode<'a>(body: &'a [u8], limits: &Limits) -> Result<WriteRequest<'a>> {
+pub(super) fn decode<'a>(
+    body: &'a [u8],
+    limits: &Limits,
+    mut req: WriteRequest<'a>,
+) -> Result<WriteRequest<'a>> {
     let mut symbols: Vec<&'a str> = Vec::new();
     let mut r = Reader::new(body);
     while !r.is_empty() {
@@ -23,7 +27,6 @@ pub(super) fn decode<'a>(body: &'a [u8], limits: &Limits) -> Result<WriteRequest
     if symbols.first().is_some_and(|s| !s.is_empty()) {
         return Err(Error::FirstSymbolNotEmpty);
     }
-    let mut req = WriteRequest::default();
     let mut r = Reader::new(body);
     while !r.is_empty() {
         match r.key()? {
