@@ -79,7 +79,9 @@ fn main() {
     for round in 0..rounds {
         let mut app = head.appender();
         for (i, (s, l)) in generator.series().iter().zip(&labels).enumerate() {
-            refs[i] = app.add(refs[i], l, round * 15_000, s.value).expect("append");
+            refs[i] = app
+                .add(refs[i], l, round * 15_000, s.value)
+                .expect("append");
         }
         app.commit_batch().expect("commit");
         generator.scrape();
