@@ -5,83 +5,20 @@
 //! is stored once however many series carry it. [`Labels`] is a sorted boxed slice of
 //! [`Label`]s and orders like Prometheus's `labels.Compare`.
 
-use std::borrow::Borrow;
 use std::collections::HashSet;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
-use std::ops::Deref;
-use std::sync::Arc;
 
 use parking_lot::Mutex;
 
 pub mod matcher;
+mod symbol;
 
 pub use matcher::{MatchType, Matcher};
+pub use symbol::Symbol;
 
 /// The name of the label that holds the metric name.
 pub const METRIC_NAME: &str = "__name__";
-
-/// An interned (or merely shared) immutable string.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Symbol(Arc<str>);
-
-impl Symbol {
-    /// A symbol that is not interned anywhere.
-    pub fn new(s: &str) -> Self {
-        Symbol(Arc::from(s))
-    }
-    /// The string.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-    /// Whether two symbols share one allocation (both came from the same table).
-    pub fn ptr_eq(a: &Symbol, b: &Symbol) -> bool {
-        Arc::ptr_eq(&a.0, &b.0)
-    }
-}
-
-impl Deref for Symbol {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Borrow<str> for Symbol {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
-
-impl AsRef<str> for Symbol {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<&str> for Symbol {
-    fn from(s: &str) -> Self {
-        Symbol::new(s)
-    }
-}
-
-impl From<String> for Symbol {
-    fn from(s: String) -> Self {
-        Symbol(Arc::from(s))
-    }
-}
-
-impl fmt::Debug for Symbol {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl fmt::Display for Symbol {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 const SYMBOL_SHARDS: usize = 64;
 
@@ -151,7 +88,7 @@ impl SymbolTable {
         for shard in self.shards.iter() {
             let mut shard = shard.lock();
             let before = shard.len();
-            shard.retain(|s| Arc::strong_count(&s.0) > 1);
+            shard.retain(|s| s.ref_count() > 1);
             dropped += before - shard.len();
         }
         dropped
