@@ -9,50 +9,14 @@
 //! 15 minutes at 15 s, what a head holds between two 10-minute block cuts) set the shape.
 //! Run with `cargo bench -p benches --bench head_breakdown`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use benches::workload::{Generator, Workload};
 use prometheus_client::registry::Registry;
 use tsdb::labels::Labels;
+use tsdb::testutil::alloc::CountingAlloc;
 use tsdb::{Head, Options};
 
-/// The system allocator, counting the bytes in use.
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded to the system allocator unchanged; the counter is only
-// a statistic.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded with the caller's layout.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            CURRENT.fetch_add(layout.size(), Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) };
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded with the caller's pointer, layout and size.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            CURRENT.fetch_add(new_size, Ordering::Relaxed);
-            CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-        }
-        p
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -74,7 +38,7 @@ fn main() {
     let label_count: usize = labels.iter().map(Labels::len).sum();
     let head = Head::new(&Options::default(), &mut Registry::default()).expect("head");
     let mut refs = vec![0u64; n];
-    let base = CURRENT.load(Ordering::Relaxed);
+    let base = CountingAlloc::current();
     let mut after_first = 0;
     for round in 0..rounds {
         let mut app = head.appender();
@@ -86,10 +50,10 @@ fn main() {
         app.commit_batch().expect("commit");
         generator.scrape();
         if round == 0 {
-            after_first = CURRENT.load(Ordering::Relaxed);
+            after_first = CountingAlloc::current();
         }
     }
-    let end = CURRENT.load(Ordering::Relaxed);
+    let end = CountingAlloc::current();
     let stats = head.stats("__name__", 1);
     let per = |b: usize| b.saturating_sub(base) as f64 / n as f64;
     println!(

@@ -11,7 +11,7 @@
 //!
 //! `cargo bench -p benches --bench ingest_vs_prometheus` (builds tsdbd in release first).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use benches::loadgen::{self, Payload, Plan, Report, Target};
 use benches::process::{cpu_seconds, rss_bytes};
@@ -74,17 +74,7 @@ fn main() {
 
     let series = env_usize("BENCH_SERIES", 100_000);
     let scrapes = env_usize("BENCH_SCRAPES", 10);
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_millis() as i64;
-    let plan = Plan {
-        scrapes,
-        start_ms: now_ms - (scrapes as i64) * 15_000,
-        interval_ms: 15_000,
-        shards: 4,
-        max_samples_per_send: 2000,
-    };
+    let plan = Plan::ending_now(scrapes, 15_000);
     let mut generator = Generator::new(&Workload { seed: 1, series });
     let payloads = loadgen::prepare(&mut generator, &plan, loadgen::encode_v1);
     let samples: usize = payloads.iter().flatten().map(|p| p.samples).sum();

@@ -70,17 +70,7 @@ fn main() {
     let series = arg(1, 100_000);
     let scrapes = arg(2, 10).max(2);
     let threads = arg(3, 1);
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_millis() as i64;
-    let plan = Plan {
-        scrapes,
-        start_ms: now_ms - scrapes as i64 * 15_000,
-        interval_ms: 15_000,
-        shards: 4,
-        max_samples_per_send: 2000,
-    };
+    let plan = Plan::ending_now(scrapes, 15_000);
     let mut generator = Generator::new(&Workload { seed: 1, series });
     let shards = loadgen::prepare(&mut generator, &plan, loadgen::encode_v1);
     // Rounds in order; within a round the shards' requests interleave as they would

@@ -46,6 +46,24 @@ pub struct Plan {
     pub max_samples_per_send: usize,
 }
 
+impl Plan {
+    /// `scrapes` rounds `interval_ms` apart whose last round is now, so every sample is in
+    /// the past and in time order; 4 connections of up to 2000 samples per request.
+    pub fn ending_now(scrapes: usize, interval_ms: i64) -> Plan {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_millis() as i64;
+        Plan {
+            scrapes,
+            start_ms: now_ms - (scrapes as i64 - 1).max(0) * interval_ms,
+            interval_ms,
+            shards: 4,
+            max_samples_per_send: 2000,
+        }
+    }
+}
+
 /// Encodes every scrape round of `generator` into per-shard request bodies with `encode`.
 /// The generator's first round is its current state; it advances between rounds.
 pub fn prepare(

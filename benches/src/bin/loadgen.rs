@@ -3,7 +3,6 @@
 //!
 //! `cargo run --release -p benches --bin loadgen -- --url http://127.0.0.1:9201/api/v1/write --series 100000 --scrapes 10`
 
-use anyhow::Context;
 use benches::loadgen::{self, Plan, Target};
 use benches::workload::{Generator, Workload};
 use clap::Parser;
@@ -44,18 +43,10 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     anyhow::ensure!(matches!(args.protocol, 1 | 2), "--protocol must be 1 or 2");
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .context("clock")?
-        .as_millis() as i64;
-    let interval_ms = args.interval * 1000;
     let plan = Plan {
-        scrapes: args.scrapes,
-        // The last round is now: every sample is in the past and in time order.
-        start_ms: now_ms - (args.scrapes as i64 - 1).max(0) * interval_ms,
-        interval_ms,
         shards: args.shards,
         max_samples_per_send: args.batch,
+        ..Plan::ending_now(args.scrapes, args.interval * 1000)
     };
     let mut generator = Generator::new(&Workload {
         seed: args.seed,

@@ -10,59 +10,17 @@
 //! Input blocks are mmapped, so they do not count. Run with
 //! `cargo bench -p tsdb --bench compact`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
 use tsdb::block::{self, Block, BlockWriter, ChunkMeta, Compaction, Ulid};
 use tsdb::chunkenc::XorAppender;
 use tsdb::labels::Labels;
-
-/// The system allocator, counting bytes in use and their peak.
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded to the system allocator unchanged; the counters are
-// only statistics.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded with the caller's layout.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) };
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded with the caller's pointer, layout and size.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            if new_size >= layout.size() {
-                let grow = new_size - layout.size();
-                let now = CURRENT.fetch_add(grow, Ordering::Relaxed) + grow;
-                PEAK.fetch_max(now, Ordering::Relaxed);
-            } else {
-                CURRENT.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
-            }
-        }
-        p
-    }
-}
+use tsdb::testutil::alloc::CountingAlloc;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 const MINUTE: i64 = 60_000;
 
@@ -169,12 +127,11 @@ fn inputs(parent: &Path, n: usize, samples: i64, vertical: bool) -> Vec<Block> {
 /// and the peak heap above what was in use before.
 fn compact_once(out: &Path, blocks: &[Block]) -> (u64, Duration, usize) {
     let ulid = Ulid::new();
-    let base = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
+    let base = CountingAlloc::reset_peak();
     let t = Instant::now();
     let c = block::compact(out, blocks, ulid).expect("compact");
     let took = t.elapsed();
-    let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+    let peak = CountingAlloc::peak().saturating_sub(base);
     std::fs::remove_dir_all(out.join(ulid.to_string())).expect("remove output");
     (c.stats.samples, took, peak)
 }

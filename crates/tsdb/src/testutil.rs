@@ -5,6 +5,8 @@
 //! Under `CI=true` a missing external program panics, so tests that need it fail rather
 //! than skip; elsewhere they print a note and skip.
 
+pub mod alloc;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
