@@ -26,11 +26,10 @@ struct Header {
 const MAX_COUNT: usize = isize::MAX as usize;
 
 /// An interned (or merely shared) immutable string.
-///
-/// Invariant: `ptr` points to a live allocation made by [`Symbol::new`] with
-/// [`layout`]`(len)`, holding a [`Header`] whose `count` is the number of `Symbol`s
-/// pointing to it and whose `len` bytes after the header are valid UTF-8.
 pub struct Symbol {
+    /// Invariant: points to a live allocation made by [`Symbol::new`] with
+    /// [`layout`]`(len)`, holding a [`Header`] whose `count` is the number of `Symbol`s
+    /// pointing to it and whose `len` bytes after the header are valid UTF-8.
     ptr: NonNull<Header>,
 }
 
