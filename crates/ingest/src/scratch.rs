@@ -38,17 +38,13 @@ impl Scratch {
     ) -> Result<R> {
         let mut raw = std::mem::take(&mut self.raw);
         let spare = std::mem::take(&mut self.req);
-        let result = match snappy::decompress_into(body, limits, &mut raw) {
-            Ok(()) => match decode_reusing(protocol, &raw, limits, spare) {
-                Ok(req) => {
-                    let r = f(&req, &mut self.apply);
-                    self.req = req.recycle();
-                    r
-                }
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
-        };
+        let result = snappy::decompress_into(body, limits, &mut raw)
+            .and_then(|()| decode_reusing(protocol, &raw, limits, spare))
+            .and_then(|req| {
+                let r = f(&req, &mut self.apply);
+                self.req = req.recycle();
+                r
+            });
         raw.clear();
         self.raw = raw;
         if self.retained_bytes() > Self::MAX_RETAINED {

@@ -23,37 +23,16 @@ const DURATION_UNITS: [(&str, u64); 7] = [
 /// Parses a Prometheus duration such as `15d`, `1h30m` or `250ms`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let err = || format!("not a valid duration string: {s:?} (use e.g. 15d, 1h30m, 250ms)");
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if s.is_empty() {
-        return Err(err());
-    }
-    let mut rest = s;
-    let mut total: u64 = 0;
     // Index into DURATION_UNITS of the next unit allowed: units go from large to small.
     let mut next_unit = 0;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(err());
-        }
-        let n: u64 = rest[..digits].parse().map_err(|_| err())?;
-        rest = &rest[digits..];
-        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
+    let total = sum_of_pairs(s, |unit| {
         let pos = DURATION_UNITS[next_unit..]
             .iter()
-            .position(|(u, _)| *u == unit)
-            .ok_or_else(err)?;
-        let mult = DURATION_UNITS[next_unit + pos].1;
+            .position(|(u, _)| *u == unit)?;
         next_unit += pos + 1;
-        total = n
-            .checked_mul(mult)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(err)?;
-    }
+        Some(DURATION_UNITS[next_unit - 1].1)
+    })
+    .ok_or_else(err)?;
     Ok(Duration::from_millis(total))
 }
 
@@ -98,35 +77,40 @@ const SIZE_UNITS: [(&str, &str, u64); 7] = [
 /// Parses a byte size such as `512MB`, `1GiB` or `1GB512MB` (powers of 1024).
 pub fn parse_bytes(s: &str) -> Result<u64, String> {
     let err = || format!("not a valid size: {s:?} (use e.g. 512MB, 10GB, 0)");
+    sum_of_pairs(s, |unit| {
+        SIZE_UNITS
+            .iter()
+            .find(|(a, b, _)| *a == unit || *b == unit)
+            .map(|(_, _, m)| *m)
+    })
+    .ok_or_else(err)
+}
+
+/// The sum of the `<integer><unit>` pairs that make up `s` (`0` alone is zero), each
+/// integer times what `multiplier` gives for its unit; `None` when `s` is empty, a pair
+/// lacks its integer, `multiplier` refuses a unit, or the sum overflows.
+fn sum_of_pairs(s: &str, mut multiplier: impl FnMut(&str) -> Option<u64>) -> Option<u64> {
     if s == "0" {
-        return Ok(0);
+        return Some(0);
     }
     if s.is_empty() {
-        return Err(err());
+        return None;
     }
     let mut rest = s;
     let mut total: u64 = 0;
     while !rest.is_empty() {
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         if digits == 0 {
-            return Err(err());
+            return None;
         }
-        let n: u64 = rest[..digits].parse().map_err(|_| err())?;
+        let n: u64 = rest[..digits].parse().ok()?;
         rest = &rest[digits..];
         let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-        let unit = &rest[..unit_len];
+        let mult = multiplier(&rest[..unit_len])?;
         rest = &rest[unit_len..];
-        let mult = SIZE_UNITS
-            .iter()
-            .find(|(a, b, _)| *a == unit || *b == unit)
-            .map(|(_, _, m)| *m)
-            .ok_or_else(err)?;
-        total = n
-            .checked_mul(mult)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(err)?;
+        total = total.checked_add(n.checked_mul(mult)?)?;
     }
-    Ok(total)
+    Some(total)
 }
 
 /// Formats a byte size as Prometheus prints one (`512MiB`, `1GiB512MiB`, `0B`).
