@@ -257,6 +257,16 @@ impl XorAppender {
         &self.stream
     }
 
+    /// Timestamp of the newest sample (0 before the first).
+    pub fn last_t(&self) -> i64 {
+        self.t
+    }
+
+    /// Bits of the newest sample's value (0 before the first).
+    pub fn last_value_bits(&self) -> u64 {
+        self.v
+    }
+
     /// The whole chunk, consuming the appender.
     pub fn into_bytes(self) -> Vec<u8> {
         self.stream

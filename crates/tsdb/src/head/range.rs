@@ -147,11 +147,11 @@ impl RangeSeries<'_> {
                 raw.push((c.min_t, c.max_t, Arc::clone(&c.data)));
             }
             if let Some(o) = &st.open
-                && o.max_t >= mint
+                && o.max_t() >= mint
                 && o.min_t <= last
                 && o.app.num_samples() > 0
             {
-                raw.push((o.min_t, o.max_t, Arc::from(o.app.bytes())));
+                raw.push((o.min_t, o.max_t(), Arc::from(o.app.bytes())));
             }
         }
         let mut out = Vec::with_capacity(raw.len());

@@ -142,7 +142,7 @@ impl<'a> HeadQuerier<'a> {
                     });
                 }
                 if let Some(o) = &st.open
-                    && o.max_t >= mint
+                    && o.max_t() >= mint
                     && o.min_t <= maxt
                     && o.app.num_samples() > 0
                 {
@@ -151,7 +151,7 @@ impl<'a> HeadQuerier<'a> {
                     part.bytes.extend_from_slice(bytes);
                     part.chunks.push(ChunkData {
                         min_t: o.min_t,
-                        max_t: o.max_t,
+                        max_t: o.max_t(),
                         data: ChunkBytes::Buffer(start..part.bytes.len()),
                     });
                 }

@@ -24,12 +24,18 @@ pub(crate) struct SealedChunk {
     pub(crate) data: Arc<[u8]>,
 }
 
-/// The chunk a series is appending to.
+/// The chunk a series is appending to; it holds at least one sample.
 #[derive(Debug)]
 pub(crate) struct OpenChunk {
     pub(crate) min_t: i64,
-    pub(crate) max_t: i64,
     pub(crate) app: XorAppender,
+}
+
+impl OpenChunk {
+    /// Timestamp of the newest sample (the appender keeps it for its deltas).
+    pub(crate) fn max_t(&self) -> i64 {
+        self.app.last_t()
+    }
 }
 
 /// What an append to a series would do.
@@ -42,12 +48,16 @@ pub(crate) enum Appendable {
 }
 
 /// The mutable part of a series, behind its mutex.
+///
+/// Invariant: a series with sealed chunks has an open one (a cut seals the open chunk and
+/// opens the next at once; truncation drops the open chunk only with the last sealed
+/// one), so the open chunk's appender knows the newest sample.
 #[derive(Debug)]
 pub(crate) struct SeriesState {
+    /// Time-ordered; grown one slot at a time (most series hold one or two).
     pub(crate) sealed: Vec<SealedChunk>,
     pub(crate) open: Option<OpenChunk>,
     cutter: ChunkCutter,
-    last_v: f64,
     /// Whether a Series record for this series is durable in the WAL.
     pub(crate) logged: bool,
     /// Samples appended to uncommitted appenders; garbage collection skips the series while > 0.
@@ -62,7 +72,6 @@ impl SeriesState {
             sealed: Vec::new(),
             open: None,
             cutter: ChunkCutter::default(),
-            last_v: 0.0,
             logged,
             pending: 0,
             deleted: false,
@@ -71,10 +80,7 @@ impl SeriesState {
 
     /// Timestamp of the newest sample.
     pub(crate) fn max_t(&self) -> Option<i64> {
-        match &self.open {
-            Some(o) => Some(o.max_t),
-            None => self.sealed.last().map(|c| c.max_t),
-        }
+        self.open.as_ref().map(OpenChunk::max_t)
     }
 
     /// Number of chunks, open one included.
@@ -84,17 +90,19 @@ impl SeriesState {
 
     /// Prometheus's classification of a new sample against the series' newest one.
     pub(crate) fn appendable(&self, t: i64, v: f64) -> Result<Appendable, AppendError> {
-        match self.max_t() {
-            None => Ok(Appendable::Append),
-            Some(max_t) if t > max_t => Ok(Appendable::Append),
-            Some(max_t) if t == max_t => {
-                if v.to_bits() == self.last_v.to_bits() {
+        let Some(open) = &self.open else {
+            return Ok(Appendable::Append);
+        };
+        match open.max_t() {
+            max_t if t > max_t => Ok(Appendable::Append),
+            max_t if t == max_t => {
+                if v.to_bits() == open.app.last_value_bits() {
                     Ok(Appendable::Duplicate)
                 } else {
                     Err(AppendError::DuplicateSampleForTimestamp)
                 }
             }
-            Some(_) => Err(AppendError::OutOfOrder),
+            _ => Err(AppendError::OutOfOrder),
         }
     }
 
@@ -102,22 +110,23 @@ impl SeriesState {
     pub(crate) fn append(&mut self, t: i64, v: f64, opts: &CutOptions) -> bool {
         let info = self.open.as_ref().map(|o| OpenChunkInfo {
             min_t: o.min_t,
-            max_t: o.max_t,
+            max_t: o.max_t(),
             num_samples: o.app.num_samples(),
             bytes_len: o.app.bytes().len(),
         });
         let cut = self.cutter.cut_before(info.as_ref(), t, opts);
         if cut {
             if let Some(o) = self.open.take() {
+                // Exact growth: a doubling `Vec` would start at four slots per series.
+                self.sealed.reserve_exact(1);
                 self.sealed.push(SealedChunk {
                     min_t: o.min_t,
-                    max_t: o.max_t,
+                    max_t: o.max_t(),
                     data: Arc::from(o.app.into_bytes()),
                 });
             }
             self.open = Some(OpenChunk {
                 min_t: t,
-                max_t: t,
                 app: XorAppender::new(),
             });
         }
@@ -126,8 +135,6 @@ impl SeriesState {
             .as_mut()
             .expect("cut_before asks for a chunk when there is none");
         open.app.append(t, v);
-        open.max_t = t;
-        self.last_v = v;
         cut
     }
 
@@ -135,8 +142,11 @@ impl SeriesState {
     pub(crate) fn truncate_before(&mut self, mint: i64) -> usize {
         let keep_from = self.sealed.partition_point(|c| c.max_t < mint);
         self.sealed.drain(..keep_from);
+        if keep_from > 0 {
+            self.sealed.shrink_to_fit();
+        }
         let mut removed = keep_from;
-        if self.sealed.is_empty() && self.open.as_ref().is_some_and(|o| o.max_t < mint) {
+        if self.sealed.is_empty() && self.open.as_ref().is_some_and(|o| o.max_t() < mint) {
             self.open = None;
             removed += 1;
         }
@@ -651,5 +661,46 @@ mod tests {
         assert_eq!(st.truncate_before(i64::MAX), 2);
         assert_eq!(st.num_chunks(), 0);
         assert_eq!(st.max_t(), None);
+    }
+
+    #[test]
+    fn newest_sample_comes_from_the_open_chunk_across_cuts() {
+        let mut st = SeriesState::new(false);
+        let cut = CutOptions::default();
+        for i in 0..130 {
+            st.append(i * 15_000, i as f64, &cut);
+        }
+        assert_eq!(st.num_chunks(), 2, "a cut after 120 samples");
+        assert_eq!(
+            st.sealed.capacity(),
+            1,
+            "sealed chunks grow one slot at a time"
+        );
+        assert_eq!(st.max_t(), Some(129 * 15_000));
+        assert_eq!(
+            st.appendable(129 * 15_000, 129.0),
+            Ok(Appendable::Duplicate)
+        );
+        assert_eq!(
+            st.appendable(129 * 15_000, 1.0),
+            Err(AppendError::DuplicateSampleForTimestamp)
+        );
+        assert_eq!(
+            st.appendable(128 * 15_000, 1.0),
+            Err(AppendError::OutOfOrder)
+        );
+        assert_eq!(st.truncate_before(121 * 15_000), 1);
+        assert_eq!(st.sealed.capacity(), 0, "truncation gives the slots back");
+        assert_eq!(st.max_t(), Some(129 * 15_000));
+    }
+
+    #[test]
+    fn a_series_is_at_most_136_bytes() {
+        // Every active series has one: 1M series make a byte here a megabyte.
+        assert!(
+            std::mem::size_of::<MemSeries>() <= 136,
+            "{}",
+            std::mem::size_of::<MemSeries>()
+        );
     }
 }
