@@ -21,6 +21,7 @@ pub mod api;
 pub mod config;
 pub mod http;
 pub mod logging;
+pub mod malloc;
 pub mod metrics;
 pub mod run;
 pub mod state;

@@ -11,7 +11,7 @@ use clap::Parser;
 use server::config::{Config, Flags};
 
 fn main() -> ExitCode {
-    tune_malloc();
+    server::malloc::tune();
     let flags = Flags::parse();
     let config = match Config::load(&flags) {
         Ok(c) => c,
@@ -47,32 +47,4 @@ fn run(config: Config) -> anyhow::Result<()> {
         tracing::info!("shutdown complete");
     }
     result
-}
-
-/// Malloc's size from which an allocation gets its own mapping (returned to the kernel
-/// when freed), and the free space at the top of a heap above which it is returned:
-/// glibc's initial values, which it would otherwise raise.
-const MALLOC_RELEASE_THRESHOLD: i32 = 128 << 10;
-
-/// Fixes glibc malloc's mmap and trim thresholds (unless the environment sets them).
-///
-/// By default glibc raises both thresholds each time a large mapped block is freed, up to
-/// 32 MiB and 64 MiB: after the first compactions and large remote-write bodies, such
-/// buffers come from the heaps instead and their pages stay resident once freed. In the
-/// whole-system benchmark at 100k series that was a third of the resident set (live heap
-/// 79 MB, heaps 173 MB). With fixed thresholds large buffers are mapped and unmapped, and
-/// heaps give back free tops: resident memory per series fell by 30% (1 MiB instead of
-/// 128 KiB kept 12% more).
-fn tune_malloc() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    for (param, var) in [
-        (libc::M_MMAP_THRESHOLD, "MALLOC_MMAP_THRESHOLD_"),
-        (libc::M_TRIM_THRESHOLD, "MALLOC_TRIM_THRESHOLD_"),
-    ] {
-        if std::env::var_os(var).is_none() {
-            // SAFETY: `mallopt` only changes malloc's parameters; it is called before any
-            // other thread exists.
-            unsafe { libc::mallopt(param, MALLOC_RELEASE_THRESHOLD) };
-        }
-    }
 }
