@@ -99,13 +99,18 @@ pub fn write_bits_wide(stream: &mut Vec<u8>, count: &mut u8, u: u128, nbits: u32
         total += 8 - u32::from(*count);
         len -= 1;
     }
-    // Left-align, store 16 bytes at once, keep the ones that hold bits.
-    let aligned = acc << (128 - total);
-    let nbytes = total.div_ceil(8);
+    // Left-align, store 16 bytes at once, keep the ones that hold bits. Without room for
+    // 16, store only those (an owner that sizes its buffer exactly never sees it doubled).
+    let aligned = (acc << (128 - total)).to_be_bytes();
+    let nbytes = total.div_ceil(8) as usize;
     stream.truncate(len);
-    stream.extend_from_slice(&aligned.to_be_bytes());
-    stream.truncate(len + nbytes as usize);
-    *count = (nbytes * 8 - total) as u8;
+    if stream.capacity() - len >= aligned.len() {
+        stream.extend_from_slice(&aligned);
+        stream.truncate(len + nbytes);
+    } else {
+        stream.extend_from_slice(&aligned[..nbytes]);
+    }
+    *count = (nbytes * 8 - total as usize) as u8;
 }
 
 /// Reads bits MSB first from a borrowed slice through a 64-bit buffer.

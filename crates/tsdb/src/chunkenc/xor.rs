@@ -31,6 +31,11 @@ const HEADER_LEN: usize = 2;
 /// The appender's "no window yet" marker for `leading`, as Prometheus's `0xff`.
 const NO_WINDOW: u8 = 0xff;
 
+/// The most bytes one sample adds to a chunk: a 10-byte varint delta and a 77-bit value
+/// (the second sample), or a 68-bit delta of deltas and a 77-bit value with up to 7 bits
+/// of the last byte already used (later ones).
+const SAMPLE_ROOM: usize = 20;
+
 /// The number of samples an XOR chunk's header claims (0 if `b` is shorter than the header).
 pub fn xor_num_samples(b: &[u8]) -> usize {
     match b.first_chunk::<HEADER_LEN>() {
@@ -77,7 +82,7 @@ impl Default for XorAppender {
 impl XorAppender {
     /// An empty chunk: a 2-byte header saying 0 samples.
     pub fn new() -> Self {
-        let mut stream = Vec::with_capacity(128);
+        let mut stream = Vec::with_capacity(HEADER_LEN + SAMPLE_ROOM);
         stream.extend_from_slice(&[0, 0]);
         Self {
             stream,
@@ -144,13 +149,13 @@ impl XorAppender {
         })
     }
 
-    /// Makes room for one more sample (at most 19 bytes, and the bit writer stores 16 at a
-    /// time) growing by about a quarter rather than doubling: an open chunk lives in every
-    /// series, and doubling would leave up to half of each buffer unused.
+    /// Makes room for one more sample, growing by about a quarter rather than doubling:
+    /// an open chunk lives in every series, and doubling would leave up to half of each
+    /// buffer unused. (The bit writer stores only the bytes it needs when there is no room
+    /// for its 16-byte store, so this room is all a sample takes.)
     fn reserve_for_sample(&mut self) {
-        const ROOM: usize = 32;
-        if self.stream.capacity() - self.stream.len() < ROOM {
-            let grow = (self.stream.capacity() / 4).max(ROOM);
+        if self.stream.capacity() - self.stream.len() < SAMPLE_ROOM {
+            let grow = (self.stream.capacity() / 4).max(SAMPLE_ROOM);
             self.stream.reserve_exact(grow);
         }
     }

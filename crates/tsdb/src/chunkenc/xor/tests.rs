@@ -495,6 +495,25 @@ proptest! {
     }
 
     #[test]
+    fn buffer_grows_only_by_the_appenders_own_steps(samples in samples_strategy()) {
+        // The bit writer never doubles the buffer behind the appender's back: every
+        // sample fits in the room reserved for it, whatever its timestamps and values.
+        let mut app = XorAppender::new();
+        prop_assert_eq!(app.stream.capacity(), HEADER_LEN + SAMPLE_ROOM);
+        for &(t, v) in &samples {
+            let (len, cap) = (app.stream.len(), app.stream.capacity());
+            app.append(t, f64::from_bits(v));
+            let want = if cap - len < SAMPLE_ROOM {
+                len + (cap / 4).max(SAMPLE_ROOM)
+            } else {
+                cap
+            };
+            prop_assert_eq!(app.stream.capacity(), want);
+            prop_assert!(app.stream.len() - len <= SAMPLE_ROOM);
+        }
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..300),
                                    seeks in proptest::collection::vec(any::<i64>(), 0..8)) {
         let mut it = XorIterator::new(b.as_slice());
