@@ -34,7 +34,7 @@ const NO_WINDOW: u8 = 0xff;
 /// The most bytes one sample adds to a chunk: a 10-byte varint delta and a 77-bit value
 /// (the second sample), or a 68-bit delta of deltas and a 77-bit value with up to 7 bits
 /// of the last byte already used (later ones).
-const SAMPLE_ROOM: usize = 20;
+pub(crate) const SAMPLE_ROOM: usize = 20;
 
 /// The number of samples an XOR chunk's header claims (0 if `b` is shorter than the header).
 pub fn xor_num_samples(b: &[u8]) -> usize {
@@ -82,7 +82,15 @@ impl Default for XorAppender {
 impl XorAppender {
     /// An empty chunk: a 2-byte header saying 0 samples.
     pub fn new() -> Self {
-        let mut stream = Vec::with_capacity(HEADER_LEN + SAMPLE_ROOM);
+        Self::with_capacity(0)
+    }
+
+    /// An empty chunk whose buffer holds `bytes` (at least room for the header and one
+    /// sample) before it grows: the head sizes a series' next chunk like its last one,
+    /// so the buffer is allocated once rather than grown step by step in every series at
+    /// the same time.
+    pub fn with_capacity(bytes: usize) -> Self {
+        let mut stream = Vec::with_capacity(bytes.max(HEADER_LEN + SAMPLE_ROOM));
         stream.extend_from_slice(&[0, 0]);
         Self {
             stream,
@@ -260,6 +268,12 @@ impl XorAppender {
     /// The whole chunk: `num_samples` (BE u16) and the bit stream, zero-padded.
     pub fn bytes(&self) -> &[u8] {
         &self.stream
+    }
+
+    /// The bytes the buffer holds before it must grow.
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.stream.capacity()
     }
 
     /// Timestamp of the newest sample (0 before the first).

@@ -12,6 +12,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::chunkenc::XorAppender;
 use crate::chunkenc::cut::{ChunkCutter, CutOptions, OpenChunkInfo};
+use crate::chunkenc::xor::SAMPLE_ROOM;
 use crate::error::AppendError;
 use crate::labels::Labels;
 use crate::record::HeadSeriesRef;
@@ -116,7 +117,10 @@ impl SeriesState {
         });
         let cut = self.cutter.cut_before(info.as_ref(), t, opts);
         if cut {
+            // The next chunk will most likely be as long as this one: allocate that once.
+            let mut capacity = 0;
             if let Some(o) = self.open.take() {
+                capacity = o.app.bytes().len() + SAMPLE_ROOM;
                 // Exact growth: a doubling `Vec` would start at four slots per series.
                 self.sealed.reserve_exact(1);
                 self.sealed.push(SealedChunk {
@@ -127,7 +131,7 @@ impl SeriesState {
             }
             self.open = Some(OpenChunk {
                 min_t: t,
-                app: XorAppender::new(),
+                app: XorAppender::with_capacity(capacity),
             });
         }
         let open = self
@@ -675,6 +679,11 @@ mod tests {
             st.sealed.capacity(),
             1,
             "sealed chunks grow one slot at a time"
+        );
+        assert_eq!(
+            st.open.as_ref().expect("open chunk").app.capacity(),
+            st.sealed[0].data.len() + SAMPLE_ROOM,
+            "the next chunk is sized like the last"
         );
         assert_eq!(st.max_t(), Some(129 * 15_000));
         assert_eq!(
