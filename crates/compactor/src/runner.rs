@@ -180,12 +180,8 @@ impl Runner {
 
     /// Runs cycles on a thread named `tsdbd-compactor` every `interval`, and at once when
     /// the head becomes compactable (checked every second, like Prometheus's trigger on
-    /// append), until the handle is stopped. `after_cycle` sees the report of every cycle
-    /// that succeeded (the server releases memory freed by a head compaction there).
-    pub fn spawn(
-        self,
-        mut after_cycle: impl FnMut(&CycleReport) + Send + 'static,
-    ) -> std::io::Result<RunnerHandle> {
+    /// append), until the handle is stopped.
+    pub fn spawn(self) -> std::io::Result<RunnerHandle> {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let thread_stop = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
@@ -194,9 +190,8 @@ impl Runner {
                 let (lock, cv) = &*thread_stop;
                 let tick = Duration::from_secs(1).min(self.opts.interval);
                 loop {
-                    match self.run_once(SystemTime::now()) {
-                        Ok(report) => after_cycle(&report),
-                        Err(e) => warn!(error = %e, "compaction cycle ended with an error"),
+                    if let Err(e) = self.run_once(SystemTime::now()) {
+                        warn!(error = %e, "compaction cycle ended with an error");
                     }
                     let next = std::time::Instant::now() + self.opts.interval;
                     loop {

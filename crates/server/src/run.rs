@@ -205,15 +205,9 @@ fn open_storage(state: &AppState) -> Result<(), Error> {
     let bucket = open_bucket(config).map_err(Error::Open)?;
     let runner = compactor::Runner::new(Arc::clone(&db), runner_options(config), bucket)
         .map_err(Error::Compactor)?;
-    let compactor = runner.spawn(|report| {
-        if !report.head_blocks.is_empty() || !report.compacted.is_empty() {
-            crate::malloc::release_free_memory();
-        }
-    });
-    state.set_compactor(compactor.map_err(Error::Serve)?);
+    state.set_compactor(runner.spawn().map_err(Error::Serve)?);
     state.set_storage_registry(registry);
     state.set_db(db);
-    crate::malloc::release_free_memory();
     tracing::info!(
         replay_ms = started.elapsed().as_millis() as u64,
         "storage open; server is ready"
