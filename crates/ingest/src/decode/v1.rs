@@ -43,11 +43,13 @@ fn time_series<'a>(r: &mut Reader<'a>, req: &mut WriteRequest<'a>) -> Result<Tim
         // The common shapes first: a label or a sample field of under 128 bytes (one
         // key byte, one length byte); each is decoded by its own fast path when it has
         // the layout every sender writes, and by the general walk otherwise.
+        let run = label_run(r.rest(), &mut req.labels);
+        if run > 0 {
+            r.advance(run);
+            continue;
+        }
         if let Some(sub) = r.short_sub(0x0a) {
-            let l = match name_value(sub.rest()) {
-                Some(l) => l,
-                None => label(&mut sub.ascii_checked())?,
-            };
+            let l = label(&mut sub.ascii_checked())?;
             req.labels.push(l);
             continue;
         }
@@ -88,6 +90,25 @@ fn time_series<'a>(r: &mut Reader<'a>, req: &mut WriteRequest<'a>) -> Result<Tim
         metadata: None,
         defect: None,
     })
+}
+
+/// Pushes the labels of the run of label fields at the start of `b` that [`name_value`]
+/// takes (a one-byte key and length, then the common layout), and returns the bytes
+/// they span; 0 when the first field is not one of them.
+#[inline]
+fn label_run<'a>(b: &'a [u8], labels: &mut Vec<Label<'a>>) -> usize {
+    let mut pos = 0;
+    while let Some(&[0x0a, len]) = b.get(pos..pos + 2)
+        && len < 0x80
+    {
+        let end = pos + 2 + usize::from(len);
+        let Some(l) = b.get(pos + 2..end).and_then(name_value) else {
+            break;
+        };
+        labels.push(l);
+        pos = end;
+    }
+    pos
 }
 
 /// A label message laid out as `name` (field 1) then `value` (field 2), each with a

@@ -169,6 +169,12 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// Skips `n` bytes that the caller has decoded from [`Reader::rest`].
+    pub(crate) fn advance(&mut self, n: usize) {
+        debug_assert!(n <= self.rest().len());
+        self.pos += n;
+    }
+
     /// The unread bytes of the message.
     pub(crate) fn rest(&self) -> &'a [u8] {
         self.buf.get(self.pos..).unwrap_or_default()
