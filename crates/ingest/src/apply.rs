@@ -10,11 +10,11 @@ use std::collections::HashMap;
 
 use tsdb::head::exemplars::Exemplar as HeadExemplar;
 use tsdb::head::metadata::MetadataEntry;
-use tsdb::head::series::U64Map;
 use tsdb::labels::{Label as TsdbLabel, Labels};
 use tsdb::record::MetricType;
 use tsdb::{AppendError, Head};
 
+use self::newest::Newest;
 use crate::decode::{Label, WriteRequest};
 use crate::error::Result;
 use crate::limits::Limits;
@@ -97,14 +97,14 @@ fn reason_of(e: &tsdb::Error) -> Option<RejectReason> {
 /// [`crate::Scratch`]).
 #[derive(Debug, Default)]
 pub struct ApplyScratch {
-    newest: U64Map<(i64, u64)>,
+    newest: Newest,
     checked: Vec<Result<(), Invalid>>,
 }
 
 impl ApplyScratch {
     /// Bytes the kept allocations hold, roughly.
     pub fn retained_bytes(&self) -> usize {
-        self.newest.capacity() * (std::mem::size_of::<(u64, (i64, u64))>() + 1)
+        self.newest.retained_bytes()
             + self.checked.capacity() * std::mem::size_of::<Result<(), Invalid>>()
     }
 }
@@ -131,8 +131,7 @@ pub fn apply_with(
     // The newest sample accepted per series in this request: the head checks samples
     // against committed data only.
     let newest = &mut scratch.newest;
-    newest.clear();
-    newest.reserve(req.samples.len());
+    newest.reset(req.samples.len());
     let mut samples_added = 0u64;
     let mut exemplars_added = 0u64;
     // Validated first, then every valid series found in one batch (its lookups' cache
@@ -189,7 +188,7 @@ pub fn apply_with(
                 });
                 continue;
             }
-            if let Some(&(t, bits)) = series.as_ref().and_then(|s| newest.get(&s.series_ref())) {
+            if let Some((t, bits)) = series.as_ref().and_then(|s| newest.get(s.series_ref())) {
                 if smp.t < t {
                     out.reject(RejectReason::OutOfOrder, 1, || {
                         describe(&format!("out of order sample (timestamp {})", smp.t))
@@ -219,7 +218,7 @@ pub fn apply_with(
             };
             match res {
                 Ok(r) => {
-                    newest.insert(r, (smp.t, smp.v.to_bits()));
+                    newest.insert(r, smp.t, smp.v.to_bits());
                     samples_added += 1;
                 }
                 Err(e) => match reason_of(&e) {
@@ -277,6 +276,8 @@ pub fn apply_with(
     out.exemplars_written = exemplars_added;
     Ok(out)
 }
+
+mod newest;
 
 #[cfg(test)]
 mod tests;

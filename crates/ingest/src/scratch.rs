@@ -45,7 +45,8 @@ impl Scratch {
                 self.req = req.recycle();
                 r
             });
-        raw.clear();
+        // Not cleared: the next request's decompression overwrites the bytes in place
+        // instead of zeroing the buffer first (see `snappy::decompress_into`).
         self.raw = raw;
         if self.retained_bytes() > Self::MAX_RETAINED {
             *self = Scratch::default();

@@ -13,8 +13,19 @@ pub fn decompress(body: &[u8], limits: &Limits) -> Result<Vec<u8>> {
 }
 
 /// [`decompress`] into `out` (replacing its contents), reusing its allocation.
+///
+/// The bytes `out` already holds are overwritten in place rather than cleared first, so
+/// a buffer kept from a request of similar size is not zeroed again before every
+/// request (only the part beyond its old length is); on error `out` is left empty.
 pub fn decompress_into(body: &[u8], limits: &Limits, out: &mut Vec<u8>) -> Result<()> {
-    out.clear();
+    let result = decompress_over(body, limits, out);
+    if result.is_err() {
+        out.clear();
+    }
+    result
+}
+
+fn decompress_over(body: &[u8], limits: &Limits, out: &mut Vec<u8>) -> Result<()> {
     if body.len() > limits.max_compressed_bytes {
         return Err(Error::BodyTooLarge {
             size: body.len(),
@@ -28,18 +39,14 @@ pub fn decompress_into(body: &[u8], limits: &Limits, out: &mut Vec<u8>) -> Resul
             limit: limits.max_decompressed_bytes,
         });
     }
-    out.resize(size, 0);
-    let res = snap::raw::Decoder::new().decompress(body, out);
-    match res {
-        Ok(n) => {
-            out.truncate(n);
-            Ok(())
-        }
-        Err(e) => {
-            out.clear();
-            Err(Error::Snappy(e))
-        }
-    }
+    // `resize` writes zeros only past the current length; `truncate` keeps the rest.
+    out.resize(size.max(out.len()), 0);
+    out.truncate(size);
+    let n = snap::raw::Decoder::new()
+        .decompress(body, out)
+        .map_err(Error::Snappy)?;
+    out.truncate(n);
+    Ok(())
 }
 
 /// Compresses `raw` in snappy block format.

@@ -228,11 +228,32 @@ impl Labels {
         let mut mine = self.0.iter();
         for (n, v) in pairs {
             match mine.next() {
-                Some(l) if l.name.as_str() == n && l.value.as_str() == v => {}
+                Some(l) if bytes_eq(l.name.as_str(), n) && bytes_eq(l.value.as_str(), v) => {}
                 _ => return false,
             }
         }
         mine.next().is_none()
+    }
+}
+
+/// `a == b`, with strings of up to 16 bytes (most label names and values) compared by
+/// two loads each from both ends (overlapping when shorter) instead of a call to the C
+/// library's `bcmp`, whose call and dispatch cost more than the comparison itself.
+#[inline]
+fn bytes_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8"));
+    let half = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("4"));
+    match n {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
     }
 }
 
@@ -382,6 +403,33 @@ impl Hasher for FxHasher64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_eq_is_equality() {
+        let words = [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "abcd",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefghijklmnop",
+        ];
+        let long = "x".repeat(40);
+        for a in words.iter().copied().chain([long.as_str()]) {
+            for n in 0..a.len() {
+                // Every single-byte change at every position is seen.
+                let mut b = a.as_bytes().to_vec();
+                b[n] = b'Z';
+                let b = String::from_utf8(b).expect("ASCII");
+                assert!(!bytes_eq(a, &b), "{a:?} {b:?}");
+            }
+            for b in words.iter().copied().chain([long.as_str()]) {
+                assert_eq!(bytes_eq(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
+    }
 
     #[test]
     fn tail_word_is_the_bytes_little_endian() {
