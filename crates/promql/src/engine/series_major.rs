@@ -200,6 +200,8 @@ struct Groups {
     by_hash: FastMap<u64, Vec<usize>>,
     /// Group id → key.
     keys: Vec<Arc<Labels>>,
+    /// Group id → the key's hash.
+    hashes: Vec<u64>,
     /// Scratch: positions of the current labels that are in the group key.
     kept: Vec<usize>,
 }
@@ -222,24 +224,38 @@ impl Groups {
         self.id_of_kept(labels)
     }
 
-    /// The id of the group whose key is `key` (a key of another `Groups`), created if new.
-    fn id_of_key(&mut self, key: &Arc<Labels>) -> usize {
+    /// The id of the group whose key is `key`, hashing to `h` (a key of another
+    /// `Groups`, shared if new here).
+    fn id_of_key(&mut self, key: &Arc<Labels>, h: u64) -> usize {
         self.kept.clear();
         self.kept.extend(0..key.len());
-        self.id_of_kept(key.as_slice())
+        self.id_of_kept_hashed(key.as_slice(), h, Some(key))
     }
 
     /// The id of the group whose key is the labels at the positions in `kept`.
     fn id_of_kept(&mut self, labels: &[Label]) -> usize {
+        let h = hash_pairs(
+            self.kept
+                .iter()
+                .map(|&i| (labels[i].name.as_str(), labels[i].value.as_str())),
+        );
+        self.id_of_kept_hashed(labels, h, None)
+    }
+
+    /// [`Groups::id_of_kept`] with the key's hash `h` known; a new group takes `built`
+    /// as its key if given.
+    fn id_of_kept_hashed(
+        &mut self,
+        labels: &[Label],
+        h: u64,
+        built: Option<&Arc<Labels>>,
+    ) -> usize {
         let Groups {
             by_hash,
             keys,
+            hashes,
             kept,
         } = self;
-        let h = hash_pairs(
-            kept.iter()
-                .map(|&i| (labels[i].name.as_str(), labels[i].value.as_str())),
-        );
         let ids = by_hash.entry(h).or_default();
         let same_key = |key: &Labels| {
             key.len() == kept.len()
@@ -253,9 +269,13 @@ impl Groups {
         }
         let g = keys.len();
         ids.push(g);
-        keys.push(Arc::new(Labels::from_sorted(
-            kept.iter().map(|&i| labels[i].clone()).collect(),
-        )));
+        keys.push(match built {
+            Some(key) => Arc::clone(key),
+            None => Arc::new(Labels::from_sorted(
+                kept.iter().map(|&i| labels[i].clone()).collect(),
+            )),
+        });
+        hashes.push(h);
         g
     }
 }
@@ -307,7 +327,8 @@ impl Scan {
             .groups
             .keys
             .iter()
-            .map(|key| scan.groups.id_of_key(key))
+            .zip(&other.groups.hashes)
+            .map(|(key, &h)| scan.groups.id_of_key(key, h))
             .collect();
         scan.ids.extend(other.ids.iter().map(|&g| renumber[g]));
         scan.uniform &= other.uniform;
