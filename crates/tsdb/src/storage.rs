@@ -92,27 +92,37 @@ pub trait Series: Send + Sync {
     /// to `mint` and reading on to `maxt` yields. Storage may override it with a loop that
     /// decodes its chunks directly (the query engine reads every series this way).
     fn read_floats(&self, mint: i64, maxt: i64, out: &mut Vec<(i64, f64)>) -> Result<()> {
-        use crate::chunkenc::ValueType;
-        let mut it = self.iterator();
-        let mut vt = it.seek(mint);
-        while vt != ValueType::None {
-            if vt == ValueType::Float {
-                let p = it.at();
-                if p.0 > maxt {
-                    break;
-                }
-                if p.0 >= mint {
-                    out.push(p);
-                }
+        read_floats_with_iterator(self.iterator(), mint, maxt, out)
+    }
+}
+
+/// [`Series::read_floats`] through a sample iterator: seeks `it` to `mint` and appends its
+/// float samples up to `maxt` to `out`.
+pub(crate) fn read_floats_with_iterator(
+    mut it: Box<dyn SampleIterator + Send + '_>,
+    mint: i64,
+    maxt: i64,
+    out: &mut Vec<(i64, f64)>,
+) -> Result<()> {
+    use crate::chunkenc::ValueType;
+    let mut vt = it.seek(mint);
+    while vt != ValueType::None {
+        if vt == ValueType::Float {
+            let p = it.at();
+            if p.0 > maxt {
+                break;
             }
-            vt = it.next();
+            if p.0 >= mint {
+                out.push(p);
+            }
         }
-        match it.err() {
-            // Sample iterators fail with decode errors; keep their text.
-            Some(Error::Decode { what, reason }) => Err(Error::decode(what, reason.as_str())),
-            Some(e) => Err(Error::decode("series", e.to_string())),
-            None => Ok(()),
-        }
+        vt = it.next();
+    }
+    match it.err() {
+        // Sample iterators fail with decode errors; keep their text.
+        Some(Error::Decode { what, reason }) => Err(Error::decode(what, reason.as_str())),
+        Some(e) => Err(Error::decode("series", e.to_string())),
+        None => Ok(()),
     }
 }
 

@@ -120,9 +120,21 @@ struct SeriesValues {
     values: Vec<(u32, f64)>,
     /// Points read (counted while the series is held).
     points: usize,
-    /// The metric to flag as maybe not a counter (a counter function saw a window of two
-    /// or more points of a series whose name lacks a counter suffix).
-    not_counter: Option<String>,
+    /// Whether to flag the series' metric as maybe not a counter (a counter function saw
+    /// a window of two or more points of a series whose name lacks a counter suffix).
+    not_counter: NotCounter,
+}
+
+/// A series' "metric might not be a counter" info.
+#[derive(Debug, Default)]
+enum NotCounter {
+    /// None.
+    #[default]
+    No,
+    /// The selection's one metric name ([`Kernel::uniform_not_counter`]).
+    Uniform,
+    /// This metric.
+    Metric(String),
 }
 
 /// The per-series part of the evaluation: everything a worker thread needs.
@@ -134,6 +146,9 @@ struct Kernel<'k> {
     maxt: i64,
     lookback: i64,
     steps: (i64, i64),
+    /// When every series has the same metric name: that name if a counter function
+    /// should flag it (so the check is made once, not per series).
+    uniform_not_counter: Option<Option<&'k str>>,
 }
 
 impl Kernel<'_> {
@@ -156,7 +171,14 @@ impl Kernel<'_> {
                 out.points = pts.len();
                 let non_counter = range_values(func, &[], pts, self.eff, range, self.steps, emit)?;
                 if non_counter {
-                    out.not_counter = not_a_counter(s.labels()).map(str::to_owned);
+                    out.not_counter = match self.uniform_not_counter {
+                        Some(Some(_)) => NotCounter::Uniform,
+                        Some(None) => NotCounter::No,
+                        None => match not_a_counter(s.labels()) {
+                            Some(metric) => NotCounter::Metric(metric.to_owned()),
+                            None => NotCounter::No,
+                        },
+                    };
                 }
             }
         }
@@ -171,34 +193,27 @@ struct Cell {
     first: u32,
 }
 
-/// Groups found so far and their per-step cells.
+/// Groups found so far: their keys, found by hash.
 #[derive(Debug, Default)]
 struct Groups {
     /// Key hash → group ids.
     by_hash: FastMap<u64, Vec<usize>>,
     /// Group id → key.
     keys: Vec<Arc<Labels>>,
-    /// Group id → one cell per step.
-    cells: Vec<Vec<Cell>>,
-    /// Scratch: positions of the current series' labels that are in its group key.
+    /// Group id → the key's hash.
+    hashes: Vec<u64>,
+    /// Scratch: positions of the current labels that are in the group key.
     kept: Vec<usize>,
 }
 
 impl Groups {
-    /// The id of the group of a series with labels `l`, created with `steps` empty cells
-    /// if new. The key is picked once, hashed (FxHash, as `Labels::hash_value`) and
-    /// compared in place (interned strings by pointer first); it is built only for a new
-    /// group.
-    fn id(&mut self, l: &Labels, grouping: &Grouping<'_>, steps: usize) -> usize {
+    /// The id of the group of a series with labels `l`, created if new. The key is
+    /// picked once, hashed (FxHash, as `Labels::hash_value`) and compared in place
+    /// (interned strings by pointer first); it is built only for a new group.
+    fn id(&mut self, l: &Labels, grouping: &Grouping<'_>) -> usize {
         let labels = l.as_slice();
-        let Groups {
-            by_hash,
-            keys,
-            cells,
-            kept,
-        } = self;
-        kept.clear();
-        kept.extend((0..labels.len()).filter(|&i| {
+        self.kept.clear();
+        self.kept.extend((0..labels.len()).filter(|&i| {
             in_group_key(
                 labels[i].name.as_str(),
                 grouping.by,
@@ -206,10 +221,41 @@ impl Groups {
                 grouping.name_dropped,
             )
         }));
+        self.id_of_kept(labels)
+    }
+
+    /// The id of the group whose key is `key`, hashing to `h` (a key of another
+    /// `Groups`, shared if new here).
+    fn id_of_key(&mut self, key: &Arc<Labels>, h: u64) -> usize {
+        self.kept.clear();
+        self.kept.extend(0..key.len());
+        self.id_of_kept_hashed(key.as_slice(), h, Some(key))
+    }
+
+    /// The id of the group whose key is the labels at the positions in `kept`.
+    fn id_of_kept(&mut self, labels: &[Label]) -> usize {
         let h = hash_pairs(
-            kept.iter()
+            self.kept
+                .iter()
                 .map(|&i| (labels[i].name.as_str(), labels[i].value.as_str())),
         );
+        self.id_of_kept_hashed(labels, h, None)
+    }
+
+    /// [`Groups::id_of_kept`] with the key's hash `h` known; a new group takes `built`
+    /// as its key if given.
+    fn id_of_kept_hashed(
+        &mut self,
+        labels: &[Label],
+        h: u64,
+        built: Option<&Arc<Labels>>,
+    ) -> usize {
+        let Groups {
+            by_hash,
+            keys,
+            hashes,
+            kept,
+        } = self;
         let ids = by_hash.entry(h).or_default();
         let same_key = |key: &Labels| {
             key.len() == kept.len()
@@ -223,11 +269,70 @@ impl Groups {
         }
         let g = keys.len();
         ids.push(g);
-        keys.push(Arc::new(Labels::from_sorted(
-            kept.iter().map(|&i| labels[i].clone()).collect(),
-        )));
-        cells.push(vec![Cell::default(); steps]);
+        keys.push(match built {
+            Some(key) => Arc::clone(key),
+            None => Arc::new(Labels::from_sorted(
+                kept.iter().map(|&i| labels[i].clone()).collect(),
+            )),
+        });
+        hashes.push(h);
         g
+    }
+}
+
+/// What one pass over the selected series' labels finds, before any sample is read.
+#[derive(Debug, Default)]
+struct Scan {
+    groups: Groups,
+    /// The group id of each series.
+    ids: Vec<usize>,
+    /// Whether every series has the metric name `first` and no `__type__`/`__unit__`.
+    uniform: bool,
+}
+
+impl Scan {
+    /// Scans `series`: their groups, and whether they all have metric name `first`.
+    fn of(series: &[Box<dyn Series>], grouping: &Grouping<'_>, first: Option<&str>) -> Scan {
+        let mut scan = Scan {
+            uniform: true,
+            ..Scan::default()
+        };
+        scan.ids.reserve(series.len());
+        for s in series {
+            let l = s.labels();
+            if scan.uniform {
+                let (name, typed) = name_and_typed(l);
+                scan.uniform = name == first && !typed;
+            }
+            scan.ids.push(scan.groups.id(l, grouping));
+        }
+        scan
+    }
+
+    /// Scans `series`, the two halves on two threads when there are at least
+    /// `parallel_min` series. Group ids are numbered by first appearance either way
+    /// (the second half's groups are renumbered into the first's).
+    fn of_all(series: &[Box<dyn Series>], grouping: &Grouping<'_>, parallel_min: usize) -> Scan {
+        let first = series.first().and_then(|s| name_and_typed(s.labels()).0);
+        if series.len() < parallel_min.max(2) {
+            return Scan::of(series, grouping, first);
+        }
+        let (a, b) = series.split_at(series.len() / 2);
+        let (mut scan, other) = std::thread::scope(|scope| {
+            let worker = scope.spawn(|| Scan::of(b, grouping, first));
+            let scan = Scan::of(a, grouping, first);
+            (scan, worker.join().expect("series-major scan panicked"))
+        });
+        let renumber: Vec<usize> = other
+            .groups
+            .keys
+            .iter()
+            .zip(&other.groups.hashes)
+            .map(|(key, &h)| scan.groups.id_of_key(key, h))
+            .collect();
+        scan.ids.extend(other.ids.iter().map(|&g| renumber[g]));
+        scan.uniform &= other.uniform;
+        scan
     }
 }
 
@@ -284,11 +389,24 @@ impl Evaluator<'_> {
             .select_series(vs, mint, hi, range)?
             .collect::<tsdb::Result<_>>()?;
         let drops_name = source.drops_name();
+        let grouping = Grouping {
+            by,
+            names,
+            name_dropped: drops_name,
+        };
+        let scan = Scan::of_all(&series, &grouping, self.parallel_min_series);
         // The general path fails when two series' output labels coincide at a step; leave
         // that case (series differing only in their name) to it.
-        if drops_name && names_may_collide(&series) {
+        if drops_name && !scan.uniform && names_collide(&series) {
             return Ok(None);
         }
+        let uniform_metric: Option<Option<String>> = scan.uniform.then(|| {
+            series
+                .first()
+                .and_then(|s| not_a_counter(s.labels()))
+                .map(str::to_owned)
+        });
+        let uniform_not_counter = uniform_metric.as_ref().map(Option::as_deref);
         let kernel = Kernel {
             source,
             eff: &eff,
@@ -296,16 +414,15 @@ impl Evaluator<'_> {
             maxt: hi,
             lookback,
             steps: (self.start, self.interval),
+            uniform_not_counter,
         };
-        let mut groups = Groups::default();
-        let grouping = Grouping {
-            by,
-            names,
-            name_dropped: drops_name,
-        };
-        let group_ids: Vec<usize> = series
-            .iter()
-            .map(|s| groups.id(s.labels(), &grouping, n))
+        let Scan {
+            groups,
+            ids: group_ids,
+            ..
+        } = scan;
+        let mut cells: Vec<Vec<Cell>> = (0..groups.keys.len())
+            .map(|_| vec![Cell::default(); n])
             .collect();
 
         // The second half's values are buffered until the first half is folded: split only
@@ -347,13 +464,13 @@ impl Evaluator<'_> {
                 if k % 64 == 0 {
                     self.check("expression evaluation")?;
                 }
-                let row = &mut groups.cells[group_ids[k]];
+                let row = &mut cells[group_ids[k]];
                 let mut produced = 0usize;
                 let sv = kernel.run(&*s, &mut pts, |i, v| {
                     fold(&mut row[i], op, v, k);
                     produced += 1;
                 })?;
-                self.account(&sv, produced)?;
+                self.account(&sv, produced, uniform_not_counter)?;
             }
             match worker {
                 Some(w) => w.join().expect("series-major worker panicked"),
@@ -365,23 +482,34 @@ impl Evaluator<'_> {
             if j % 64 == 0 {
                 self.check("expression evaluation")?;
             }
-            let row = &mut groups.cells[group_ids[k]];
+            let row = &mut cells[group_ids[k]];
             for &(i, v) in &sv.values {
                 fold(&mut row[i as usize], op, v, k);
             }
-            self.account(sv, sv.values.len())?;
+            self.account(sv, sv.values.len(), uniform_not_counter)?;
         }
-        Ok(Some(Val::Vector(finish(&groups, op, n))))
+        Ok(Some(Val::Vector(finish(&groups.keys, &cells, op, n))))
     }
 
     /// Counts one series' samples as the general path would hold them (its points while
     /// read, its per-step outputs until the node is done) and adds its annotations.
-    fn account(&mut self, sv: &SeriesValues, produced: usize) -> Result<()> {
+    fn account(
+        &mut self,
+        sv: &SeriesValues,
+        produced: usize,
+        uniform_not_counter: Option<Option<&str>>,
+    ) -> Result<()> {
         self.add_samples(sv.points)?;
         self.release_samples(sv.points);
         self.add_samples(produced)?;
-        if let Some(metric) = &sv.not_counter {
-            self.not_a_counter_info_for(metric);
+        match &sv.not_counter {
+            NotCounter::No => {}
+            NotCounter::Uniform => {
+                if let Some(Some(metric)) = uniform_not_counter {
+                    self.not_a_counter_info_for(metric);
+                }
+            }
+            NotCounter::Metric(metric) => self.not_a_counter_info_for(metric),
         }
         Ok(())
     }
@@ -398,14 +526,13 @@ fn fold(cell: &mut Cell, op: u16, v: f64, k: usize) {
 
 /// One vector per step: each group with a sample, in the order the general path creates
 /// groups (by the first series contributing at that step).
-fn finish(groups: &Groups, op: u16, steps: usize) -> Vec<Vec<Smp>> {
+fn finish(keys: &[Arc<Labels>], cells: &[Vec<Cell>], op: u16, steps: usize) -> Vec<Vec<Smp>> {
     let mut out = Vec::with_capacity(steps);
     let mut step: Vec<(u32, usize)> = Vec::new();
     for i in 0..steps {
         step.clear();
         step.extend(
-            groups
-                .cells
+            cells
                 .iter()
                 .enumerate()
                 .filter(|(_, row)| row[i].acc.count > 0.0)
@@ -417,8 +544,8 @@ fn finish(groups: &Groups, op: u16, steps: usize) -> Vec<Vec<Smp>> {
         out.push(
             step.iter()
                 .map(|&(_, g)| Smp {
-                    labels: Arc::clone(&groups.keys[g]),
-                    v: groups.cells[g][i]
+                    labels: Arc::clone(&keys[g]),
+                    v: cells[g][i]
                         .acc
                         .finish(op)
                         .expect("FOLDING holds only operators Acc finishes"),
@@ -430,17 +557,10 @@ fn finish(groups: &Groups, op: u16, steps: usize) -> Vec<Vec<Smp>> {
     out
 }
 
-/// Whether two of `series` may have equal labels once `__name__` (and `__type__`,
-/// `__unit__`) are dropped: not if they all share one name and have no type or unit.
-fn names_may_collide(series: &[Box<dyn Series>]) -> bool {
-    let first = series.first().and_then(|s| s.labels().get("__name__"));
-    let uniform = series.iter().all(|s| {
-        let (name, typed) = name_and_typed(s.labels());
-        name == first && !typed
-    });
-    if uniform {
-        return false;
-    }
+/// Whether two of `series` have equal labels once `__name__` (and `__type__`,
+/// `__unit__`) are dropped (asked only when they do not all share one name: then they
+/// cannot).
+fn names_collide(series: &[Box<dyn Series>]) -> bool {
     let dropped: Vec<Arc<Labels>> = series
         .iter()
         .map(|s| Arc::new(drop_metric_name(s.labels())))

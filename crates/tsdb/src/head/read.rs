@@ -11,6 +11,7 @@ use roaring::RoaringBitmap;
 use crate::bytes::SharedSlice;
 use crate::chunkenc::{SampleIterator, ValueType, XorIterator};
 use crate::error::{Error, Result};
+use crate::head::series::prefetch_series_state;
 use crate::head::{Head, HeadSeriesRef, Intervals, MemSeries};
 use crate::labels::{Labels, Matcher, Symbol};
 use crate::storage::{LabelHints, Querier, Queryable, SelectHints, Series, SeriesSet};
@@ -62,23 +63,23 @@ impl<'a> HeadQuerier<'a> {
         }
         let ids = self.postings(matchers)?;
         let tombstones = self.head.tombstones.read();
-        let n = ids.len() as usize;
+        let ids: Vec<u32> = ids.iter().collect();
+        let n = ids.len();
         if sort || n < PARALLEL_SNAPSHOT_MIN {
             let mut part = Part::default();
-            self.fill(&mut part, ids.iter(), n, &tombstones);
+            self.fill(&mut part, &ids, &tombstones);
             snap.parts.push(part);
         } else {
-            let ids: Vec<u32> = ids.iter().collect();
             let (first, second) = ids.split_at(n / 2);
             let tombstones = &*tombstones;
             let (a, b) = std::thread::scope(|scope| {
                 let worker = scope.spawn(|| {
                     let mut part = Part::default();
-                    self.fill(&mut part, second.iter().copied(), second.len(), tombstones);
+                    self.fill(&mut part, second, tombstones);
                     part
                 });
                 let mut part = Part::default();
-                self.fill(&mut part, first.iter().copied(), first.len(), tombstones);
+                self.fill(&mut part, first, tombstones);
                 (part, worker.join().expect("snapshot worker panicked"))
             });
             snap.parts.extend([a, b]);
@@ -109,14 +110,17 @@ impl<'a> HeadQuerier<'a> {
         Ok(snap)
     }
 
-    /// Snapshots the series `ids` (about `n` of them) into `part`.
-    fn fill(
-        &self,
-        part: &mut Part,
-        ids: impl Iterator<Item = u32>,
-        n: usize,
-        tombstones: &HashMap<HeadSeriesRef, Intervals>,
-    ) {
+    /// Snapshots the series `ids` into `part`.
+    ///
+    /// The series are looked up together ([`get_many_by_ref`]) and each is
+    /// prefetched a few series before its lock is taken, so the cache misses of
+    /// neighbouring series overlap instead of following one another.
+    ///
+    /// [`get_many_by_ref`]: crate::head::series::StripeSeries::get_many_by_ref
+    fn fill(&self, part: &mut Part, ids: &[u32], tombstones: &HashMap<HeadSeriesRef, Intervals>) {
+        /// How many series ahead the state is prefetched.
+        const AHEAD: usize = 4;
+        let n = ids.len();
         let has_tombstones = !tombstones.is_empty();
         // Reserve for the common case of an instant query (one chunk per series, an open
         // chunk of a few hundred bytes) so the shared vectors rarely grow while filling.
@@ -124,8 +128,12 @@ impl<'a> HeadQuerier<'a> {
         part.chunks.reserve(n);
         part.bytes.reserve(n.saturating_mul(256));
         let (mint, maxt) = (self.mint, self.maxt);
-        for id in ids {
-            let Some(s) = self.head.series.get_by_ref(u64::from(id)) else {
+        let mut found = self.head.series.get_many_by_ref(ids);
+        for j in 0..found.len() {
+            if let Some(Some(next)) = found.get(j + AHEAD) {
+                prefetch_series_state(next);
+            }
+            let Some(s) = found[j].take() else {
                 continue;
             };
             let first_chunk = part.chunks.len();

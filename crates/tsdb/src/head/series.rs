@@ -350,6 +350,56 @@ impl StripeSeries {
         self.ref_stripe(r).read().get(&r).cloned()
     }
 
+    /// The series of many refs at once (postings ids, the low 32 bits of refs), in the
+    /// order of `refs`, as [`Self::get_by_ref`] finds them one by one.
+    ///
+    /// As in [`Self::get_many_by_pairs`], one-by-one lookups cannot overlap their cache
+    /// misses (stripe lock, table probe, reference count), so refs are visited stripe by
+    /// stripe (a counting sort), each stripe under one read lock, probed in runs with plain
+    /// loads while the series found are prefetched, and cloned after each run.
+    pub(crate) fn get_many_by_ref(&self, refs: &[u32]) -> Vec<Option<Arc<MemSeries>>> {
+        /// Refs probed between two lock-prefixed instructions.
+        const RUN: usize = 32;
+        let mut found: Vec<Option<Arc<MemSeries>>> = vec![None; refs.len()];
+        let stripe_of = |r: u32| (r as usize) & (STRIPES - 1);
+        let mut end = vec![0usize; STRIPES + 1];
+        for &r in refs {
+            end[stripe_of(r) + 1] += 1;
+        }
+        for i in 1..end.len() {
+            end[i] += end[i - 1];
+        }
+        let mut order = vec![0u32; refs.len()];
+        for (i, &r) in refs.iter().enumerate() {
+            let s = stripe_of(r);
+            order[end[s]] = i as u32;
+            end[s] += 1;
+        }
+        // `end[s]` is now where stripe `s`'s positions end.
+        let mut lo = 0;
+        for (s, &hi) in end[..STRIPES].iter().enumerate() {
+            if lo == hi {
+                continue;
+            }
+            let guard = self.refs[s].read();
+            for run in order[lo..hi].chunks(RUN) {
+                let mut cands: [Option<&Arc<MemSeries>>; RUN] = [None; RUN];
+                for (c, &i) in cands.iter_mut().zip(run) {
+                    *c = guard.get(&u64::from(refs[i as usize]));
+                    if let Some(s) = c {
+                        prefetch_series(s);
+                    }
+                }
+                for (c, &i) in cands.iter().zip(run) {
+                    found[i as usize] = c.cloned();
+                }
+            }
+            drop(guard);
+            lo = hi;
+        }
+        found
+    }
+
     /// The series whose labels are the borrowed `pairs` (hashing to `hash`), if any.
     pub(crate) fn get_by_pairs<'a, I>(&self, hash: u64, pairs: I) -> Option<Arc<MemSeries>>
     where

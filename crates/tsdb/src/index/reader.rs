@@ -41,13 +41,20 @@ pub struct SeriesEntry {
 
 /// Symbols already resolved during one read (a select, a compaction pass), so labels
 /// shared by many series are looked up and allocated once and compare by pointer.
+///
+/// References are positions in the symbol table, so the first [`SymbolCache::DIRECT`] of
+/// them are slots of a vector (one load per lookup, no hashing); rarer higher ones go to
+/// a map that is emptied when it holds [`SymbolCache::CAP`].
 #[derive(Debug, Default)]
 pub struct SymbolCache {
+    direct: Vec<Option<Symbol>>,
     map: HashMap<u32, Symbol>,
 }
 
 impl SymbolCache {
-    /// Entries kept at most; the cache is emptied when full.
+    /// References below this are cached in the vector (at most 8 MiB of slots).
+    const DIRECT: u32 = 1 << 20;
+    /// Entries the map keeps at most; it is emptied when full.
     const CAP: usize = 1 << 16;
 
     /// An empty cache.
@@ -396,6 +403,18 @@ impl Reader {
     }
 
     fn symbol_cached(&self, r: u32, cache: &mut SymbolCache) -> Result<Symbol> {
+        if r < SymbolCache::DIRECT {
+            let i = r as usize;
+            if let Some(Some(s)) = cache.direct.get(i) {
+                return Ok(s.clone());
+            }
+            let s = Symbol::new(self.symbol(r)?);
+            if cache.direct.len() <= i {
+                cache.direct.resize(i + 1, None);
+            }
+            cache.direct[i] = Some(s.clone());
+            return Ok(s);
+        }
         if let Some(s) = cache.map.get(&r) {
             return Ok(s.clone());
         }

@@ -58,8 +58,10 @@ struct Model {
 }
 
 /// Fills the heads and the model. A sample goes to every head of its mask (at least
-/// one); the value differs per head, so the tie rule is visible.
-fn load(n_heads: usize, data: &[GenSeries]) -> (Vec<Head>, Model) {
+/// one); the value differs per head, so the tie rule is visible. With `sliced`, masks are
+/// ignored and each series' samples are cut into consecutive time slices, one per head
+/// (as blocks and the head hold them).
+fn load(n_heads: usize, data: &[GenSeries], sliced: bool) -> (Vec<Head>, Model) {
     let heads: Vec<Head> = (0..n_heads)
         .map(|_| Head::new(&Options::default(), &mut Registry::default()).expect("head"))
         .collect();
@@ -80,6 +82,7 @@ fn load(n_heads: usize, data: &[GenSeries]) -> (Vec<Head>, Model) {
         for (i, &(gap, mask, stale)) in samples.iter().enumerate() {
             t += i64::from(gap);
             let mask = match mask as usize & ((1 << n_heads) - 1) {
+                _ if sliced => 1 << (i * n_heads / samples.len()),
                 0 => 1 << (i % n_heads),
                 m => m,
             };
@@ -188,8 +191,9 @@ proptest! {
             1..6,
         ),
         ops in arb_ops(),
+        sliced in any::<bool>(),
     ) {
-        let (heads, model) = load(n_heads, &data);
+        let (heads, model) = load(n_heads, &data, sliced);
         let matcher_sets = [
             vec![Matcher::new(MatchType::Equal, "__name__", "m").expect("matcher")],
             vec![Matcher::new(MatchType::Equal, "k", "b").expect("matcher")],
@@ -234,6 +238,14 @@ proptest! {
                     .collect();
                 let mut it = s.iterator();
                 prop_assert_eq!(run_ops(&mut *it, &ops), model_ops(&full, &ops), "{}", s.labels());
+                // `read_floats` over a part of the range: the model's samples there.
+                let (lo, hi) = (mint + len / 16, maxt - len / 16);
+                let mut floats = Vec::new();
+                s.read_floats(lo, hi, &mut floats).expect("read_floats");
+                let floats: Vec<Sample> = floats.iter().map(|&(t, v)| (t, v.to_bits())).collect();
+                let want_floats: Vec<Sample> =
+                    full.iter().copied().filter(|&(t, _)| lo <= t && t <= hi).collect();
+                prop_assert_eq!(floats, want_floats, "read_floats({}, {}) of {}", lo, hi, s.labels());
             }
             // Label order when asked, and always when several heads are merged; one head
             // asked for no order hands out creation order (`Querier::select` promises
