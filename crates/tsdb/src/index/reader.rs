@@ -42,9 +42,9 @@ pub struct SeriesEntry {
 /// Symbols already resolved during one read (a select, a compaction pass), so labels
 /// shared by many series are looked up and allocated once and compare by pointer.
 ///
-/// References are positions in the symbol table, so the first [`SymbolCache::DIRECT`] of
-/// them are slots of a vector (one load per lookup, no hashing); rarer higher ones go to
-/// a map that is emptied when it holds [`SymbolCache::CAP`].
+/// References are positions in the symbol table, so the first 2^20 of them are slots of
+/// a vector (one load per lookup, no hashing); rarer higher ones go to a map that is
+/// emptied when it holds 2^16 entries.
 #[derive(Debug, Default)]
 pub struct SymbolCache {
     direct: Vec<Option<Symbol>>,
