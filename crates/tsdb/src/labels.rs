@@ -175,6 +175,15 @@ impl Labels {
             .map(|i| self.0[i].value.as_str())
     }
 
+    /// The value of `__name__`. It sorts before every lower-case name, so it is usually
+    /// the first label and found without a search.
+    pub fn metric_name(&self) -> Option<&str> {
+        match self.0.first() {
+            Some(l) if l.name.as_str() == METRIC_NAME => Some(l.value.as_str()),
+            _ => self.get(METRIC_NAME),
+        }
+    }
+
     /// Whether the set has label `name`.
     pub fn has(&self, name: &str) -> bool {
         self.get(name).is_some()
@@ -403,6 +412,15 @@ impl Hasher for FxHasher64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metric_name_is_the_name_label_wherever_it_sorts() {
+        let l = Labels::from_pairs(&[("__name__", "up"), ("job", "a")]);
+        assert_eq!(l.metric_name(), Some("up"));
+        let l = Labels::from_pairs(&[("A", "x"), ("__name__", "up")]);
+        assert_eq!(l.metric_name(), Some("up"));
+        assert_eq!(Labels::from_pairs(&[("job", "a")]).metric_name(), None);
+    }
 
     #[test]
     fn bytes_eq_is_equality() {

@@ -40,25 +40,11 @@ fn time_series<'a>(r: &mut Reader<'a>, req: &mut WriteRequest<'a>) -> Result<Tim
     // Labels, samples and exemplars may interleave on the wire; each goes to its own
     // vector, so the ranges stay contiguous.
     while !r.is_empty() {
-        // The common shapes first: a label or a sample field of under 128 bytes (one
-        // key byte, one length byte); each is decoded by its own fast path when it has
-        // the layout every sender writes, and by the general walk otherwise.
+        // The common shape first: a run of label fields in the layout every sender
+        // writes; anything else goes through the general walk below.
         let run = label_run(r.rest(), &mut req.labels);
         if run > 0 {
             r.advance(run);
-            continue;
-        }
-        if let Some(sub) = r.short_sub(0x0a) {
-            let l = label(&mut sub.ascii_checked())?;
-            req.labels.push(l);
-            continue;
-        }
-        if let Some(mut sub) = r.short_sub(0x12) {
-            let s = match value_timestamp(sub.rest()) {
-                Some(s) => s,
-                None => sample(&mut sub)?,
-            };
-            req.samples.push(s);
             continue;
         }
         match r.key()? {
@@ -67,7 +53,11 @@ fn time_series<'a>(r: &mut Reader<'a>, req: &mut WriteRequest<'a>) -> Result<Tim
                 req.labels.push(l);
             }
             (2, WireType::Len) => {
-                let s = sample(&mut r.sub()?)?;
+                let mut sub = r.sub()?;
+                let s = match value_timestamp(sub.rest()) {
+                    Some(s) => s,
+                    None => sample(&mut sub)?,
+                };
                 req.samples.push(s);
             }
             (3, WireType::Len) => {

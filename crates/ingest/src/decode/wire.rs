@@ -145,30 +145,6 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// The next field as a reader over its bytes, if it is a length-delimited field
-    /// whose key is the one byte `tag` and whose length is below 128 and within the
-    /// message; otherwise `None` and nothing is consumed (the caller then reads the
-    /// field with [`Reader::key`], which also reports whatever is wrong with it).
-    #[inline]
-    pub(crate) fn short_sub(&mut self, tag: u8) -> Option<Reader<'a>> {
-        let &[key, len] = self.buf.get(self.pos..self.pos + 2)? else {
-            return None;
-        };
-        if key != tag || len >= 0x80 {
-            return None;
-        }
-        let start = self.pos + 2;
-        let end = start + usize::from(len);
-        let buf = self.buf.get(start..end)?;
-        self.pos = end;
-        Some(Reader {
-            buf,
-            pos: 0,
-            base: self.base + start,
-            ascii: self.ascii,
-        })
-    }
-
     /// Skips `n` bytes that the caller has decoded from [`Reader::rest`].
     pub(crate) fn advance(&mut self, n: usize) {
         debug_assert!(n <= self.rest().len());

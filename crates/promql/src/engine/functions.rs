@@ -496,7 +496,7 @@ impl Evaluator<'_> {
                 std::collections::HashMap::new();
             let mut groups: Vec<(Labels, Vec<quantile::Bucket>, bool, String)> = Vec::new();
             for s in vec {
-                let metric = s.labels.get("__name__").unwrap_or("").to_string();
+                let metric = s.labels.metric_name().unwrap_or("").to_string();
                 let le = s.labels.get("le").unwrap_or("");
                 let Some(ub) = parse_le(le) else {
                     self.annos.warn(format!(

@@ -200,11 +200,7 @@ impl Evaluator<'_> {
 /// The metric name of a series a counter function should flag as maybe not a counter:
 /// named, and the name lacks a counter suffix (Prometheus skips unnamed series).
 pub(crate) fn not_a_counter(labels: &Labels) -> Option<&str> {
-    // `__name__` sorts before lower-case names, so it is usually the first label.
-    let metric = match labels.as_slice().first() {
-        Some(l) if l.name.as_str() == "__name__" => l.value.as_str(),
-        _ => labels.get("__name__").unwrap_or(""),
-    };
+    let metric = labels.metric_name().unwrap_or("");
     let counter_like = ["_total", "_sum", "_count", "_bucket"]
         .iter()
         .any(|sfx| metric.ends_with(sfx));

@@ -7,7 +7,6 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::head::Head;
-use crate::labels::METRIC_NAME;
 use crate::record::MetricType;
 
 /// At most this many distinct `{type, help, unit}` entries are kept per family (several
@@ -95,7 +94,7 @@ impl Head {
             let Some(s) = self.series.get_by_ref(*r) else {
                 continue;
             };
-            let Some(name) = s.labels.get(METRIC_NAME) else {
+            let Some(name) = s.labels.metric_name() else {
                 continue;
             };
             if metric.is_some_and(|want| want != name) {
