@@ -124,7 +124,10 @@ mod tests {
         drop(db);
         let deadline = Instant::now() + 5 * POLL_INTERVAL;
         while !thread.is_finished() {
-            assert!(Instant::now() < deadline, "the thread outlived the database");
+            assert!(
+                Instant::now() < deadline,
+                "the thread outlived the database"
+            );
             std::thread::sleep(POLL_INTERVAL / 10);
         }
         thread.join().expect("no panic");
