@@ -24,10 +24,6 @@ fn main() -> ExitCode {
         eprintln!("tsdbd: {e}");
         return ExitCode::from(2);
     }
-    if let Err(e) = server::malloc::spawn_release_thread() {
-        eprintln!("tsdbd: start the memory release thread: {e}");
-        return ExitCode::FAILURE;
-    }
     match run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -2,6 +2,8 @@
 //! thresholds at start ([`tune`]) and free pages handed back in the background
 //! ([`spawn_release_thread`]). Both do nothing on other C libraries.
 
+use std::sync::Weak;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Malloc's size from which an allocation gets its own mapping (returned to the kernel
@@ -50,35 +52,51 @@ pub fn tune() {
     }
 }
 
-/// How often [`spawn_release_thread`]'s thread gives free heap pages back.
+/// How often [`spawn_release_thread`]'s thread gives free heap pages back at the least.
 pub const RELEASE_INTERVAL: Duration = Duration::from_secs(10);
 
-/// Starts a thread that calls [`release_free_memory`] every [`RELEASE_INTERVAL`] for the
-/// life of the process, as Go's scavenger or jemalloc's 10-second decay return freed
-/// memory in the background. Call it from `main` after [`tune`].
-pub fn spawn_release_thread() -> std::io::Result<()> {
+/// How often that thread looks for a head truncation to follow.
+const POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Starts a thread that calls [`release_free_memory`] every [`RELEASE_INTERVAL`], as Go's
+/// scavenger or jemalloc's 10-second decay return freed memory in the background, and
+/// within a second after the head of `db` dropped chunks (a truncation after a head
+/// compaction frees a block range of them at once). The thread ends with the database.
+///
+/// Start it once the database is open: the trim takes every arena's lock, which WAL
+/// replay, allocating on every record, should not wait for.
+pub fn spawn_release_thread(db: Weak<tsdb::Db>) -> std::io::Result<JoinHandle<()>> {
+    let chunks_removed = move || Some(db.upgrade()?.head().metrics().chunks_removed.get());
     std::thread::Builder::new()
         .name("tsdbd-malloc".into())
-        .spawn(|| {
+        .spawn(move || {
+            let (Some(mut seen), mut last) = (chunks_removed(), Instant::now()) else {
+                return;
+            };
             loop {
-                std::thread::sleep(RELEASE_INTERVAL);
-                let started = Instant::now();
+                std::thread::sleep(POLL_INTERVAL);
+                let Some(removed) = chunks_removed() else {
+                    return;
+                };
+                if removed == seen && last.elapsed() < RELEASE_INTERVAL {
+                    continue;
+                }
+                (seen, last) = (removed, Instant::now());
                 release_free_memory();
                 tracing::trace!(
-                    took_us = started.elapsed().as_micros() as u64,
+                    took_us = last.elapsed().as_micros() as u64,
                     "released free heap pages"
                 );
             }
         })
-        .map(drop)
 }
 
 /// Returns the whole free pages inside malloc's heaps to the kernel (`malloc_trim(0)`).
 ///
 /// The trim threshold only gives back free space at the *top* of a heap. Most of what
-/// `tsdbd` frees lies below live series: a head compaction frees a block range of chunks,
-/// every chunk cut frees the open chunks' buffers (sealed into exact copies), a block
-/// merge its series and postings, WAL replay its decoding buffers. Without a trim those
+/// `tsdbd` frees lies below live series: a head compaction frees a block range of chunks
+/// (whole slabs of them), a block merge its series and postings, WAL replay its decoding
+/// buffers. Without a trim those
 /// pages stay resident until reused: a fifth of the resident set at 1M series. It walks
 /// every arena under its lock, so it runs in the background, not per request.
 pub fn release_free_memory() {
@@ -103,6 +121,29 @@ mod tests {
             .and_then(|f| f.parse().ok())
             .expect("resident pages");
         pages * 4096
+    }
+
+    #[test]
+    fn the_release_thread_ends_with_the_database() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = std::sync::Arc::new(
+            tsdb::Db::open(
+                dir.path(),
+                tsdb::Options::default(),
+                &mut prometheus_client::registry::Registry::default(),
+            )
+            .expect("open"),
+        );
+        let thread = spawn_release_thread(std::sync::Arc::downgrade(&db)).expect("spawn");
+        std::thread::sleep(POLL_INTERVAL / 2);
+        assert!(!thread.is_finished());
+        drop(db);
+        let deadline = Instant::now() + 5 * POLL_INTERVAL;
+        while !thread.is_finished() {
+            assert!(Instant::now() < deadline, "the thread outlived the database");
+            std::thread::sleep(POLL_INTERVAL / 10);
+        }
+        thread.join().expect("no panic");
     }
 
     #[test]

@@ -206,6 +206,8 @@ fn open_storage(state: &AppState) -> Result<(), Error> {
     let runner = compactor::Runner::new(Arc::clone(&db), runner_options(config), bucket)
         .map_err(Error::Compactor)?;
     state.set_compactor(runner.spawn().map_err(Error::Serve)?);
+    // Detached: it ends with the database.
+    drop(crate::malloc::spawn_release_thread(Arc::downgrade(&db)).map_err(Error::Serve)?);
     state.set_storage_registry(registry);
     state.set_db(db);
     tracing::info!(

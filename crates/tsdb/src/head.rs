@@ -39,6 +39,7 @@ pub mod range;
 pub mod read;
 mod replay;
 pub mod series;
+mod slabs;
 pub mod stats;
 
 pub use append::HeadAppender;
@@ -58,6 +59,8 @@ pub struct Head {
     cut: CutOptions,
     pub(crate) symbols: SymbolTable,
     pub(crate) series: StripeSeries,
+    /// Where sealed chunks' bytes live.
+    pub(crate) chunk_slabs: slabs::ChunkSlabs,
     pub(crate) postings: MemPostings,
     /// Tombstones read from the WAL, applied when reading.
     pub(crate) tombstones: RwLock<std::collections::HashMap<HeadSeriesRef, Intervals>>,
@@ -134,6 +137,7 @@ impl Head {
             cut: opts.cut_options(),
             symbols: SymbolTable::new(),
             series: StripeSeries::new(),
+            chunk_slabs: slabs::ChunkSlabs::new(opts.cut_options().chunk_range),
             postings: MemPostings::new(),
             tombstones: RwLock::default(),
             metadata: RwLock::default(),
@@ -407,6 +411,7 @@ impl Head {
         let lo = self.min_time.fetch_max(mint, Ordering::AcqRel).max(mint);
         self.metrics.min_time.set(lo);
         self.gc(mint);
+        self.chunk_slabs.close_before(mint);
         if let (Some(w), Some(dir)) = (&self.wal, &self.wal_dir) {
             self.truncate_wal(w, dir, mint)?;
         }

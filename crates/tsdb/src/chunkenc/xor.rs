@@ -103,6 +103,27 @@ impl XorAppender {
         }
     }
 
+    /// Empties the chunk to start the next one in the same buffer, sized to hold `bytes`
+    /// (as [`XorAppender::with_capacity`]): the head starts a series' next chunk where the
+    /// sealed one's bytes were, without a free and a malloc per cut.
+    pub fn restart(&mut self, bytes: usize) {
+        let bytes = bytes.max(HEADER_LEN + SAMPLE_ROOM);
+        self.stream.clear();
+        // Slack above an eighth is given back; less is not worth a realloc.
+        if self.stream.capacity() > bytes + bytes / 8 {
+            self.stream.shrink_to(bytes);
+        } else {
+            self.stream.reserve_exact(bytes);
+        }
+        self.stream.extend_from_slice(&[0, 0]);
+        self.t = 0;
+        self.v = 0;
+        self.t_delta = 0;
+        self.count = 0;
+        self.leading = NO_WINDOW;
+        self.trailing = 0;
+    }
+
     /// Reopens an existing chunk for appending.
     ///
     /// The state is the one a reader has after the last sample, as Prometheus's

@@ -319,7 +319,7 @@ impl<'a> HeadAppender<'a> {
             st.pending -= 1;
             match st.appendable(sample.t, sample.v) {
                 Ok(Appendable::Append) => {
-                    if st.append(sample.t, sample.v, cut) {
+                    if st.append(sample.t, sample.v, cut, &self.head.chunk_slabs) {
                         chunks += 1;
                     }
                     appended += 1;

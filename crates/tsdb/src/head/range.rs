@@ -14,6 +14,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use crate::block::{BlockMeta, BlockWriter, ChunkMeta, Compaction, Ulid};
 use crate::chunkenc::cut::range_for_timestamp;
 use crate::chunkenc::{SampleIterator, ValueType, XorAppender, XorIterator};
@@ -144,14 +146,14 @@ impl RangeSeries<'_> {
             let st = s.state.lock();
             let from = st.sealed.partition_point(|c| c.max_t < mint);
             for c in st.sealed[from..].iter().take_while(|c| c.min_t <= last) {
-                raw.push((c.min_t, c.max_t, Arc::clone(&c.data)));
+                raw.push((c.min_t, c.max_t, c.data.clone()));
             }
             if let Some(o) = &st.open
                 && o.max_t() >= mint
                 && o.min_t <= last
                 && o.app.num_samples() > 0
             {
-                raw.push((o.min_t, o.max_t(), Arc::from(o.app.bytes())));
+                raw.push((o.min_t, o.max_t(), Bytes::copy_from_slice(o.app.bytes())));
             }
         }
         let mut out = Vec::with_capacity(raw.len());
@@ -177,7 +179,7 @@ pub struct RangeChunk {
     /// Timestamp of the last sample (inclusive).
     pub max_t: i64,
     /// The XOR chunk.
-    pub data: Arc<[u8]>,
+    pub data: Bytes,
 }
 
 impl RangeChunk {
@@ -237,6 +239,6 @@ fn reencode(
     Ok(Some(RangeChunk {
         min_t: lo,
         max_t: hi,
-        data: Arc::from(app.into_bytes()),
+        data: Bytes::from(app.into_bytes()),
     }))
 }

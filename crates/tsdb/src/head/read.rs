@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use roaring::RoaringBitmap;
 
 use crate::bytes::SharedSlice;
@@ -145,7 +146,7 @@ impl<'a> HeadQuerier<'a> {
                     part.chunks.push(ChunkData {
                         min_t: c.min_t,
                         max_t: c.max_t,
-                        data: ChunkBytes::Shared(Arc::clone(&c.data)),
+                        data: ChunkBytes::Shared(c.data.clone()),
                     });
                 }
                 if let Some(o) = &st.open
@@ -300,7 +301,7 @@ impl Queryable for Head {
 #[derive(Debug, Clone)]
 pub enum ChunkBytes {
     /// A sealed chunk, shared with the head by reference count.
-    Shared(Arc<[u8]>),
+    Shared(Bytes),
     /// A copy of an open chunk: this range of the snapshot's byte buffer.
     Buffer(Range<usize>),
     /// A block's chunk: a range of its mmapped segment file (or of fetched bytes), kept

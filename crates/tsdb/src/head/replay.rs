@@ -103,7 +103,7 @@ impl Head {
                     let mut st = s.state.lock();
                     match st.appendable(smp.t, smp.v) {
                         Ok(Appendable::Append) => {
-                            if st.append(smp.t, smp.v, self.cut_options()) {
+                            if st.append(smp.t, smp.v, self.cut_options(), &self.chunk_slabs) {
                                 r.chunks += 1;
                             }
                             r.appended += 1;

@@ -495,6 +495,26 @@ proptest! {
     }
 
     #[test]
+    fn a_restarted_appender_encodes_like_a_new_one(
+        first in samples_strategy(),
+        second in samples_strategy(),
+        room in 0usize..400,
+    ) {
+        // The head starts a series' next chunk in the sealed one's buffer: nothing of the
+        // first chunk may leak into the second.
+        let mut app = encode(&first);
+        app.restart(room);
+        let want = room.max(HEADER_LEN + SAMPLE_ROOM);
+        prop_assert!((want..=want + want / 8).contains(&app.stream.capacity()));
+        prop_assert_eq!(app.num_samples(), 0);
+        for &(t, v) in &second {
+            app.append(t, f64::from_bits(v));
+        }
+        let fresh = encode(&second);
+        prop_assert_eq!(app.bytes(), fresh.bytes());
+    }
+
+    #[test]
     fn buffer_grows_only_by_the_appenders_own_steps(samples in samples_strategy()) {
         // The bit writer never doubles the buffer behind the appender's back: every
         // sample fits in the room reserved for it, whatever its timestamps and values.
