@@ -262,6 +262,27 @@ fn bench(c: &mut Criterion) {
         (TEND, TEND, 0),
         COUNTERS as u64 * 20,
     );
+    // The gauge shapes of the dashboard: every pod its own group (the whole-system
+    // benchmark's `topk(5, max by (pod) (container_memory_working_set_bytes))`), and
+    // one group per job over the range.
+    bench_query(
+        &mut g,
+        &engine,
+        &head,
+        "topk_max_by_pod_10k_instant",
+        "topk(5, max by (pod) (http_requests_total))",
+        (TEND, TEND, 0),
+        COUNTERS as u64,
+    );
+    bench_query(
+        &mut g,
+        &engine,
+        &head,
+        "max_by_job_10k_2h_step15s",
+        "max by (job) (http_requests_total)",
+        range15,
+        counter_samples,
+    );
     let up = up_head();
     // `app-1.*` matches app-1, app-10…19, app-100…199, …: 11 111 of the 100 000 pods.
     bench_query(

@@ -38,6 +38,14 @@ struct GroupKeys {
 impl GroupKeys {
     /// The group id of a series with these labels.
     fn id(&mut self, l: &Arc<Labels>, by: bool, names: &[String]) -> usize {
+        // No grouping (`topk(5, x)`, `sum(x)`): one group with the empty key, without
+        // building, hashing and looking up an empty key per sample.
+        if by && names.is_empty() {
+            if self.keys.is_empty() {
+                self.keys.push((Arc::new(Labels::empty()), false));
+            }
+            return 0;
+        }
         let addr = Arc::as_ptr(l) as usize;
         if self.cache
             && let Some((_, g)) = self.by_input.get(&addr)
@@ -332,6 +340,10 @@ impl Evaluator<'_> {
         // count_values keys depend on the value, so they are built per sample.
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let mut groups: Vec<Group> = Vec::new();
+        // Without grouping, one group gets every member: size it once rather than let a
+        // vector of tens of thousands of samples double its way there.
+        let one_group = by && names.is_empty();
+        let len = vec.len();
         for s in vec {
             if op == T_LIMIT_RATIO && !ratio_keeps(ratio, &s.labels) {
                 continue;
@@ -372,7 +384,12 @@ impl Evaluator<'_> {
                         drop_name,
                         labels: key,
                         acc: Acc::first(op, s.v),
-                        members: Vec::new(),
+                        members: match op {
+                            T_TOPK | T_BOTTOMK | T_LIMITK | T_LIMIT_RATIO if one_group => {
+                                Vec::with_capacity(len)
+                            }
+                            _ => Vec::new(),
+                        },
                         values: Vec::new(),
                     };
                     match op {
@@ -468,10 +485,13 @@ pub(crate) fn in_group_key(n: &str, by: bool, names: &[String], name_dropped: bo
 /// The first `k` of `members` in `topk` (`top`) or `bottomk` order, NaN last, ties in
 /// input order: what a stable sort and a truncation give, found by partial selection
 /// (ties broken by input position make the order total, so the result is the same).
+///
+/// The selection runs over `(value, position)` pairs, not the samples, and only the `k`
+/// chosen samples are moved out.
 fn first_k(members: Vec<Smp>, k: usize, top: bool) -> Vec<Smp> {
     use std::cmp::Ordering;
-    let order = |a: &(usize, Smp), b: &(usize, Smp)| {
-        let (x, y) = (a.1.v, b.1.v);
+    let order = |a: &(f64, usize), b: &(f64, usize)| {
+        let (x, y) = (a.0, b.0);
         let by_value = match (x.is_nan(), y.is_nan()) {
             (true, true) => Ordering::Equal,
             (true, false) => Ordering::Greater,
@@ -479,15 +499,27 @@ fn first_k(members: Vec<Smp>, k: usize, top: bool) -> Vec<Smp> {
             _ if top => y.partial_cmp(&x).unwrap_or(Ordering::Equal),
             _ => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
         };
-        by_value.then(a.0.cmp(&b.0))
+        by_value.then(a.1.cmp(&b.1))
     };
-    let mut v: Vec<(usize, Smp)> = members.into_iter().enumerate().collect();
+    let mut v: Vec<(f64, usize)> = members.iter().map(|s| s.v).zip(0..).collect();
     if k < v.len() {
         v.select_nth_unstable_by(k, order);
         v.truncate(k);
     }
     v.sort_unstable_by(order);
-    v.into_iter().map(|(_, s)| s).collect()
+    // The chosen samples' (position, rank) pairs, in position order.
+    let mut rank: Vec<(usize, usize)> = v.iter().enumerate().map(|(r, &(_, i))| (i, r)).collect();
+    rank.sort_unstable();
+    let mut out: Vec<Option<Smp>> = (0..rank.len()).map(|_| None).collect();
+    let mut want = rank.iter().peekable();
+    for (i, s) in members.into_iter().enumerate() {
+        if let Some(&(_, r)) = want.next_if(|&&(j, _)| j == i) {
+            out[r] = Some(s);
+        }
+    }
+    out.into_iter()
+        .map(|s| s.expect("every chosen position is in the input"))
+        .collect()
 }
 
 #[cfg(test)]

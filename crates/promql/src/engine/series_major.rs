@@ -18,6 +18,7 @@
 //! per-series values are computed into a buffer and folded after the first half, in series
 //! order, so the parallel result is the sequential one.
 
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use promql_parser::parser::token::{
@@ -113,16 +114,23 @@ impl<'e> Source<'e> {
     }
 }
 
-/// What one series contributes, computed without the evaluator (so on any thread).
+/// What one series contributes besides its values, computed without the evaluator (so
+/// on any thread).
 #[derive(Debug, Default)]
 struct SeriesValues {
-    /// `(step, value)` pairs in step order.
-    values: Vec<(u32, f64)>,
     /// Points read (counted while the series is held).
     points: usize,
     /// Whether to flag the series' metric as maybe not a counter (a counter function saw
     /// a window of two or more points of a series whose name lacks a counter suffix).
     not_counter: NotCounter,
+}
+
+/// The second thread's output: every series' `(step, value)` pairs, in series and step
+/// order, and per series what else it contributes and where its values end.
+#[derive(Debug, Default)]
+struct Buffered {
+    values: Vec<(u32, f64)>,
+    series: Vec<(SeriesValues, usize)>,
 }
 
 /// A series' "metric might not be a counter" info.
@@ -193,11 +201,21 @@ struct Cell {
     first: u32,
 }
 
+/// No group: the end of a [`Groups::next_same_hash`] chain.
+const NO_GROUP: u32 = u32::MAX;
+
 /// Groups found so far: their keys, found by hash.
+///
+/// Groups with the same key hash are chained through `next_same_hash` rather than kept in
+/// a vector per hash: where almost every series is its own group (`max by (pod)`) a
+/// vector per group was an allocation per series, and malloc on a server's fragmented
+/// heaps is the dearest part of creating a group.
 #[derive(Debug, Default)]
 struct Groups {
-    /// Key hash → group ids.
-    by_hash: FastMap<u64, Vec<usize>>,
+    /// Key hash → the first group id with that hash.
+    by_hash: FastMap<u64, u32>,
+    /// Group id → the next group id with the same key hash, or [`NO_GROUP`].
+    next_same_hash: Vec<u32>,
     /// Group id → key.
     keys: Vec<Arc<Labels>>,
     /// Group id → the key's hash.
@@ -206,7 +224,28 @@ struct Groups {
     kept: Vec<usize>,
 }
 
+/// After this many series, [`Groups::reserve_for`] sizes the groups for the rest.
+const RESERVE_AFTER: usize = 64;
+
 impl Groups {
+    /// Reserves room for the groups of `total` series when nearly every one of the first
+    /// `seen` started its own group (`max by (pod)`): the per-group vectors and the map
+    /// then grow once instead of doubling (each doubling a large malloc and a copy).
+    fn reserve_for(&mut self, seen: usize, total: usize) {
+        if self.keys.len() * 2 <= seen {
+            return;
+        }
+        self.reserve(total - seen);
+    }
+
+    /// Reserves room for `more` groups.
+    fn reserve(&mut self, more: usize) {
+        self.by_hash.reserve(more);
+        self.next_same_hash.reserve(more);
+        self.keys.reserve(more);
+        self.hashes.reserve(more);
+    }
+
     /// The id of the group of a series with labels `l`, created if new. The key is
     /// picked once, hashed (FxHash, as `Labels::hash_value`) and compared in place
     /// (interned strings by pointer first); it is built only for a new group.
@@ -252,11 +291,11 @@ impl Groups {
     ) -> usize {
         let Groups {
             by_hash,
+            next_same_hash,
             keys,
             hashes,
             kept,
         } = self;
-        let ids = by_hash.entry(h).or_default();
         let same_key = |key: &Labels| {
             key.len() == kept.len()
                 && key
@@ -264,11 +303,29 @@ impl Groups {
                     .zip(kept.iter())
                     .all(|(a, &i)| same_label(a, &labels[i]))
         };
-        if let Some(&g) = ids.iter().find(|&&g| same_key(&keys[g])) {
-            return g;
-        }
         let g = keys.len();
-        ids.push(g);
+        let g32 = u32::try_from(g).expect("fewer than 2^32 - 1 groups");
+        match by_hash.entry(h) {
+            Entry::Occupied(first) => {
+                let mut at = *first.get();
+                loop {
+                    if same_key(&keys[at as usize]) {
+                        return at as usize;
+                    }
+                    let next = next_same_hash[at as usize];
+                    if next == NO_GROUP {
+                        break;
+                    }
+                    at = next;
+                }
+                // Chain the new group after the last one with this hash.
+                next_same_hash[at as usize] = g32;
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(g32);
+            }
+        }
+        next_same_hash.push(NO_GROUP);
         keys.push(match built {
             Some(key) => Arc::clone(key),
             None => Arc::new(Labels::from_sorted(
@@ -298,7 +355,10 @@ impl Scan {
             ..Scan::default()
         };
         scan.ids.reserve(series.len());
-        for s in series {
+        for (k, s) in series.iter().enumerate() {
+            if k == RESERVE_AFTER {
+                scan.groups.reserve_for(k, series.len());
+            }
             let l = s.labels();
             if scan.uniform {
                 let (name, typed) = name_and_typed(l);
@@ -323,6 +383,7 @@ impl Scan {
             let scan = Scan::of(a, grouping, first);
             (scan, worker.join().expect("series-major scan panicked"))
         });
+        scan.groups.reserve(other.groups.keys.len());
         let renumber: Vec<usize> = other
             .groups
             .keys
@@ -385,9 +446,13 @@ impl Evaluator<'_> {
             Source::Instant(_) => (lo.saturating_sub(lookback).saturating_add(1), 0),
             Source::Range { range, .. } => (lo.saturating_sub(range).saturating_add(1), range),
         };
-        let series: Vec<Box<dyn Series>> = self
-            .select_series(vs, mint, hi, range)?
-            .collect::<tsdb::Result<_>>()?;
+        // Sized up front: collecting through `Result` sees no lower bound, and doubling a
+        // vector of tens of thousands of series is a copy and a large malloc per doubling.
+        let set = self.select_series(vs, mint, hi, range)?;
+        let mut series: Vec<Box<dyn Series>> = Vec::with_capacity(set.size_hint().0);
+        for s in set {
+            series.push(s?);
+        }
         let drops_name = source.drops_name();
         let grouping = Grouping {
             by,
@@ -421,9 +486,8 @@ impl Evaluator<'_> {
             ids: group_ids,
             ..
         } = scan;
-        let mut cells: Vec<Vec<Cell>> = (0..groups.keys.len())
-            .map(|_| vec![Cell::default(); n])
-            .collect();
+        // One row of `n` steps per group, all in one allocation.
+        let mut cells: Vec<Cell> = vec![Cell::default(); groups.keys.len() * n];
 
         // The second half's values are buffered until the first half is folded: split only
         // when that buffer (at most one value per series and step) fits the sample limit.
@@ -439,24 +503,25 @@ impl Evaluator<'_> {
         // Each thread drops its series as it goes.
         let mut first = series;
         let second = first.split_off(split);
-        let buffered = std::thread::scope(|scope| -> Result<Vec<SeriesValues>> {
+        let buffered = std::thread::scope(|scope| -> Result<Buffered> {
             let worker = (!second.is_empty()).then(|| {
-                scope.spawn(move || -> Result<Vec<SeriesValues>> {
+                scope.spawn(move || -> Result<Buffered> {
                     let mut pts = Vec::new();
-                    second
-                        .into_iter()
-                        .enumerate()
-                        .map(|(j, s)| {
-                            if j % 64 == 0 {
-                                stop.check("expression evaluation")?;
-                            }
-                            let mut values = Vec::new();
-                            let mut sv =
-                                kernel.run(&*s, &mut pts, |i, v| values.push((i as u32, v)))?;
-                            sv.values = values;
-                            Ok(sv)
-                        })
-                        .collect()
+                    // All the series' values in one vector (a vector per series would be
+                    // an allocation per series, of kilobytes for a range query).
+                    let mut out = Buffered {
+                        values: Vec::new(),
+                        series: Vec::with_capacity(second.len()),
+                    };
+                    for (j, s) in second.into_iter().enumerate() {
+                        if j % 64 == 0 {
+                            stop.check("expression evaluation")?;
+                        }
+                        let values = &mut out.values;
+                        let sv = kernel.run(&*s, &mut pts, |i, v| values.push((i as u32, v)))?;
+                        out.series.push((sv, out.values.len()));
+                    }
+                    Ok(out)
                 })
             });
             let mut pts = Vec::new();
@@ -464,7 +529,7 @@ impl Evaluator<'_> {
                 if k % 64 == 0 {
                     self.check("expression evaluation")?;
                 }
-                let row = &mut cells[group_ids[k]];
+                let row = &mut cells[group_ids[k] * n..][..n];
                 let mut produced = 0usize;
                 let sv = kernel.run(&*s, &mut pts, |i, v| {
                     fold(&mut row[i], op, v, k);
@@ -474,19 +539,22 @@ impl Evaluator<'_> {
             }
             match worker {
                 Some(w) => w.join().expect("series-major worker panicked"),
-                None => Ok(Vec::new()),
+                None => Ok(Buffered::default()),
             }
         })?;
-        for (j, sv) in buffered.iter().enumerate() {
+        let mut start = 0;
+        for (j, (sv, end)) in buffered.series.iter().enumerate() {
             let k = split + j;
             if j % 64 == 0 {
                 self.check("expression evaluation")?;
             }
-            let row = &mut cells[group_ids[k]];
-            for &(i, v) in &sv.values {
+            let row = &mut cells[group_ids[k] * n..][..n];
+            let values = &buffered.values[start..*end];
+            for &(i, v) in values {
                 fold(&mut row[i as usize], op, v, k);
             }
-            self.account(sv, sv.values.len(), uniform_not_counter)?;
+            self.account(sv, values.len(), uniform_not_counter)?;
+            start = *end;
         }
         Ok(Some(Val::Vector(finish(&groups.keys, &cells, op, n))))
     }
@@ -525,15 +593,16 @@ fn fold(cell: &mut Cell, op: u16, v: f64, k: usize) {
 }
 
 /// One vector per step: each group with a sample, in the order the general path creates
-/// groups (by the first series contributing at that step).
-fn finish(keys: &[Arc<Labels>], cells: &[Vec<Cell>], op: u16, steps: usize) -> Vec<Vec<Smp>> {
+/// groups (by the first series contributing at that step). `cells` holds one row of
+/// `steps` cells per group.
+fn finish(keys: &[Arc<Labels>], cells: &[Cell], op: u16, steps: usize) -> Vec<Vec<Smp>> {
     let mut out = Vec::with_capacity(steps);
-    let mut step: Vec<(u32, usize)> = Vec::new();
+    let mut step: Vec<(u32, usize)> = Vec::with_capacity(keys.len());
+    let rows = || cells.chunks_exact(steps.max(1));
     for i in 0..steps {
         step.clear();
         step.extend(
-            cells
-                .iter()
+            rows()
                 .enumerate()
                 .filter(|(_, row)| row[i].acc.count > 0.0)
                 .map(|(g, row)| (row[i].first, g)),
@@ -545,7 +614,7 @@ fn finish(keys: &[Arc<Labels>], cells: &[Vec<Cell>], op: u16, steps: usize) -> V
             step.iter()
                 .map(|&(_, g)| Smp {
                     labels: Arc::clone(&keys[g]),
-                    v: cells[g][i]
+                    v: cells[g * steps + i]
                         .acc
                         .finish(op)
                         .expect("FOLDING holds only operators Acc finishes"),

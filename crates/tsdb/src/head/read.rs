@@ -96,8 +96,7 @@ impl<'a> HeadQuerier<'a> {
                     .series
                     .is_sorted_by(|a, b| a.series.labels <= b.series.labels)
                 {
-                    part.series
-                        .sort_unstable_by(|a, b| a.series.labels.cmp(&b.series.labels));
+                    sort_by_labels(&mut part.series);
                 }
             }
         }
@@ -177,6 +176,62 @@ impl<'a> HeadQuerier<'a> {
                 chunks: first_chunk..part.chunks.len(),
                 deleted: first_deleted..part.deleted.len(),
             });
+        }
+    }
+}
+
+/// Below this many series [`sort_by_labels`] compares the labels themselves.
+const SORT_KEYS_MIN: usize = 64;
+
+/// Sorts `series` by their labels (`Labels`' order).
+///
+/// Comparing `Labels` chases each series' labels and their interned strings through
+/// memory, about `log2(n)` times per series; over a head select of tens of thousands of
+/// series that was a sixth of a range query over head and blocks. Instead each series'
+/// labels are written once into one buffer in an encoding whose byte order is their
+/// order ([`push_sort_key`]), and the sort compares those contiguous bytes.
+fn sort_by_labels(series: &mut Vec<SnapSeries>) {
+    if series.len() < SORT_KEYS_MIN {
+        series.sort_unstable_by(|a, b| a.series.labels.cmp(&b.series.labels));
+        return;
+    }
+    let mut buf = Vec::new();
+    let mut ends = Vec::with_capacity(series.len());
+    for s in series.iter() {
+        push_sort_key(&mut buf, &s.series.labels);
+        ends.push(buf.len());
+    }
+    let key = |i: usize| &buf[if i == 0 { 0 } else { ends[i - 1] }..ends[i]];
+    let mut order: Vec<usize> = (0..series.len()).collect();
+    order.sort_unstable_by(|&a, &b| key(a).cmp(key(b)));
+    let mut old: Vec<Option<SnapSeries>> = series.drain(..).map(Some).collect();
+    series.extend(
+        order
+            .iter()
+            .map(|&i| old[i].take().expect("a permutation takes each series once")),
+    );
+}
+
+/// Appends `labels` to `buf` so that byte order of the encodings is `Labels`' order:
+/// every name and value in turn, each with its NUL bytes escaped as `00 ff` and ended by
+/// `00 01` (below any other byte and any escaped NUL, so a string sorts before its
+/// extensions, as `str` does); a label set that is a prefix of another then encodes as a
+/// prefix of it, and sorts first, as `Labels` does.
+fn push_sort_key(buf: &mut Vec<u8>, labels: &Labels) {
+    for l in labels.iter() {
+        for part in [l.name.as_str(), l.value.as_str()] {
+            let bytes = part.as_bytes();
+            if bytes.contains(&0) {
+                for &b in bytes {
+                    buf.push(b);
+                    if b == 0 {
+                        buf.push(0xff);
+                    }
+                }
+            } else {
+                buf.extend_from_slice(bytes);
+            }
+            buf.extend_from_slice(&[0, 1]);
         }
     }
 }
@@ -551,5 +606,37 @@ impl SampleIterator for ChunkSeriesIterator<'_> {
 
     fn err(&self) -> Option<&Error> {
         self.err.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::push_sort_key;
+    use crate::labels::Labels;
+
+    /// Names and values from a small alphabet with NUL and a multi-byte character, so
+    /// that equal prefixes, strings that extend others and escaped NULs are common.
+    fn labels() -> impl Strategy<Value = Labels> {
+        let s = "[ab\u{0}\u{e9}]{0,3}";
+        prop::collection::vec((s, s), 0..4).prop_map(|pairs| {
+            let pairs: Vec<(&str, &str)> = pairs
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            Labels::from_pairs(&pairs)
+        })
+    }
+
+    proptest! {
+        /// The sort key's byte order is `Labels`' order.
+        #[test]
+        fn sort_key_order_is_labels_order(a in labels(), b in labels()) {
+            let (mut ka, mut kb) = (Vec::new(), Vec::new());
+            push_sort_key(&mut ka, &a);
+            push_sort_key(&mut kb, &b);
+            prop_assert_eq!(ka.cmp(&kb), a.cmp(&b));
+        }
     }
 }
