@@ -84,6 +84,17 @@ impl SeriesState {
         self.open.as_ref().map(OpenChunk::max_t)
     }
 
+    /// Hints the CPU to load the open chunk's header and its last bytes, where the next
+    /// append reads and writes (no effect on results).
+    #[inline(always)]
+    pub(crate) fn prefetch_open_chunk(&self) {
+        if let Some(o) = &self.open {
+            let b = o.app.bytes();
+            prefetch(b.as_ptr());
+            prefetch(b.as_ptr().wrapping_add(b.len()));
+        }
+    }
+
     /// Number of chunks, open one included.
     pub(crate) fn num_chunks(&self) -> usize {
         self.sealed.len() + usize::from(self.open.is_some())
@@ -281,7 +292,7 @@ const HASH_STRIPES: usize = 1 << 6;
 /// Asks the CPU to start loading the cache line at `p` (a hint with no effect on
 /// results; it never faults, whatever the address).
 #[inline(always)]
-fn prefetch<T>(p: *const T) {
+pub(crate) fn prefetch<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `_mm_prefetch` needs SSE, which every x86_64 CPU has; a prefetch reads
     // nothing the program sees and does not fault on any address.
@@ -521,6 +532,21 @@ impl StripeSeries {
             return (Arc::clone(s), false);
         }
         let s = Arc::new(create());
+        stripe.insert(hash, Arc::clone(&s));
+        self.ref_stripe(s.series_ref)
+            .write()
+            .insert(s.series_ref, Arc::clone(&s));
+        (s, true)
+    }
+
+    /// Inserts `s`, whose labels hash to `hash`, unless a series with the same labels is
+    /// there already; returns the series kept and whether it is `s`. (WAL replay builds
+    /// the series first, so its decoded labels move into it instead of being copied.)
+    pub(crate) fn get_or_insert(&self, hash: u64, s: Arc<MemSeries>) -> (Arc<MemSeries>, bool) {
+        let mut stripe = self.hash_stripe(hash).write();
+        if let Some(old) = stripe.get(hash, s.labels.pairs()) {
+            return (Arc::clone(old), false);
+        }
         stripe.insert(hash, Arc::clone(&s));
         self.ref_stripe(s.series_ref)
             .write()
