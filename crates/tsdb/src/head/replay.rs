@@ -292,3 +292,6 @@ impl Head {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
