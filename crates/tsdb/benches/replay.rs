@@ -7,7 +7,8 @@
 //! records, as the server writes them). Each iteration then rebuilds a read-only head
 //! from it (`Head::open_read_only`, the replay `Db::open` runs, minus the WAL writer).
 //! Run with `cargo bench -p tsdb --bench replay`; `REPLAY_WAL_DIR=DIR` writes the WAL
-//! there once and reuses it in later runs.
+//! there once and reuses it in later runs; with `REPLAY_RSS=1` it replays once and prints
+//! the resident memory per series instead.
 
 use std::path::Path;
 use std::time::Duration;
@@ -26,6 +27,17 @@ fn env(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(default)
+}
+
+/// Resident bytes of this process.
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("statm");
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|f| f.parse().ok())
+        .expect("resident pages");
+    pages * 4096
 }
 
 /// Series `i` of a cluster: cAdvisor-like container series, ten per pod.
@@ -100,6 +112,30 @@ fn bench(c: &mut Criterion) {
     };
     if !wal.exists() {
         write_wal(&wal, series, rounds);
+    }
+
+    if std::env::var_os("REPLAY_RSS").is_some() {
+        // One replay in this process, then the growth of the resident set once malloc has
+        // handed back its free pages (as tsdbd's release thread does): memory per series
+        // after a replay.
+        let base = rss_bytes();
+        let head = Head::open_read_only(
+            &wal,
+            &Options::default(),
+            &mut Registry::default(),
+            i64::MIN,
+        )
+        .expect("replay");
+        // SAFETY: `malloc_trim` only returns free pages to the kernel.
+        unsafe { libc::malloc_trim(0) };
+        let grown = rss_bytes().saturating_sub(base);
+        println!(
+            "series={series} rss_growth={} MiB bytes_per_series={}",
+            grown >> 20,
+            grown / series as u64
+        );
+        std::mem::forget(head);
+        return;
     }
 
     let mut g = c.benchmark_group("replay");
