@@ -44,9 +44,16 @@ impl RefTable {
     }
 
     pub(super) fn get(&self, r: HeadSeriesRef) -> Option<&Arc<MemSeries>> {
-        match self.slot(r) {
-            Some(i) => self.dense[i].as_ref(),
-            None => self.sparse.get(&r),
+        if let Some(i) = self.slot(r)
+            && let Some(s) = &self.dense[i]
+        {
+            return Some(s);
+        }
+        // A reference put in the map may be covered by the vector since it grew.
+        if self.sparse.is_empty() {
+            None
+        } else {
+            self.sparse.get(&r)
         }
     }
 
@@ -80,12 +87,84 @@ impl RefTable {
                 if i >= self.dense.len() {
                     self.dense.resize(i + 1, None);
                 }
-                self.dense[i].replace(s)
+                // The vector may have grown over a reference the map holds.
+                let moved = if self.sparse.is_empty() {
+                    None
+                } else {
+                    self.sparse.remove(&r)
+                };
+                self.dense[i].replace(s).or(moved)
             }
             None => self.sparse.insert(r, s),
         };
         if old.is_none() {
             self.len += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::labels::Labels;
+
+    fn series(r: HeadSeriesRef) -> Arc<MemSeries> {
+        Arc::new(MemSeries::new(
+            r,
+            Labels::from_pairs(&[("r", &r.to_string())]),
+            true,
+        ))
+    }
+
+    fn found(t: &RefTable, r: HeadSeriesRef) -> Option<HeadSeriesRef> {
+        t.get(r).map(|s| s.series_ref)
+    }
+
+    #[test]
+    fn far_refs_stay_found_when_the_vector_grows_over_them() {
+        let mut t = RefTable::default();
+        t.insert(1, series(1), false);
+        // Far beyond twice the entries plus the slack: kept in the map.
+        let far = 300_000;
+        t.insert(far, series(far), false);
+        assert!(t.dense.len() < far as usize);
+        assert_eq!(found(&t, far), Some(far));
+        // Enough entries that the vector grows past `far`.
+        for r in 2..=far + 10 {
+            if r != far {
+                t.insert(r, series(r), false);
+            }
+        }
+        assert!(t.dense.len() > far as usize, "the vector covers `far` now");
+        assert_eq!(found(&t, far), Some(far));
+        // Overwriting it moves it into the vector, counted once.
+        let len = t.len;
+        t.insert(far, series(far), false);
+        assert_eq!(t.len, len);
+        assert!(t.sparse.is_empty());
+        assert_eq!(found(&t, far), Some(far));
+        assert_eq!(found(&t, far + 11), None);
+        assert_eq!(found(&t, 0), None);
+    }
+
+    #[test]
+    fn a_series_under_its_own_ref_wins_over_an_alias() {
+        let mut t = RefTable::default();
+        let (a, b) = (series(1), series(2));
+        // 3 is an alias of 1, then its own series is logged: the series wins.
+        t.insert(3, Arc::clone(&a), true);
+        assert_eq!(found(&t, 3), Some(1));
+        t.insert(3, series(3), false);
+        assert_eq!(found(&t, 3), Some(3));
+        // An alias logged after the series does not replace it.
+        t.insert(3, Arc::clone(&b), true);
+        assert_eq!(found(&t, 3), Some(3));
+        // Aliases replace aliases.
+        t.insert(4, a, true);
+        t.insert(4, b, true);
+        assert_eq!(found(&t, 4), Some(2));
+        // Refs below the first one met are found too.
+        t.insert(0, series(0), false);
+        assert_eq!(found(&t, 0), Some(0));
     }
 }
