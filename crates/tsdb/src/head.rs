@@ -400,6 +400,27 @@ impl Head {
         Ok((s, created))
     }
 
+    /// The series with `labels` (valid, and interned in the head's table), created with
+    /// reference `series_ref` if absent (WAL replay). Unlike [`Self::get_or_create`] the
+    /// labels move into a new series rather than being interned again, and the new
+    /// series is not yet in the postings: the caller adds it (replay does so on its
+    /// applying thread). The bool says whether it was created.
+    pub(crate) fn get_or_insert_unindexed(
+        &self,
+        labels: Labels,
+        series_ref: HeadSeriesRef,
+    ) -> Result<(Arc<MemSeries>, bool)> {
+        postings_id(series_ref)?;
+        let hash = labels.hash_value();
+        let s = Arc::new(MemSeries::new(series_ref, labels, true));
+        let (s, created) = self.series.get_or_insert(hash, s);
+        if created {
+            self.metrics.series.inc();
+            self.metrics.series_created.inc();
+        }
+        Ok((s, created))
+    }
+
     /// Drops all data older than `mint`: chunks, then series left without chunks, then
     /// (with a WAL) folds the oldest two thirds of the segments into a checkpoint that keeps
     /// only live series and samples at or after `mint`, and deletes those segments.

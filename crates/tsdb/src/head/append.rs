@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crate::error::{AppendError, Result};
 use crate::head::Head;
 use crate::head::exemplars::Exemplar;
-use crate::head::series::{Appendable, MemSeries, prefetch_open_chunk, prefetch_series_state};
+use crate::head::series::{Appendable, MemSeries, prefetch_series_state};
 use crate::labels::Labels;
 use crate::record::{self, MetricType, RefExemplar, RefMetadata, RefSample, RefSeries};
 use crate::storage::{Appender, SeriesRef};
@@ -309,15 +309,18 @@ impl<'a> HeadAppender<'a> {
         let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
         // The series were last touched before the WAL write; other requests have run
         // since, so each lock below would wait for a cache miss. Prefetching a few
-        // series ahead overlaps those misses; the open chunks' buffers, found through the
-        // states, are prefetched half as far ahead.
+        // series ahead overlaps those misses. The open chunks' buffers (their own
+        // allocations, found through the states) are prefetched half as far ahead, under
+        // the series' lock only if it is free: this loop never waits for a prefetch.
         const AHEAD: usize = 8;
         for (i, (sample, s)) in self.samples.iter().zip(&self.sample_series).enumerate() {
             if let Some(next) = self.sample_series.get(i + AHEAD) {
                 prefetch_series_state(next);
             }
-            if let Some(near) = self.sample_series.get(i + AHEAD / 2) {
-                prefetch_open_chunk(near);
+            if let Some(near) = self.sample_series.get(i + AHEAD / 2)
+                && let Some(st) = near.state.try_lock()
+            {
+                st.prefetch_open_chunk();
             }
             let mut st = s.state.lock();
             st.pending -= 1;

@@ -18,7 +18,7 @@ use prometheus_client::registry::Registry;
 use crate::error::{AppendError, Result};
 use crate::head::Head;
 use crate::labels::{Labels, Matcher};
-use crate::record::{HeadSeriesRef, RefExemplar};
+use crate::record::HeadSeriesRef;
 
 /// Prometheus's `exemplar.ExemplarMaxLabelSetLength`: the most UTF-8 characters the
 /// names and values of one exemplar's labels may have together.
@@ -268,29 +268,6 @@ impl Head {
             .collect();
         out.sort_by(|a, b| a.series_labels.cmp(&b.series_labels));
         Ok(out)
-    }
-
-    /// Replays an Exemplars record: `resolve` maps a WAL ref to the head's series ref.
-    pub(crate) fn replay_exemplars(
-        &self,
-        rec: &[u8],
-        resolve: impl Fn(HeadSeriesRef) -> Option<HeadSeriesRef>,
-    ) -> Result<()> {
-        let mut buf: Vec<RefExemplar> = Vec::new();
-        crate::record::decode_exemplars(rec, &self.symbols, &mut buf)?;
-        for x in buf {
-            if let Some(r) = resolve(x.series_ref) {
-                self.exemplars.add(
-                    r,
-                    Exemplar {
-                        labels: x.labels,
-                        v: x.v,
-                        t: x.t,
-                    },
-                );
-            }
-        }
-        Ok(())
     }
 }
 

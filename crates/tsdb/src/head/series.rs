@@ -87,6 +87,17 @@ impl SeriesState {
         self.open.as_ref().map(OpenChunk::max_t)
     }
 
+    /// Hints the CPU to load the open chunk's header and its last bytes, where the next
+    /// append reads and writes (no effect on results).
+    #[inline(always)]
+    pub(crate) fn prefetch_open_chunk(&self) {
+        if let Some(o) = &self.open {
+            let b = o.app.bytes();
+            prefetch(b.as_ptr());
+            prefetch(b.as_ptr().wrapping_add(b.len()));
+        }
+    }
+
     /// Number of chunks, open one included.
     pub(crate) fn num_chunks(&self) -> usize {
         self.sealed.len() + usize::from(self.open.is_some())
@@ -291,7 +302,7 @@ const HASH_STRIPES: usize = 1 << 6;
 /// Asks the CPU to start loading the cache line at `p` (a hint with no effect on
 /// results; it never faults, whatever the address).
 #[inline(always)]
-fn prefetch<T>(p: *const T) {
+pub(crate) fn prefetch<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `_mm_prefetch` needs SSE, which every x86_64 CPU has; a prefetch reads
     // nothing the program sees and does not fault on any address.
@@ -326,22 +337,6 @@ pub(crate) fn prefetch_series_state(s: &Arc<MemSeries>) {
     let len = std::mem::size_of::<MemSeries>() + 2 * std::mem::size_of::<usize>();
     for off in (0..len).step_by(64) {
         prefetch(start.wrapping_add(off));
-    }
-}
-
-/// Prefetches the ends of a series' open chunk (its header, which the next append reads,
-/// and its last bytes, which it writes), for a loop that will append to the series a few
-/// iterations later, after [`prefetch_series_state`] brought the state in. The buffer is
-/// its own allocation, so without this every append waits for a second cache miss.
-/// Takes the series' lock only if it is free; never waits.
-#[inline]
-pub(crate) fn prefetch_open_chunk(s: &MemSeries) {
-    if let Some(st) = s.state.try_lock()
-        && let Some(o) = &st.open
-    {
-        let b = o.app.bytes();
-        prefetch(b.as_ptr());
-        prefetch(b.as_ptr().wrapping_add(b.len().saturating_sub(1)));
     }
 }
 
@@ -547,6 +542,21 @@ impl StripeSeries {
             return (Arc::clone(s), false);
         }
         let s = Arc::new(create());
+        stripe.insert(hash, Arc::clone(&s));
+        self.ref_stripe(s.series_ref)
+            .write()
+            .insert(s.series_ref, Arc::clone(&s));
+        (s, true)
+    }
+
+    /// Inserts `s`, whose labels hash to `hash`, unless a series with the same labels is
+    /// there already; returns the series kept and whether it is `s`. (WAL replay builds
+    /// the series first, so its decoded labels move into it instead of being copied.)
+    pub(crate) fn get_or_insert(&self, hash: u64, s: Arc<MemSeries>) -> (Arc<MemSeries>, bool) {
+        let mut stripe = self.hash_stripe(hash).write();
+        if let Some(old) = stripe.get(hash, s.labels.pairs()) {
+            return (Arc::clone(old), false);
+        }
         stripe.insert(hash, Arc::clone(&s));
         self.ref_stripe(s.series_ref)
             .write()
