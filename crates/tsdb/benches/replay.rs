@@ -100,6 +100,12 @@ fn write_wal(dir: &Path, series: usize, rounds: usize) {
     head.close().expect("close head");
 }
 
+/// A read-only head replayed from the WAL in `wal`.
+fn replay(wal: &Path) -> Head {
+    Head::open_read_only(wal, &Options::default(), &mut Registry::default(), i64::MIN)
+        .expect("replay")
+}
+
 fn bench(c: &mut Criterion) {
     let series = env("REPLAY_SERIES", 100_000);
     let rounds = env("REPLAY_SAMPLES", 60);
@@ -119,13 +125,7 @@ fn bench(c: &mut Criterion) {
         // handed back its free pages (as tsdbd's release thread does): memory per series
         // after a replay.
         let base = rss_bytes();
-        let head = Head::open_read_only(
-            &wal,
-            &Options::default(),
-            &mut Registry::default(),
-            i64::MIN,
-        )
-        .expect("replay");
+        let head = replay(&wal);
         // SAFETY: `malloc_trim` only returns free pages to the kernel.
         unsafe { libc::malloc_trim(0) };
         let grown = rss_bytes().saturating_sub(base);
@@ -148,13 +148,7 @@ fn bench(c: &mut Criterion) {
         b.iter_batched(
             || (),
             |()| {
-                let head = Head::open_read_only(
-                    &wal,
-                    &Options::default(),
-                    &mut Registry::default(),
-                    i64::MIN,
-                )
-                .expect("replay");
+                let head = replay(&wal);
                 assert_eq!(head.num_series(), series as u64);
                 head
             },

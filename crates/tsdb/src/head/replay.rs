@@ -122,6 +122,21 @@ impl<'h> Decoder<'h> {
         }
     }
 
+    /// Decodes every record of the WAL in `dir` into `sink`, then hands on the samples
+    /// still pending.
+    fn run(
+        &mut self,
+        dir: &Path,
+        on_damage: wal::OnDamage,
+        sink: &mut dyn Sink,
+    ) -> Result<wal::ReplayStats> {
+        let metrics = &self.head.wal_metrics;
+        let stats =
+            wal::replay_with_checkpoint(dir, |rec| self.record(rec, sink), metrics, on_damage);
+        self.flush(sink);
+        stats
+    }
+
     /// Hands on the samples decoded so far.
     fn flush(&mut self, sink: &mut dyn Sink) {
         if !self.pending.is_empty() {
@@ -228,13 +243,7 @@ impl Head {
                     applier: Applier::default(),
                     spare: None,
                 };
-                let stats = wal::replay_with_checkpoint(
-                    dir,
-                    |rec| dec.record(rec, &mut sink),
-                    &head.wal_metrics,
-                    on_damage,
-                );
-                dec.flush(&mut sink);
+                let stats = dec.run(dir, on_damage, &mut sink);
                 (stats, sink.applier.applied)
             }
             ReplayThreads::Two => std::thread::scope(|scope| -> Result<_> {
@@ -253,13 +262,7 @@ impl Head {
                     })
                     .map_err(|e| Error::io("spawn the WAL replay thread", dir, e))?;
                 let mut sink = Queue { tx, back };
-                let stats = wal::replay_with_checkpoint(
-                    dir,
-                    |rec| dec.record(rec, &mut sink),
-                    &head.wal_metrics,
-                    on_damage,
-                );
-                dec.flush(&mut sink);
+                let stats = dec.run(dir, on_damage, &mut sink);
                 drop(sink);
                 let applied = applier
                     .join()

@@ -542,10 +542,7 @@ impl StripeSeries {
             return (Arc::clone(s), false);
         }
         let s = Arc::new(create());
-        stripe.insert(hash, Arc::clone(&s));
-        self.ref_stripe(s.series_ref)
-            .write()
-            .insert(s.series_ref, Arc::clone(&s));
+        self.insert_new(&mut stripe, hash, &s);
         (s, true)
     }
 
@@ -557,11 +554,16 @@ impl StripeSeries {
         if let Some(old) = stripe.get(hash, s.labels.pairs()) {
             return (Arc::clone(old), false);
         }
-        stripe.insert(hash, Arc::clone(&s));
+        self.insert_new(&mut stripe, hash, &s);
+        (s, true)
+    }
+
+    /// Adds `s`, absent from its (write-locked) hash stripe, to both maps.
+    fn insert_new(&self, stripe: &mut HashStripe, hash: u64, s: &Arc<MemSeries>) {
+        stripe.insert(hash, Arc::clone(s));
         self.ref_stripe(s.series_ref)
             .write()
-            .insert(s.series_ref, Arc::clone(&s));
-        (s, true)
+            .insert(s.series_ref, Arc::clone(s));
     }
 
     /// Removes a series from both maps.
