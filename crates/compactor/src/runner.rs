@@ -7,7 +7,11 @@
 //!    a block and the head (and WAL) is truncated ([`Db::compact_head`]).
 //! 2. **Level compaction**: plan ([`Planner::plan`]), merge ([`Db::compact_blocks`]),
 //!    plan again, until nothing is left to do. A merge that fails marks its inputs so the
-//!    loop does not retry them forever (in memory, until restart).
+//!    loop does not retry them forever (in memory, until restart). When the head becomes
+//!    compactable between two merges, the cycle goes back to step 1 first (as
+//!    Prometheus's `compactBlocks` aborts for the head): under fast ingest, merges over
+//!    many series take long enough for the head to grow a range or more meanwhile, and
+//!    each range left in the head costs memory for every series.
 //! 3. **Retention**: blocks past the time or size retention are deleted locally.
 //! 4. **Upload** (with a bucket): every new local block is shipped ([`Shipper::sync`]).
 //! 5. **Bucket housekeeping**: a bucket block whose sources are all in a higher-level
@@ -154,8 +158,21 @@ impl Runner {
                 first_err.get_or_insert(e);
             }
         };
-        keep(self.compact_head(&mut report));
-        keep(self.compact_levels(&mut report));
+        // Each pass compacts the head, which makes progress, or ends the loop; the
+        // bound is a safety net.
+        for _ in 0..1000 {
+            // A head that cannot be compacted must not stop the merges.
+            let head = self.compact_head(&mut report);
+            let head_ok = head.is_ok();
+            keep(head);
+            let head_ready = || head_ok && self.db.head().compactable();
+            match self.compact_levels(&mut report, head_ready) {
+                Ok(Levels::YieldedToHead) => continue,
+                Ok(Levels::Done) => {}
+                Err(e) => keep(Err(e)),
+            }
+            break;
+        }
         keep(self.apply_retention(&mut report));
         if let (Some(shipper), Some(remote)) = (&self.shipper, &self.remote) {
             keep(self.upload(shipper, &mut report));
@@ -216,7 +233,7 @@ impl Runner {
     /// left to do (offline compaction, `tsdbctl compact`). Returns the blocks written.
     pub fn compact_levels_until_done(&self) -> Result<Vec<String>> {
         let mut report = CycleReport::default();
-        self.compact_levels(&mut report)?;
+        self.compact_levels(&mut report, || false)?;
         Ok(report.compacted)
     }
 
@@ -240,12 +257,22 @@ impl Runner {
             .collect()
     }
 
-    fn compact_levels(&self, report: &mut CycleReport) -> Result<()> {
+    /// Merges as the planner says until it has nothing left, or until `head_ready` says
+    /// the head should be compacted first (checked before every merge).
+    fn compact_levels(
+        &self,
+        report: &mut CycleReport,
+        head_ready: impl Fn() -> bool,
+    ) -> Result<Levels> {
         // Each merge removes at least one block, so this ends; the bound is a safety net.
         for _ in 0..1000 {
+            if head_ready() {
+                info!("block merges wait: the head is compactable again");
+                return Ok(Levels::YieldedToHead);
+            }
             let infos = self.infos();
             let Some(plan) = self.planner.plan(&infos) else {
-                return Ok(());
+                return Ok(Levels::Done);
             };
             let ulids = parse_ulids(&plan.blocks)?;
             match self.db.compact_blocks(&ulids) {
@@ -261,7 +288,7 @@ impl Runner {
                 }
             }
         }
-        Ok(())
+        Ok(Levels::Done)
     }
 
     fn apply_retention(&self, report: &mut CycleReport) -> Result<()> {
@@ -413,6 +440,15 @@ impl RunnerHandle {
     }
 }
 
+/// How level compaction ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Levels {
+    /// The planner had nothing left to merge.
+    Done,
+    /// It stopped between two merges because the head was compactable.
+    YieldedToHead,
+}
+
 fn parse_ulids(ids: &[String]) -> Result<Vec<Ulid>> {
     ids.iter()
         .map(|s| {
@@ -424,4 +460,100 @@ fn parse_ulids(ids: &[String]) -> Result<Vec<Ulid>> {
 
 fn cache_dir(db: &Db) -> PathBuf {
     db.dir().join("bucket-cache")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use prometheus_client::registry::Registry;
+    use tsdb::labels::Labels;
+
+    use super::*;
+
+    const MIN: i64 = 60_000;
+    const RANGE: i64 = 10 * MIN;
+
+    /// Appends one sample every 30 s to 4 series over `[from, to)`.
+    fn fill(db: &Db, from: i64, to: i64) {
+        for t in (from..to).step_by(30_000) {
+            let mut app = db.appender();
+            for s in 0..4 {
+                let l = Labels::from_pairs(&[("__name__", "m"), ("s", &s.to_string())]);
+                app.add(0, &l, t, t as f64).expect("add");
+            }
+            app.commit_batch().expect("commit");
+        }
+    }
+
+    fn runner(db: &Arc<Db>) -> Runner {
+        let opts = RunnerOptions {
+            compaction: crate::Options {
+                min_block_duration: RANGE,
+                ..crate::Options::default()
+            },
+            ..RunnerOptions::default()
+        };
+        Runner::new(Arc::clone(db), opts, None).expect("runner")
+    }
+
+    /// Level compaction stops for a head that became compactable between two merges
+    /// (samples arriving faster than merges finish), and the cycle compacts the head
+    /// before it merges on.
+    #[test]
+    fn merges_yield_to_a_compactable_head() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let opts = tsdb::Options {
+            block_range: RANGE,
+            ..tsdb::Options::default()
+        };
+        let db = Arc::new(Db::open(tmp.path(), opts, &mut Registry::default()).expect("db"));
+        // Nine 10-minute blocks (three 30-minute merges to plan) and 10 minutes in the head.
+        fill(&db, 0, 100 * MIN);
+        let runner = runner(&db);
+        let mut report = CycleReport::default();
+        runner.compact_head(&mut report).expect("head");
+        assert_eq!(report.head_blocks.len(), 9, "{report:?}");
+        assert!(!db.head().compactable());
+
+        // Ingest moves the head on by 20 minutes once the first merge is done.
+        let checks = Cell::new(0);
+        let head_ready = || {
+            checks.set(checks.get() + 1);
+            if checks.get() == 2 {
+                fill(&db, 100 * MIN, 120 * MIN);
+            }
+            db.head().compactable()
+        };
+        let ended = runner
+            .compact_levels(&mut report, head_ready)
+            .expect("levels");
+        assert_eq!(ended, Levels::YieldedToHead);
+        assert_eq!(
+            report.compacted.len(),
+            1,
+            "one merge before the yield: {report:?}"
+        );
+        assert!(db.head().compactable());
+        assert!(
+            runner.planner.plan(&runner.infos()).is_some(),
+            "merges are left"
+        );
+
+        // A whole cycle compacts the head and then finishes the merges.
+        let cycle = runner.run_once(SystemTime::now()).expect("cycle");
+        assert!(!cycle.head_blocks.is_empty(), "{cycle:?}");
+        assert!(!db.head().compactable());
+        assert!(runner.planner.plan(&runner.infos()).is_none(), "{cycle:?}");
+
+        // Offline compaction never yields.
+        fill(&db, 120 * MIN, 160 * MIN);
+        assert!(db.head().compactable());
+        runner.compact_levels_until_done().expect("offline");
+        assert!(runner.planner.plan(&runner.infos()).is_none());
+        assert!(
+            db.head().compactable(),
+            "offline compaction leaves the head alone"
+        );
+    }
 }
