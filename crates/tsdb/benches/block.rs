@@ -1,9 +1,11 @@
-//! Block benchmarks: write throughput of [`BlockWriter`] and postings lookup latency of a
-//! block index for typical matchers.
+//! Block benchmarks: write throughput of [`BlockWriter`], of a head range written as a
+//! block (head compaction), and postings lookup latency of a block index for typical
+//! matchers.
 //!
 //! The block has `BENCH_SERIES` series (default 100k; 1M works) shaped like a Kubernetes
 //! cluster: 200 metric names, 20 jobs, 50 namespaces, a pod per 10 series, each series one
-//! 120-sample XOR chunk. Run briefly with
+//! 120-sample XOR chunk; the head holds 20 samples of each series (10 minutes at 30 s).
+//! Run briefly with
 //! `BENCH_SERIES=1000000 cargo bench -p tsdb --bench block -- --warm-up-time 1 --measurement-time 5`.
 
 use std::collections::BTreeSet;
@@ -11,10 +13,12 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, Throughput};
+use prometheus_client::registry::Registry;
 use tsdb::block::{Block, BlockWriter, ChunkMeta, Compaction, Ulid};
 use tsdb::chunkenc::XorAppender;
 use tsdb::index::postings::postings_for_matchers;
 use tsdb::labels::{Labels, MatchType, Matcher};
+use tsdb::{Db, Options};
 
 fn series_count() -> usize {
     std::env::var("BENCH_SERIES")
@@ -105,6 +109,8 @@ fn bench(c: &mut Criterion) {
     });
     g.finish();
 
+    head_write(c, &labels);
+
     let ulid = write(tmp.path(), &labels, &symbols, &data);
     let block = Block::open(&tmp.path().join(ulid.to_string())).expect("open");
     let m = |t, n: &str, v: &str| Matcher::new(t, n, v).expect("matcher");
@@ -145,6 +151,44 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(Block::open(&tmp.path().join(ulid.to_string())).expect("open")))
     });
     g.finish();
+}
+
+/// Head compaction's write: the head's series listed, sorted and written as a block.
+fn head_write(c: &mut Criterion, labels: &[Labels]) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let opts = Options {
+        wal_enabled: false,
+        ..Options::default()
+    };
+    let db = Db::open(&tmp.path().join("db"), opts, &mut Registry::default()).expect("db");
+    let t0 = 1_700_000_000_000;
+    let mut refs = vec![0; labels.len()];
+    for i in 0..20 {
+        let mut app = db.appender();
+        for (j, l) in labels.iter().enumerate() {
+            refs[j] = app
+                .add(refs[j], l, t0 + i * 30_000, (i + j as i64 % 13) as f64)
+                .expect("append");
+        }
+        app.commit_batch().expect("commit");
+    }
+    let out = tmp.path().join("blocks");
+    std::fs::create_dir(&out).expect("mkdir");
+    let mut g = c.benchmark_group("head_block_write");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(labels.len() as u64));
+    g.bench_function(format!("{}_series", labels.len()), |b| {
+        b.iter(|| {
+            let meta = db
+                .head()
+                .write_block(&out, t0, t0 + 600_000)
+                .expect("write")
+                .expect("a block");
+            std::fs::remove_dir_all(out.join(meta.ulid.to_string())).expect("remove");
+        })
+    });
+    g.finish();
+    db.close().expect("close");
 }
 
 fn main() {

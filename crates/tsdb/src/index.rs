@@ -51,23 +51,21 @@ pub struct SeriesChunk {
 
 /// Why the time ranges `(min_t, max_t)` of a series' chunks may not be written in this
 /// order: a chunk ending before it starts, or not starting after the previous one ends.
-/// The one rule both the block writer (before writing chunks) and the index writer check.
-pub fn chunk_order_error(
-    labels: &crate::labels::Labels,
-    ranges: impl Iterator<Item = (i64, i64)>,
-) -> Option<String> {
+/// The one rule both the block writer (before writing chunks) and the index writer check;
+/// callers name the series.
+pub fn chunk_order_error(ranges: impl Iterator<Item = (i64, i64)>) -> Option<String> {
     let mut prev: Option<(i64, i64)> = None;
     for (i, (min_t, max_t)) in ranges.enumerate() {
         if max_t < min_t {
             return Some(format!(
-                "series {labels}: chunk {i} ends ({max_t}) before it starts ({min_t})"
+                "chunk {i} ends ({max_t}) before it starts ({min_t})"
             ));
         }
         if let Some((p_min, p_max)) = prev
             && min_t <= p_max
         {
             return Some(format!(
-                "series {labels}: chunk {i} [{min_t}, {max_t}] overlaps the previous chunk [{p_min}, {p_max}]"
+                "chunk {i} [{min_t}, {max_t}] overlaps the previous chunk [{p_min}, {p_max}]"
             ));
         }
         prev = Some((min_t, max_t));

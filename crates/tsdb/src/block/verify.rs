@@ -458,10 +458,9 @@ fn check_index(
             v.error(&path, Some(off), Some(&labels), problem);
         }
         if let Some(reason) =
-            index::chunk_order_error(&labels, entry.chunks.iter().map(|c| (c.min_t, c.max_t)))
+            index::chunk_order_error(entry.chunks.iter().map(|c| (c.min_t, c.max_t)))
         {
-            let reason = reason.split_once(": ").map_or(reason.as_str(), |r| r.1);
-            v.error(&path, Some(off), Some(&labels), reason.to_owned());
+            v.error(&path, Some(off), Some(&labels), reason);
         }
         for c in &entry.chunks {
             counts.chunks += 1;

@@ -100,24 +100,51 @@ impl BlockWriter {
         if chunks.is_empty() {
             return Ok(());
         }
-        if let Some(reason) =
-            crate::index::chunk_order_error(labels, chunks.iter().map(|c| (c.min_t, c.max_t)))
-        {
-            return Err(self.refuse(reason));
+        let refs = self.index()?.check_labels(labels)?;
+        self.write_series(refs, chunks)
+    }
+
+    /// [`BlockWriter::add_series`] for a series given by its symbol references: for each
+    /// label in order, the positions of its name and of its value in the `symbols` this
+    /// writer was created with. They are checked as labels are (valid set, increasing
+    /// order) without reading a string, which is what writing a large head needs: looking
+    /// up every label's strings, scattered through memory, was most of the time.
+    pub fn add_series_refs(
+        &mut self,
+        refs: Vec<(u32, u32)>,
+        chunks: &[ChunkMeta<'_>],
+    ) -> Result<()> {
+        if chunks.is_empty() {
+            return Ok(());
         }
-        for (i, c) in chunks.iter().enumerate() {
-            if c.data.len() < 2 {
-                return Err(self.refuse(format!(
-                    "series {labels}: chunk {i} has {} bytes, too few for an XOR chunk",
+        self.index()?.check_refs(&refs)?;
+        self.write_series(refs, chunks)
+    }
+
+    fn index(&self) -> Result<&index::Writer> {
+        self.index.as_ref().ok_or(Error::Closed)
+    }
+
+    /// Writes the chunks and the index entry of a series whose labels were checked
+    /// (`refs`); refused before anything is written if the chunks are not valid.
+    fn write_series(&mut self, refs: Vec<(u32, u32)>, chunks: &[ChunkMeta<'_>]) -> Result<()> {
+        let order = crate::index::chunk_order_error(chunks.iter().map(|c| (c.min_t, c.max_t)));
+        let short = chunks.iter().enumerate().find(|(_, c)| c.data.len() < 2);
+        let problem = order.or_else(|| {
+            short.map(|(i, c)| {
+                format!(
+                    "chunk {i} has {} bytes, too few for an XOR chunk",
                     c.data.len()
-                )));
-            }
+                )
+            })
+        });
+        if let Some(problem) = problem {
+            let series = self.index()?.labels_of(&refs);
+            return Err(self.refuse(format!("series {series}: {problem}")));
         }
         let (Some(iw), Some(cw)) = (self.index.as_mut(), self.chunks.as_mut()) else {
             return Err(Error::Closed);
         };
-        // Checked before any chunk is written, so a refused series leaves nothing behind.
-        let refs = iw.check_labels(labels)?;
         self.metas.clear();
         let mut samples = 0u64;
         for c in chunks {

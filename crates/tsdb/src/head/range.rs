@@ -7,6 +7,12 @@
 //! its chunks restricted to the range and with the head's tombstones applied, so the block
 //! carries no tombstones of its own.
 //!
+//! The head's labels are interned, so the block's symbol table is built by allocation
+//! first (one map lookup per label string, no string read) and only the distinct strings
+//! are sorted. A symbol's position in that table orders like its string, so the series
+//! are sorted by their labels' positions: integer compares instead of chasing every
+//! series' strings through memory (a third of writing a head block of 1M series before).
+//!
 //! Head chunks never cross a multiple of the block range (see `chunkenc::cut`), so a
 //! chunk is normally copied as it is (sealed chunks are shared, not copied); a chunk is
 //! re-encoded only when it sticks out of the range or has deleted samples.
@@ -21,7 +27,7 @@ use crate::chunkenc::cut::range_for_timestamp;
 use crate::chunkenc::{SampleIterator, ValueType, XorAppender, XorIterator};
 use crate::error::{Error, Result};
 use crate::head::Head;
-use crate::head::series::MemSeries;
+use crate::head::series::{MemSeries, U64Map};
 use crate::labels::Symbol;
 
 impl Head {
@@ -63,10 +69,13 @@ impl Head {
                 series.push(Arc::clone(s));
             }
         });
-        series.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+        let (symbols, refs) = symbol_table(&series);
+        let series = sort_by_symbol_refs(series, &refs);
         RangeSeries {
             head: self,
             series,
+            symbols,
+            refs,
             next: 0,
             mint,
             maxt,
@@ -78,16 +87,16 @@ impl Head {
     /// range holds no samples and nothing was written. The head is left as it is: this is
     /// how `Db` cuts its head into blocks, and how a tool turns a replayed WAL into blocks.
     pub fn write_block(&self, dir: &Path, mint: i64, maxt: i64) -> Result<Option<BlockMeta>> {
-        let series = self.range_series(mint, maxt);
+        let mut series = self.range_series(mint, maxt);
         if series.is_empty() {
             return Ok(None);
         }
         let ulid = Ulid::new();
         let mut w = BlockWriter::new(dir, ulid, series.symbols())?;
-        for item in series {
+        while let Some(item) = series.next() {
             let (s, chunks) = item?;
             let metas: Vec<ChunkMeta<'_>> = chunks.iter().map(|c| c.as_meta()).collect();
-            w.add_series(s.labels(), &metas)?;
+            w.add_series_refs(series.symbol_refs(&s), &metas)?;
         }
         if w.stats().num_series == 0 {
             return Ok(None);
@@ -101,6 +110,10 @@ impl Head {
 pub struct RangeSeries<'a> {
     head: &'a Head,
     series: Vec<Arc<MemSeries>>,
+    /// Every distinct label name and value of `series`, sorted.
+    symbols: Vec<Symbol>,
+    /// Each label symbol's position in `symbols`, by [`symbol_key`].
+    refs: U64Map<u32>,
     next: usize,
     mint: i64,
     maxt: i64,
@@ -109,16 +122,18 @@ pub struct RangeSeries<'a> {
 impl RangeSeries<'_> {
     /// Every distinct label name and value of the listed series, sorted: the symbol table
     /// a block of this range needs.
-    pub fn symbols(&self) -> Vec<Symbol> {
-        let mut out: Vec<Symbol> = self
-            .series
+    pub fn symbols(&self) -> &[Symbol] {
+        &self.symbols
+    }
+
+    /// The positions in [`RangeSeries::symbols`] of each label name and value of `s`, one
+    /// of the listed series, as [`BlockWriter::add_series_refs`] takes them.
+    pub fn symbol_refs(&self, s: &MemSeries) -> Vec<(u32, u32)> {
+        let at = |sym: &Symbol| self.refs[&symbol_key(sym)];
+        s.labels
             .iter()
-            .flat_map(|s| s.labels.iter())
-            .flat_map(|l| [l.name.clone(), l.value.clone()])
-            .collect();
-        out.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
-        out.dedup_by(|a, b| a.as_str() == b.as_str());
-        out
+            .map(|l| (at(&l.name), at(&l.value)))
+            .collect()
     }
 
     /// How many series were listed (some may turn out empty once tombstones apply).
@@ -210,6 +225,81 @@ impl Iterator for RangeSeries<'_> {
     }
 }
 
+/// The distinct label strings of `series`, sorted, and each label symbol's position in
+/// that table by its [`Symbol::addr`]. Equal strings in different allocations (possible,
+/// if rare, in the head) share one position.
+fn symbol_table(series: &[Arc<MemSeries>]) -> (Vec<Symbol>, U64Map<u32>) {
+    let mut refs: U64Map<u32> = U64Map::default();
+    let mut distinct: Vec<Symbol> = Vec::new();
+    for s in series {
+        for l in s.labels.iter() {
+            for sym in [&l.name, &l.value] {
+                refs.entry(symbol_key(sym)).or_insert_with(|| {
+                    distinct.push(sym.clone());
+                    (distinct.len() - 1) as u32
+                });
+            }
+        }
+    }
+    let mut order: Vec<u32> = (0..distinct.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| {
+        distinct[a as usize]
+            .as_str()
+            .cmp(distinct[b as usize].as_str())
+    });
+    let mut position = vec![0u32; distinct.len()];
+    let mut table: Vec<Symbol> = Vec::with_capacity(distinct.len());
+    for &i in &order {
+        let sym = &distinct[i as usize];
+        if table
+            .last()
+            .is_none_or(|last| last.as_str() != sym.as_str())
+        {
+            table.push(sym.clone());
+        }
+        position[i as usize] = (table.len() - 1) as u32;
+    }
+    for r in refs.values_mut() {
+        *r = position[*r as usize];
+    }
+    (table, refs)
+}
+
+/// `series` in label order. Positions in a sorted symbol table order like their strings,
+/// so comparing the sequences of name and value positions compares the label sets as
+/// `Labels`' order does (pairwise, a prefix first).
+fn sort_by_symbol_refs(series: Vec<Arc<MemSeries>>, refs: &U64Map<u32>) -> Vec<Arc<MemSeries>> {
+    let mut keys: Vec<u32> = Vec::new();
+    let mut ends: Vec<usize> = Vec::with_capacity(series.len());
+    for s in &series {
+        for l in s.labels.iter() {
+            for sym in [&l.name, &l.value] {
+                keys.push(refs[&symbol_key(sym)]);
+            }
+        }
+        ends.push(keys.len());
+    }
+    let key = |i: usize| &keys[if i == 0 { 0 } else { ends[i - 1] }..ends[i]];
+    let mut order: Vec<usize> = (0..series.len()).collect();
+    order.sort_unstable_by(|&a, &b| key(a).cmp(key(b)));
+    let mut slots: Vec<Option<Arc<MemSeries>>> = series.into_iter().map(Some).collect();
+    order
+        .iter()
+        .map(|&i| {
+            slots[i]
+                .take()
+                .expect("a permutation takes each series once")
+        })
+        .collect()
+}
+
+/// A symbol's identity as a [`U64Map`] key: its address without the low bits, which
+/// allocations of a 16-byte header leave zero (the map's hash multiplies, and would keep
+/// them zero too).
+fn symbol_key(s: &Symbol) -> u64 {
+    (s.addr() >> 4) as u64
+}
+
 /// The samples of XOR chunk `bytes` within `[mint, last]` and outside `deleted`, as a new
 /// chunk; `None` when none is left.
 fn reencode(
@@ -241,4 +331,59 @@ fn reencode(
         max_t: hi,
         data: Bytes::from(app.into_bytes()),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::labels::Labels;
+
+    fn series(pairs: &[Vec<(String, String)>]) -> Vec<Arc<MemSeries>> {
+        pairs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let p: Vec<(&str, &str)> =
+                    p.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+                // Not interned: every label string is its own allocation, so equal strings
+                // come in different allocations.
+                Arc::new(MemSeries::new(i as u64 + 1, Labels::from_pairs(&p), true))
+            })
+            .collect()
+    }
+
+    proptest! {
+        /// The table holds each string once, sorted; the order by positions is `Labels`'
+        /// order, with prefixes first.
+        #[test]
+        fn positions_order_like_labels(
+            sets in prop::collection::vec(
+                prop::collection::btree_map("[a-c]{1,2}", "[a-c\\x00]{0,2}", 1..4), 0..40)
+        ) {
+            let pairs: Vec<Vec<(String, String)>> =
+                sets.into_iter().map(|m| m.into_iter().collect()).collect();
+            let list = series(&pairs);
+            let (table, refs) = symbol_table(&list);
+            let strings: Vec<&str> = table.iter().map(Symbol::as_str).collect();
+            prop_assert!(strings.windows(2).all(|w| w[0] < w[1]), "{strings:?}");
+            let mut want: Vec<&str> = list
+                .iter()
+                .flat_map(|s| s.labels.pairs())
+                .flat_map(|(n, v)| [n, v])
+                .collect();
+            want.sort_unstable();
+            want.dedup();
+            prop_assert_eq!(&strings, &want);
+
+            let mut expected: Vec<Labels> = list.iter().map(|s| s.labels.clone()).collect();
+            expected.sort();
+            let sorted: Vec<Labels> = sort_by_symbol_refs(list, &refs)
+                .iter()
+                .map(|s| s.labels.clone())
+                .collect();
+            prop_assert_eq!(sorted, expected);
+        }
+    }
 }

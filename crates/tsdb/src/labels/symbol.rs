@@ -97,6 +97,13 @@ impl Symbol {
         a.ptr == b.ptr
     }
 
+    /// The address of the shared allocation: equal for two symbols exactly when
+    /// [`Symbol::ptr_eq`] holds, so interned strings can be told apart without reading
+    /// them (a map key, never dereferenced).
+    pub fn addr(&self) -> usize {
+        self.ptr.as_ptr() as usize
+    }
+
     /// How many symbols share this one's allocation (itself included).
     pub(crate) fn ref_count(&self) -> usize {
         self.header().count.load(Ordering::Acquire)

@@ -371,6 +371,49 @@ fn the_writer_refuses_bad_input_and_cleans_up() {
     assert_eq!(util::all_samples(&block).len(), 20);
     assert!(!tmp.path().join(format!("{ulid}.tmp-for-creation")).exists());
 
+    // The same series given by symbol references: checked like labels, and written
+    // byte for byte as `add_series` writes them.
+    let syms = ["", "1", "2", "3", "__name__", "i", "m"];
+    let (name, i, m) = (4, 5, 6);
+    let by_refs = Ulid::new();
+    let mut w = BlockWriter::new(tmp.path(), by_refs, syms).expect("writer");
+    w.add_series_refs(vec![(name, m), (i, 2)], &metas)
+        .expect("first series");
+    let mut bad =
+        |refs: Vec<(u32, u32)>, what: &str| refused(w.add_series_refs(refs, &metas), what);
+    bad(vec![(name, m), (i, 1)], "unsorted series");
+    bad(vec![(name, m), (i, 2)], "duplicate series");
+    bad(vec![(i, 3), (name, m)], "unsorted names");
+    bad(vec![(name, m), (name, m)], "duplicate names");
+    bad(vec![(name, m), (i, 0)], "empty value");
+    bad(vec![], "no labels");
+    assert!(bad(vec![(name, m), (i, 7)], "outside the table").contains("outside"));
+    let inverted = [ChunkMeta {
+        min_t: 9,
+        max_t: 2,
+        ..metas[0]
+    }];
+    assert!(
+        refused(
+            w.add_series_refs(vec![(name, m), (i, 3)], &inverted),
+            "inverted"
+        )
+        .contains(r#"{__name__="m", i="3"}"#)
+    );
+    w.add_series_refs(vec![(name, m), (i, 3)], &metas)
+        .expect("a valid series after refusals");
+    w.finish(0, 10, Compaction::level1(by_refs))
+        .expect("finish");
+    let by_labels = Ulid::new();
+    let mut w = BlockWriter::new(tmp.path(), by_labels, syms).expect("writer");
+    w.add_series(&l("2"), &metas).expect("series");
+    w.add_series(&l("3"), &metas).expect("series");
+    w.finish(0, 10, Compaction::level1(by_labels))
+        .expect("finish");
+    let index =
+        |u: Ulid| std::fs::read(tmp.path().join(u.to_string()).join("index")).expect("index");
+    assert_eq!(index(by_refs), index(by_labels));
+
     // Dropping an unfinished writer removes its directory.
     let id = Ulid::new();
     let mut w = BlockWriter::new(tmp.path(), id, ["1", "__name__", "i", "m"]).expect("writer");
