@@ -191,6 +191,8 @@ pub struct Side {
     pub cpu_per_million: f64,
     /// Resident bytes per active series after ingest.
     pub rss_per_series: f64,
+    /// Resident bytes per active series once the blocks settled (see [`run_side`]).
+    pub rss_settled_per_series: f64,
     /// The blocks after compaction.
     pub blocks: Vec<BlockDir>,
     /// Their totals.
@@ -520,6 +522,8 @@ fn run_side(
 
     // 2. Compaction.
     let blocks = wait_for_compaction(&server, scale, data.block_samples)?;
+    std::thread::sleep(Duration::from_secs(2));
+    let rss_settled = rss_bytes(pid)?;
     lap(&mut phases, "compaction");
 
     // 3. Queries.
@@ -582,6 +586,7 @@ fn run_side(
             kind,
             cpu_per_million: cpu / (data.samples as f64 / 1e6),
             rss_per_series: rss / scale.series as f64,
+            rss_settled_per_series: rss_settled / scale.series as f64,
             blocks,
             totals,
             query_ms,

@@ -8,9 +8,10 @@ use std::process::Command;
 use std::time::Instant;
 
 /// The first words of each table row (`benches::system::ROWS`).
-const ROWS: [&str; 8] = [
+const ROWS: [&str; 9] = [
     "server CPU per million ingested samples",
     "resident memory per active series after ingest",
+    "resident memory per active series once compaction settled",
     "bytes per sample on disk, blocks after compaction",
     "dashboard queries, all",
     "dashboard queries, instant",
