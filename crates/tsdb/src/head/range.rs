@@ -11,6 +11,8 @@
 //! chunk is normally copied as it is (sealed chunks are shared, not copied); a chunk is
 //! re-encoded only when it sticks out of the range or has deleted samples.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -63,10 +65,11 @@ impl Head {
                 series.push(Arc::clone(s));
             }
         });
-        series.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+        let symbols = sort_by_labels(&mut series);
         RangeSeries {
             head: self,
             series,
+            symbols,
             next: 0,
             mint,
             maxt,
@@ -96,11 +99,107 @@ impl Head {
     }
 }
 
+/// Sorts `series` by labels (the order of [`crate::labels::Labels`]' `Ord`) and returns
+/// every distinct label string among them, sorted: the block's symbol table.
+///
+/// The head interns its label strings, so the millions of labels of a range name a few
+/// tens of thousands of symbols. They are told apart by address (no string read, no
+/// reference count touched), only the distinct ones are sorted by their bytes, and each
+/// gets its rank in that order (equal strings that are not shared get the same rank).
+/// Every series' labels then become a run of ranks, name and value alternating, and the
+/// series are sorted by those runs: comparing two runs gives the order comparing the
+/// labels' strings gives, but reads a few bytes next to each other instead of following
+/// each series' label list to the strings it points to.
+fn sort_by_labels(series: &mut Vec<Arc<MemSeries>>) -> Vec<Symbol> {
+    // Distinct symbols by address; `keys` first holds positions in `distinct`.
+    let mut position: HashMap<usize, u32, BuildHasherDefault<AddrHasher>> = HashMap::default();
+    let mut distinct: Vec<&Symbol> = Vec::new();
+    let mut keys: Vec<u32> = Vec::new();
+    let mut spans: Vec<(u32, u32)> = Vec::with_capacity(series.len());
+    for s in series.iter() {
+        let start = keys.len();
+        for l in s.labels.iter() {
+            for sym in [&l.name, &l.value] {
+                let next = distinct.len() as u32;
+                let at = *position.entry(sym.addr()).or_insert(next);
+                if at == next {
+                    distinct.push(sym);
+                }
+                keys.push(at);
+            }
+        }
+        spans.push((start as u32, keys.len() as u32));
+    }
+    let mut by_bytes: Vec<u32> = (0..distinct.len() as u32).collect();
+    by_bytes.sort_unstable_by(|&a, &b| {
+        distinct[a as usize]
+            .as_str()
+            .cmp(distinct[b as usize].as_str())
+    });
+    let mut rank = vec![0u32; distinct.len()];
+    let mut symbols: Vec<Symbol> = Vec::new();
+    for &d in &by_bytes {
+        let sym = distinct[d as usize];
+        if symbols
+            .last()
+            .is_none_or(|last| last.as_str() != sym.as_str())
+        {
+            symbols.push(sym.clone());
+        }
+        rank[d as usize] = symbols.len() as u32 - 1;
+    }
+    for k in &mut keys {
+        *k = rank[*k as usize];
+    }
+    let key = |i: u32| {
+        let (a, b) = spans[i as usize];
+        &keys[a as usize..b as usize]
+    };
+    let mut order: Vec<u32> = (0..series.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| key(a).cmp(key(b)));
+    let mut slots: Vec<Option<Arc<MemSeries>>> =
+        std::mem::take(series).into_iter().map(Some).collect();
+    series.extend(
+        order
+            .iter()
+            .map(|&i| slots[i as usize].take().expect("each series once")),
+    );
+    symbols
+}
+
+/// A hasher for addresses: a folded 128-bit multiply, so that both the low bits (the
+/// table's index) and the high bits (its tags) depend on every bit of an aligned address.
+#[derive(Debug, Default)]
+struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        let m = u128::from(self.0 ^ x) * 0x9e37_79b9_7f4a_7c15;
+        self.0 = (m >> 64) as u64 ^ m as u64;
+    }
+
+    fn write_usize(&mut self, x: usize) {
+        self.write_u64(x as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// Iterator over a head range's series in label order; see [`Head::range_series`].
 #[derive(Debug)]
 pub struct RangeSeries<'a> {
     head: &'a Head,
     series: Vec<Arc<MemSeries>>,
+    /// Every distinct label string of `series`, sorted.
+    symbols: Vec<Symbol>,
     next: usize,
     mint: i64,
     maxt: i64,
@@ -110,15 +209,7 @@ impl RangeSeries<'_> {
     /// Every distinct label name and value of the listed series, sorted: the symbol table
     /// a block of this range needs.
     pub fn symbols(&self) -> Vec<Symbol> {
-        let mut out: Vec<Symbol> = self
-            .series
-            .iter()
-            .flat_map(|s| s.labels.iter())
-            .flat_map(|l| [l.name.clone(), l.value.clone()])
-            .collect();
-        out.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
-        out.dedup_by(|a, b| a.as_str() == b.as_str());
-        out
+        self.symbols.clone()
     }
 
     /// How many series were listed (some may turn out empty once tombstones apply).
@@ -241,4 +332,63 @@ fn reencode(
         max_t: hi,
         data: Bytes::from(app.into_bytes()),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::labels::{Label, Labels};
+
+    proptest! {
+        /// Sorting by ranks orders series as their labels' `Ord` does, and the symbol
+        /// table is every distinct string, sorted: with shared symbols, equal strings in
+        /// different allocations, label sets that are prefixes of others, and names that
+        /// differ where values are equal.
+        #[test]
+        fn rank_sort_is_the_label_order(
+            sets in prop::collection::vec(
+                prop::collection::vec((0u8..4, 0u8..5), 0..5),
+                1..40,
+            ),
+        ) {
+            let shared: Vec<Symbol> = ["a", "b", "ab", "", "z"].iter().map(|s| Symbol::new(s)).collect();
+            let mut series: Vec<Arc<MemSeries>> = sets
+                .iter()
+                .enumerate()
+                .map(|(i, set)| {
+                    let labels = set
+                        .iter()
+                        .map(|&(n, v)| {
+                            let name = Symbol::new(["a", "b", "c", "ab"][usize::from(n)]);
+                            // Even values share one allocation, odd ones get their own.
+                            let value = if v % 2 == 0 {
+                                shared[usize::from(v)].clone()
+                            } else {
+                                Symbol::new(shared[usize::from(v)].as_str())
+                            };
+                            Label { name, value }
+                        })
+                        .collect();
+                    Arc::new(MemSeries::new(i as u64, Labels::new(labels), true))
+                })
+                .collect();
+            let mut want: Vec<Arc<MemSeries>> = series.clone();
+            want.sort_by(|a, b| a.labels.cmp(&b.labels));
+            let mut want_symbols: Vec<String> = series
+                .iter()
+                .flat_map(|s| s.labels.iter())
+                .flat_map(|l| [l.name.to_string(), l.value.to_string()])
+                .collect();
+            want_symbols.sort();
+            want_symbols.dedup();
+            let symbols = sort_by_labels(&mut series);
+            let got: Vec<&Labels> = series.iter().map(|s| &s.labels).collect();
+            let want: Vec<&Labels> = want.iter().map(|s| &s.labels).collect();
+            prop_assert_eq!(got, want);
+            let symbols: Vec<String> = symbols.iter().map(|s| s.to_string()).collect();
+            prop_assert_eq!(symbols, want_symbols);
+        }
+    }
 }

@@ -97,6 +97,13 @@ impl Symbol {
         a.ptr == b.ptr
     }
 
+    /// The address of the allocation: equal for symbols that [`Symbol::ptr_eq`], distinct
+    /// for live symbols that are not (a key for telling shared symbols apart without
+    /// reading them).
+    pub(crate) fn addr(&self) -> usize {
+        self.ptr.as_ptr() as usize
+    }
+
     /// How many symbols share this one's allocation (itself included).
     pub(crate) fn ref_count(&self) -> usize {
         self.header().count.load(Ordering::Acquire)
