@@ -489,7 +489,7 @@ impl Head {
         if upto <= first {
             return Ok(());
         }
-        let keep = |r: HeadSeriesRef| self.series.get_by_ref(r).is_some();
+        let keep = |r: HeadSeriesRef| self.series.contains_ref(r);
         wal::checkpoint(
             dir,
             first,

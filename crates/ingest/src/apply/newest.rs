@@ -4,13 +4,21 @@
 //! the request's own newest sample per series to refuse a later one that is older or a
 //! conflicting duplicate. Every accepted sample reads and writes this table, so it is a
 //! flat open-addressing table (linear probing, at most half full) rather than a general
-//! hash map, and it is emptied between requests by bumping a generation number instead
-//! of clearing its slots.
+//! hash map.
+//!
+//! The table holds only 4-byte positions into a list of entries appended in request
+//! order. A request of 2000 series probes 2000 random slots, and a table of whole entries
+//! (32 bytes a slot, 128 KiB) did not stay in the caches from one request to the next on
+//! a busy server: its first probe per series, nearly always a miss that finds nothing,
+//! was most of `apply_with`'s own time. The positions take 16 KiB, and the entries are
+//! written one after the other.
 
-/// One slot; it is in use for the current request when its `generation` matches.
-#[derive(Debug, Clone, Copy, Default)]
-struct Slot {
-    generation: u32,
+/// A slot's value when no entry uses it.
+const EMPTY: u32 = u32::MAX;
+
+/// One series' newest accepted sample.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
     series_ref: u64,
     t: i64,
     bits: u64,
@@ -19,9 +27,10 @@ struct Slot {
 /// The newest `(timestamp, value bits)` per series ref of one request.
 #[derive(Debug, Default)]
 pub(crate) struct Newest {
-    slots: Vec<Slot>,
-    /// The current request's generation: never 0, which marks never-used slots.
-    generation: u32,
+    /// Positions in `entries`, or [`EMPTY`]; a power of two long.
+    slots: Vec<u32>,
+    /// In order of first insertion.
+    entries: Vec<Entry>,
 }
 
 impl Newest {
@@ -29,11 +38,12 @@ impl Newest {
     pub(crate) fn reset(&mut self, samples: usize) {
         // At most half full, so a probe always meets a free slot.
         let want = samples.saturating_mul(2).next_power_of_two().max(16);
-        if self.slots.len() < want || self.generation == u32::MAX {
-            self.slots = vec![Slot::default(); want.max(self.slots.len())];
-            self.generation = 0;
-        }
-        self.generation += 1;
+        // Exactly `want` slots (the allocation is kept): a large request does not make
+        // every later one clear and probe a larger table.
+        self.slots.clear();
+        self.slots.resize(want, EMPTY);
+        self.entries.clear();
+        self.entries.reserve(samples);
     }
 
     fn start(&self, series_ref: u64) -> usize {
@@ -42,20 +52,30 @@ impl Newest {
         h as usize & (self.slots.len() - 1)
     }
 
-    /// The newest sample recorded for `series_ref` in this request.
+    /// The slot of `series_ref`: the one holding its entry, else the free one where it
+    /// would go.
     #[inline]
-    pub(crate) fn get(&self, series_ref: u64) -> Option<(i64, u64)> {
+    fn find(&self, series_ref: u64) -> usize {
         let mask = self.slots.len() - 1;
         let mut i = self.start(series_ref);
         loop {
-            let s = &self.slots[i];
-            if s.generation != self.generation {
-                return None;
-            }
-            if s.series_ref == series_ref {
-                return Some((s.t, s.bits));
+            let at = self.slots[i];
+            if at == EMPTY || self.entries[at as usize].series_ref == series_ref {
+                return i;
             }
             i = (i + 1) & mask;
+        }
+    }
+
+    /// The newest sample recorded for `series_ref` in this request.
+    #[inline]
+    pub(crate) fn get(&self, series_ref: u64) -> Option<(i64, u64)> {
+        match self.slots[self.find(series_ref)] {
+            EMPTY => None,
+            at => {
+                let e = &self.entries[at as usize];
+                Some((e.t, e.bits))
+            }
         }
     }
 
@@ -63,26 +83,29 @@ impl Newest {
     /// refs as [`Newest::reset`] was given samples may be inserted.
     #[inline]
     pub(crate) fn insert(&mut self, series_ref: u64, t: i64, bits: u64) {
-        let mask = self.slots.len() - 1;
-        let mut i = self.start(series_ref);
-        loop {
-            let s = &mut self.slots[i];
-            if s.generation != self.generation || s.series_ref == series_ref {
-                *s = Slot {
-                    generation: self.generation,
+        let i = self.find(series_ref);
+        match self.slots[i] {
+            EMPTY => {
+                self.slots[i] =
+                    u32::try_from(self.entries.len()).expect("fewer entries than slots");
+                self.entries.push(Entry {
                     series_ref,
                     t,
                     bits,
-                };
-                return;
+                });
             }
-            i = (i + 1) & mask;
+            at => {
+                let e = &mut self.entries[at as usize];
+                e.t = t;
+                e.bits = bits;
+            }
         }
     }
 
     /// Bytes the table holds.
     pub(crate) fn retained_bytes(&self) -> usize {
-        self.slots.capacity() * std::mem::size_of::<Slot>()
+        self.slots.capacity() * std::mem::size_of::<u32>()
+            + self.entries.capacity() * std::mem::size_of::<Entry>()
     }
 }
 
@@ -123,12 +146,21 @@ mod tests {
     }
 
     #[test]
-    fn generation_wrap_clears_the_table() {
+    fn reset_clears_the_table_and_a_larger_request_grows_it() {
         let mut table = Newest::default();
         table.reset(1);
         table.insert(7, 1, 2);
-        table.generation = u32::MAX;
+        table.insert(7, 3, 4);
+        assert_eq!(table.get(7), Some((3, 4)));
         table.reset(1);
         assert_eq!(table.get(7), None);
+        table.reset(100);
+        for r in 0..100 {
+            table.insert(r, r as i64, r);
+        }
+        for r in 0..100 {
+            assert_eq!(table.get(r), Some((r as i64, r)));
+        }
+        assert_eq!(table.get(100), None);
     }
 }

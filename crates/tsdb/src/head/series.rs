@@ -367,6 +367,12 @@ impl StripeSeries {
         &self.hashes[stripe_index(hash)]
     }
 
+    /// Whether the series `r` is in the head: [`Self::get_by_ref`] without cloning the
+    /// handle, so the series itself is not read (a WAL checkpoint asks for every sample).
+    pub(crate) fn contains_ref(&self, r: HeadSeriesRef) -> bool {
+        self.ref_stripe(r).read().contains_key(&r)
+    }
+
     pub(crate) fn get_by_ref(&self, r: HeadSeriesRef) -> Option<Arc<MemSeries>> {
         self.ref_stripe(r).read().get(&r).cloned()
     }
