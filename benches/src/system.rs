@@ -191,7 +191,7 @@ pub struct Side {
     pub cpu_per_million: f64,
     /// Resident bytes per active series after ingest.
     pub rss_per_series: f64,
-    /// Resident bytes per active series once the blocks settled (see [`run_side`]).
+    /// Resident bytes per active series two seconds after the blocks settled.
     pub rss_settled_per_series: f64,
     /// The blocks after compaction.
     pub blocks: Vec<BlockDir>,
