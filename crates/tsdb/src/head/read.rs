@@ -190,6 +190,10 @@ const SORT_KEYS_MIN: usize = 64;
 /// series that was a sixth of a range query over head and blocks. Instead each series'
 /// labels are written once into one buffer in an encoding whose byte order is their
 /// order ([`push_sort_key`]), and the sort compares those contiguous bytes.
+///
+/// A head block write sorts by symbol positions instead (`head/range.rs`), since it needs
+/// the positions for writing anyway; for a select alone, building them was about 15%
+/// slower than these keys over a sorted select of 100k series.
 fn sort_by_labels(series: &mut Vec<SnapSeries>) {
     if series.len() < SORT_KEYS_MIN {
         series.sort_unstable_by(|a, b| a.series.labels.cmp(&b.series.labels));
