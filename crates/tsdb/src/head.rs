@@ -431,8 +431,14 @@ impl Head {
         self.min_valid_time.fetch_max(mint, Ordering::AcqRel);
         let lo = self.min_time.fetch_max(mint, Ordering::AcqRel).max(mint);
         self.metrics.min_time.set(lo);
-        self.gc(mint);
+        let started = std::time::Instant::now();
+        let removed = self.gc(mint);
         self.chunk_slabs.close_before(mint);
+        tracing::info!(
+            removed_series = removed,
+            duration_ms = started.elapsed().as_millis() as u64,
+            "head GC completed"
+        );
         if let (Some(w), Some(dir)) = (&self.wal, &self.wal_dir) {
             self.truncate_wal(w, dir, mint)?;
         }
@@ -489,8 +495,12 @@ impl Head {
         if upto <= first {
             return Ok(());
         }
-        let keep = |r: HeadSeriesRef| self.series.contains_ref(r);
-        wal::checkpoint(
+        let started = std::time::Instant::now();
+        // Taken after the segment switch, so every Series record in `first..=upto` is of
+        // a series created before; series go only in `gc`, which has run.
+        let live = self.series.ref_set();
+        let keep = |r: HeadSeriesRef| u32::try_from(r).is_ok_and(|id| live.contains(id));
+        let stats = wal::checkpoint(
             dir,
             first,
             upto,
@@ -501,6 +511,14 @@ impl Head {
         )?;
         w.with_wal(move |wal| wal.truncate(upto + 1))??;
         wal::delete_checkpoints(dir, upto)?;
+        tracing::info!(
+            first,
+            last = upto,
+            series = stats.total_series,
+            dropped_samples = stats.dropped_samples,
+            duration_ms = started.elapsed().as_millis() as u64,
+            "WAL checkpoint complete"
+        );
         Ok(())
     }
 
