@@ -60,28 +60,37 @@ const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Starts a thread that calls [`release_free_memory`] every [`RELEASE_INTERVAL`], as Go's
 /// scavenger or jemalloc's 10-second decay return freed memory in the background, and
-/// within a second after the head of `db` dropped chunks (a truncation after a head
-/// compaction frees a block range of them at once). The thread ends with the database.
+/// within a second after `db` freed much at once: the head dropped chunks (the
+/// truncation after a head compaction frees a block range of them, and the block writer's
+/// buffers just before), the WAL was truncated (after a checkpoint, whose buffers are
+/// freed), or blocks were merged. The thread ends with the database.
 ///
 /// Start it once the database is open: the trim takes every arena's lock, which WAL
 /// replay, allocating on every record, should not wait for.
 pub fn spawn_release_thread(db: Weak<tsdb::Db>) -> std::io::Result<JoinHandle<()>> {
-    let chunks_removed = move || Some(db.upgrade()?.head().metrics().chunks_removed.get());
+    let events = move || {
+        let db = db.upgrade()?;
+        Some(
+            db.head().metrics().chunks_removed.get()
+                + db.head().wal_metrics().truncations_total.get()
+                + db.metrics().compactions.get(),
+        )
+    };
     std::thread::Builder::new()
         .name("tsdbd-malloc".into())
         .spawn(move || {
-            let (Some(mut seen), mut last) = (chunks_removed(), Instant::now()) else {
+            let (Some(mut seen), mut last) = (events(), Instant::now()) else {
                 return;
             };
             loop {
                 std::thread::sleep(POLL_INTERVAL);
-                let Some(removed) = chunks_removed() else {
+                let Some(now) = events() else {
                     return;
                 };
-                if removed == seen && last.elapsed() < RELEASE_INTERVAL {
+                if now == seen && last.elapsed() < RELEASE_INTERVAL {
                     continue;
                 }
-                (seen, last) = (removed, Instant::now());
+                (seen, last) = (now, Instant::now());
                 release_free_memory();
                 tracing::trace!(
                     took_us = last.elapsed().as_micros() as u64,
