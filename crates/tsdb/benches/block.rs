@@ -5,7 +5,8 @@
 //! The block has `BENCH_SERIES` series (default 100k; 1M works) shaped like a Kubernetes
 //! cluster: 200 metric names, 20 jobs, 50 namespaces, a pod per 10 series, each series one
 //! 120-sample XOR chunk; the head holds 20 samples of each series (10 minutes at 30 s).
-//! Run briefly with
+//! Before the timed head block writes it prints the peak heap of one, above the head's
+//! own (a counting global allocator). Run briefly with
 //! `BENCH_SERIES=1000000 cargo bench -p tsdb --bench block -- --warm-up-time 1 --measurement-time 5`.
 
 use std::collections::BTreeSet;
@@ -18,7 +19,11 @@ use tsdb::block::{Block, BlockWriter, ChunkMeta, Compaction, Ulid};
 use tsdb::chunkenc::XorAppender;
 use tsdb::index::postings::postings_for_matchers;
 use tsdb::labels::{Labels, MatchType, Matcher};
+use tsdb::testutil::alloc::CountingAlloc;
 use tsdb::{Db, Options};
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 fn series_count() -> usize {
     std::env::var("BENCH_SERIES")
@@ -174,19 +179,27 @@ fn head_write(c: &mut Criterion, labels: &[Labels]) {
     }
     let out = tmp.path().join("blocks");
     std::fs::create_dir(&out).expect("mkdir");
+    let write = || {
+        let meta = db
+            .head()
+            .write_block(&out, t0, t0 + 600_000)
+            .expect("write")
+            .expect("a block");
+        std::fs::remove_dir_all(out.join(meta.ulid.to_string())).expect("remove");
+    };
+    let base = CountingAlloc::reset_peak();
+    write();
+    let peak = CountingAlloc::peak().saturating_sub(base);
+    println!(
+        "head block write, {} series: peak heap {:.1} MiB above the head ({} bytes per series)",
+        labels.len(),
+        peak as f64 / (1 << 20) as f64,
+        peak / labels.len().max(1)
+    );
     let mut g = c.benchmark_group("head_block_write");
     g.sample_size(10);
     g.throughput(Throughput::Elements(labels.len() as u64));
-    g.bench_function(format!("{}_series", labels.len()), |b| {
-        b.iter(|| {
-            let meta = db
-                .head()
-                .write_block(&out, t0, t0 + 600_000)
-                .expect("write")
-                .expect("a block");
-            std::fs::remove_dir_all(out.join(meta.ulid.to_string())).expect("remove");
-        })
-    });
+    g.bench_function(format!("{}_series", labels.len()), |b| b.iter(write));
     g.finish();
     db.close().expect("close");
 }

@@ -268,8 +268,12 @@ fn symbol_table(series: &[Arc<MemSeries>]) -> (Vec<Symbol>, U64Map<u32>) {
 /// `series` in label order. Positions in a sorted symbol table order like their strings,
 /// so comparing the sequences of name and value positions compares the label sets as
 /// `Labels`' order does (pairwise, a prefix first).
-fn sort_by_symbol_refs(series: Vec<Arc<MemSeries>>, refs: &U64Map<u32>) -> Vec<Arc<MemSeries>> {
-    let mut keys: Vec<u32> = Vec::new();
+///
+/// The positions are the sort's working memory (two `u32` per label); the series are put
+/// in order in place, so a head compaction's peak holds no second list of them.
+fn sort_by_symbol_refs(mut series: Vec<Arc<MemSeries>>, refs: &U64Map<u32>) -> Vec<Arc<MemSeries>> {
+    // Sized exactly: doubling would briefly hold up to three times the keys.
+    let mut keys: Vec<u32> = Vec::with_capacity(series.iter().map(|s| 2 * s.labels.len()).sum());
     let mut ends: Vec<usize> = Vec::with_capacity(series.len());
     for s in &series {
         for l in s.labels.iter() {
@@ -279,18 +283,29 @@ fn sort_by_symbol_refs(series: Vec<Arc<MemSeries>>, refs: &U64Map<u32>) -> Vec<A
         }
         ends.push(keys.len());
     }
-    let key = |i: usize| &keys[if i == 0 { 0 } else { ends[i - 1] }..ends[i]];
-    let mut order: Vec<usize> = (0..series.len()).collect();
+    let key = |i: u32| {
+        let i = i as usize;
+        &keys[if i == 0 { 0 } else { ends[i - 1] }..ends[i]]
+    };
+    // Head series have 32-bit postings ids, so their count fits; `DONE` is never an index.
+    const DONE: u32 = u32::MAX;
+    let mut order: Vec<u32> = (0..series.len() as u32).collect();
     order.sort_unstable_by(|&a, &b| key(a).cmp(key(b)));
-    let mut slots: Vec<Option<Arc<MemSeries>>> = series.into_iter().map(Some).collect();
-    order
-        .iter()
-        .map(|&i| {
-            slots[i]
-                .take()
-                .expect("a permutation takes each series once")
-        })
-        .collect()
+    drop((keys, ends));
+    // Position `i` takes the series at `order[i]`: follow each cycle of the permutation.
+    for start in 0..order.len() {
+        let mut at = start;
+        while order[at] != DONE {
+            let from = order[at] as usize;
+            order[at] = DONE;
+            if from == start {
+                break;
+            }
+            series.swap(at, from);
+            at = from;
+        }
+    }
+    series
 }
 
 /// A symbol's identity as a [`U64Map`] key: its address without the low bits, which

@@ -1,7 +1,9 @@
 //! Writing an index file, streaming: the symbol table first, then series one at a time;
 //! only the postings (a bitmap per label pair) stay in memory until [`Writer::finish`].
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -15,6 +17,37 @@ use crate::error::{Error, Result};
 use crate::head::series::U64Map;
 use crate::labels::Labels;
 
+/// The ids of the series with one label pair, in the increasing order they are added. In
+/// a large index most pairs belong to a single series (an instance, a pod, a container):
+/// their id is held inline, without a bitmap's two allocations.
+#[derive(Debug)]
+enum Ids {
+    One(u32),
+    Many(RoaringBitmap),
+}
+
+impl Ids {
+    fn push(&mut self, id: u32) {
+        match self {
+            Ids::One(first) => {
+                *self = Ids::Many(
+                    RoaringBitmap::from_sorted_iter([*first, id]).expect("series ids increase"),
+                )
+            }
+            Ids::Many(ids) => {
+                ids.push(id);
+            }
+        }
+    }
+
+    fn len(&self) -> u64 {
+        match self {
+            Ids::One(_) => 1,
+            Ids::Many(ids) => ids.len(),
+        }
+    }
+}
+
 /// Writes one index file.
 #[derive(Debug)]
 pub struct Writer {
@@ -23,14 +56,15 @@ pub struct Writer {
     pos: u64,
     /// The symbol table, sorted: a symbol's reference is its position.
     symbols: Vec<Arc<str>>,
-    /// Symbol → reference, sharing the strings of `symbols`.
-    symbol_refs: HashMap<Arc<str>, u32>,
+    /// Symbol → reference, sharing the strings of `symbols`; built for the first series
+    /// added by its strings (a head block's series come with their references).
+    symbol_refs: OnceCell<HashMap<Arc<str>, u32>>,
     toc: Toc,
     /// `name ref << 32 | value ref` → series ids. Symbol order is string order, so the
     /// keys sort in the (name, value) order the postings are written in. A hash map: one
     /// lookup per label of every series, where a tree's comparisons were a tenth of
     /// writing a head block.
-    postings: U64Map<RoaringBitmap>,
+    postings: U64Map<Ids>,
     all: RoaringBitmap,
     /// The previous series' symbol references, to check the order (symbol order is string
     /// order) and to skip lookups for the strings it shares with the next series.
@@ -67,7 +101,7 @@ impl Writer {
             w: BufWriter::with_capacity(1 << 20, f),
             pos: 0,
             symbols: Vec::new(),
-            symbol_refs: HashMap::new(),
+            symbol_refs: OnceCell::new(),
             toc: Toc::default(),
             postings: U64Map::default(),
             all: RoaringBitmap::new(),
@@ -99,11 +133,6 @@ impl Writer {
         w.write(&content)?;
         w.write(&crc.to_be_bytes())?;
         w.toc.series = w.pos;
-        w.symbol_refs = table
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (Arc::clone(s), i as u32))
-            .collect();
         w.symbols = table;
         Ok(w)
     }
@@ -130,6 +159,13 @@ impl Writer {
 
     fn symbol_ref(&self, s: &str) -> Result<u32> {
         self.symbol_refs
+            .get_or_init(|| {
+                self.symbols
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| (Arc::clone(s), i as u32))
+                    .collect()
+            })
             .get(s)
             .copied()
             .ok_or_else(|| self.refuse(format!("symbol {s:?} is not in the symbol table")))
@@ -278,7 +314,12 @@ impl Writer {
 
         for &pair in &refs {
             let key = u64::from(pair.0) << 32 | u64::from(pair.1);
-            self.postings.entry(key).or_default().push(id);
+            match self.postings.entry(key) {
+                Entry::Occupied(mut ids) => ids.get_mut().push(id),
+                Entry::Vacant(slot) => {
+                    slot.insert(Ids::One(id));
+                }
+            }
         }
         self.all.push(id);
         if let Some(c) = chunks.last() {
@@ -294,7 +335,7 @@ impl Writer {
     }
 
     /// Writes one postings list: `len | n | ids | CRC32C(n, ids)`, 4-byte aligned.
-    fn write_postings(&mut self, ids: &RoaringBitmap) -> Result<u64> {
+    fn write_postings(&mut self, ids: &Ids) -> Result<u64> {
         self.pad(POSTINGS_ALIGN)?;
         let at = self.pos;
         let n = ids.len();
@@ -304,8 +345,10 @@ impl Writer {
         b.clear();
         b.reserve(4 * n as usize + 4);
         b.extend_from_slice(&(n as u32).to_be_bytes());
-        for id in ids {
-            b.extend_from_slice(&id.to_be_bytes());
+        let mut put = |id: u32| b.extend_from_slice(&id.to_be_bytes());
+        match ids {
+            Ids::One(id) => put(*id),
+            Ids::Many(ids) => ids.iter().for_each(put),
         }
         let crc = crc32c::crc32c(&b);
         self.write(&len.to_be_bytes())?;
@@ -322,10 +365,10 @@ impl Writer {
         // Prometheus 3.7+ writes them.
         self.toc.label_indices = self.pos;
         self.toc.postings = self.pos;
-        let all = std::mem::take(&mut self.all);
+        let all = Ids::Many(std::mem::take(&mut self.all));
         let all_at = self.write_postings(&all)?;
         drop(all);
-        let mut postings: Vec<(u64, RoaringBitmap)> =
+        let mut postings: Vec<(u64, Ids)> =
             std::mem::take(&mut self.postings).into_iter().collect();
         postings.sort_unstable_by_key(|&(key, _)| key);
         let pair = |key: u64| ((key >> 32) as usize, key as u32 as usize);
