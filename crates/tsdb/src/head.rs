@@ -46,6 +46,7 @@ pub use append::HeadAppender;
 pub use range::{RangeChunk, RangeSeries};
 pub use read::HeadQuerier;
 pub use series::MemSeries;
+pub use slabs::SlabBytes;
 
 use exemplars::{ExemplarMetrics, ExemplarStorage};
 use series::StripeSeries;

@@ -161,7 +161,7 @@ impl RangeSeries<'_> {
             let st = s.state.lock();
             let from = st.sealed.partition_point(|c| c.max_t < mint);
             for c in st.sealed[from..].iter().take_while(|c| c.min_t <= last) {
-                raw.push((c.min_t, c.max_t, c.data.clone()));
+                raw.push((c.min_t, c.max_t, Bytes::from_owner(c.data.clone())));
             }
             if let Some(o) = &st.open
                 && o.max_t() >= mint

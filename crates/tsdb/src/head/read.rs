@@ -6,14 +6,13 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use roaring::RoaringBitmap;
 
 use crate::bytes::SharedSlice;
 use crate::chunkenc::{SampleIterator, ValueType, XorIterator};
 use crate::error::{Error, Result};
 use crate::head::series::prefetch_series_state;
-use crate::head::{Head, HeadSeriesRef, Intervals, MemSeries};
+use crate::head::{Head, HeadSeriesRef, Intervals, MemSeries, SlabBytes};
 use crate::labels::{Labels, Matcher, Symbol};
 use crate::storage::{LabelHints, Querier, Queryable, SelectHints, Series, SeriesSet};
 
@@ -305,7 +304,7 @@ impl Queryable for Head {
 #[derive(Debug, Clone)]
 pub enum ChunkBytes {
     /// A sealed chunk, shared with the head by reference count.
-    Shared(Bytes),
+    Shared(SlabBytes),
     /// A copy of an open chunk: this range of the snapshot's byte buffer.
     Buffer(Range<usize>),
     /// A block's chunk: a range of its mmapped segment file (or of fetched bytes), kept

@@ -8,24 +8,23 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
 use crate::chunkenc::XorAppender;
 use crate::chunkenc::cut::{ChunkCutter, CutOptions, OpenChunkInfo};
 use crate::chunkenc::xor::SAMPLE_ROOM;
 use crate::error::AppendError;
-use crate::head::slabs::ChunkSlabs;
+use crate::head::slabs::{ChunkSlabs, SlabBytes};
 use crate::labels::Labels;
 use crate::record::HeadSeriesRef;
 
 /// A sealed, immutable head chunk, shared with readers by reference count (its bytes
-/// live in one of the head's [`ChunkSlabs`]).
+/// live in one of the head's [`ChunkSlabs`]). 32 bytes, one per chunk of every series.
 #[derive(Debug, Clone)]
 pub(crate) struct SealedChunk {
     pub(crate) min_t: i64,
     pub(crate) max_t: i64,
-    pub(crate) data: Bytes,
+    pub(crate) data: SlabBytes,
 }
 
 /// The chunk a series is appending to; it holds at least one sample.

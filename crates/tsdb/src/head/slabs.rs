@@ -10,13 +10,18 @@
 //! (large slabs are their own mappings; small ones are whole heap pages that the trim
 //! returns). Sealed chunks also lose their per-allocation header and reference counts.
 //!
-//! Each slab is a [`BytesMut`] that hands out its filled front as frozen [`Bytes`]; the
-//! slab's memory lives as long as any of them. Sealing takes a short lock on one of a
-//! few shards, chosen per thread, so concurrent appenders rarely meet.
+//! Each slab is one fixed allocation filled from the front; a sealed chunk's bytes are a
+//! [`SlabBytes`]: the slab's reference count, offset and length, 16 bytes where a `Bytes`
+//! took 32 (a sealed chunk's entry in its series is 32 bytes instead of 48, the size of a
+//! hole an open chunk's first growth leaves in the heaps, which the entry then reuses).
+//! The slab's memory lives as long as any of its chunks. Sealing takes a short lock on
+//! one of a few shards, chosen per thread, so concurrent appenders rarely meet.
 
+use std::ops::Deref;
+use std::ptr::NonNull;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 
 /// The first slab of a range and shard; each next one doubles, up to [`MAX_SLAB`].
@@ -26,6 +31,72 @@ const MIN_SLAB: usize = 4 << 10;
 const MAX_SLAB: usize = 256 << 10;
 /// Shards of writers; a thread always seals into the same one.
 const SHARDS: usize = 8;
+
+/// One allocation that chunks are copied into, front to back.
+///
+/// Only [`ChunkSlabs::seal`] writes, under its shard's lock, and only into the part no
+/// [`SlabBytes`] covers yet; a chunk's bytes are never written again once handed out. So
+/// readers, which reach a slab only through a `SlabBytes` (published under the series'
+/// lock), read bytes that no one writes while they read.
+#[derive(Debug)]
+struct Slab {
+    /// A `Box<[u8]>` of `cap` bytes, held as a pointer so that writing its free part does
+    /// not go through a reference that readers' slices alias.
+    ptr: NonNull<u8>,
+    cap: usize,
+}
+
+// SAFETY: the slab owns its allocation, and the rules above keep writes and reads apart.
+unsafe impl Send for Slab {}
+// SAFETY: as above; shared access only reads bytes that are no longer written.
+unsafe impl Sync for Slab {}
+
+impl Slab {
+    fn new(cap: usize) -> Slab {
+        let raw = Box::into_raw(vec![0u8; cap].into_boxed_slice());
+        Slab {
+            ptr: NonNull::new(raw.cast::<u8>()).expect("a box is not null"),
+            cap,
+        }
+    }
+}
+
+impl Drop for Slab {
+    fn drop(&mut self) {
+        let raw = std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), self.cap);
+        // SAFETY: `ptr` and `cap` come from `Box::into_raw` in `new`, freed once, here.
+        drop(unsafe { Box::from_raw(raw) });
+    }
+}
+
+/// A sealed chunk's bytes: a range of a slab, which it keeps alive.
+#[derive(Debug, Clone)]
+pub struct SlabBytes {
+    slab: Arc<Slab>,
+    off: u32,
+    len: u32,
+}
+
+impl Deref for SlabBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        // SAFETY: `off..off + len` lies within the slab (checked by `seal`), was written
+        // before this handle existed, and is never written again (see `Slab`).
+        unsafe {
+            std::slice::from_raw_parts(
+                self.slab.ptr.as_ptr().add(self.off as usize),
+                self.len as usize,
+            )
+        }
+    }
+}
+
+impl AsRef<[u8]> for SlabBytes {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
 
 /// The slabs sealed chunks are copied into.
 #[derive(Debug)]
@@ -40,8 +111,9 @@ pub(crate) struct ChunkSlabs {
 struct Writer {
     /// `max_t.div_euclid(range)` of the chunks it takes.
     bucket: i64,
-    /// Free room of the current slab (its filled part has been handed out).
-    slab: BytesMut,
+    /// The slab being filled, and how much of it is.
+    slab: Option<Arc<Slab>>,
+    filled: usize,
     /// Capacity of the next slab.
     next: usize,
 }
@@ -56,7 +128,12 @@ impl ChunkSlabs {
     }
 
     /// Copies the bytes of a chunk whose last sample is at `max_t` into a slab.
-    pub(crate) fn seal(&self, max_t: i64, data: &[u8]) -> Bytes {
+    ///
+    /// # Panics
+    ///
+    /// If the chunk is 4 GiB or more (head chunks are cut at a few KiB).
+    pub(crate) fn seal(&self, max_t: i64, data: &[u8]) -> SlabBytes {
+        let len = u32::try_from(data.len()).expect("a head chunk is far below 4 GiB");
         let bucket = max_t.div_euclid(self.range);
         let mut writers = self.shards[shard()].lock();
         let i = match writers.iter().position(|w| w.bucket == bucket) {
@@ -64,20 +141,37 @@ impl ChunkSlabs {
             None => {
                 writers.push(Writer {
                     bucket,
-                    slab: BytesMut::new(),
+                    slab: None,
+                    filled: 0,
                     next: MIN_SLAB,
                 });
                 writers.len() - 1
             }
         };
         let w = &mut writers[i];
-        if w.slab.capacity() < data.len() {
-            // The rest of the old slab is given up; its chunks keep it alive.
-            w.slab = BytesMut::with_capacity(w.next.max(data.len()));
-            w.next = (w.next * 2).min(MAX_SLAB);
+        let slab = match &w.slab {
+            Some(slab) if slab.cap - w.filled >= data.len() => Arc::clone(slab),
+            _ => {
+                // The rest of the old slab is given up; its chunks keep it alive.
+                let slab = Arc::new(Slab::new(w.next.max(data.len())));
+                w.next = (w.next * 2).min(MAX_SLAB);
+                w.filled = 0;
+                w.slab = Some(Arc::clone(&slab));
+                slab
+            }
+        };
+        let off = w.filled;
+        // SAFETY: `off + len <= cap` (checked above); no `SlabBytes` covers bytes at or
+        // after `filled`, and this shard's lock makes us their only writer.
+        unsafe {
+            std::ptr::copy_nonoverlapping(data.as_ptr(), slab.ptr.as_ptr().add(off), data.len());
         }
-        w.slab.extend_from_slice(data);
-        w.slab.split().freeze()
+        w.filled += data.len();
+        SlabBytes {
+            slab,
+            off: u32::try_from(off).expect("slabs are below 4 GiB"),
+            len,
+        }
     }
 
     /// Closes the slabs of ranges that end at or before `mint`: a truncation to `mint`
@@ -124,7 +218,7 @@ mod tests {
     fn slabs_grow_and_large_chunks_get_their_own() {
         let slabs = ChunkSlabs::new(1000);
         let chunk = vec![7u8; 1000];
-        let sealed: Vec<Bytes> = (0..2000).map(|_| slabs.seal(5, &chunk)).collect();
+        let sealed: Vec<SlabBytes> = (0..2000).map(|_| slabs.seal(5, &chunk)).collect();
         assert!(sealed.iter().all(|s| s[..] == chunk[..]));
         // 2 MB in slabs of at most 256 KiB, doubling from 4 KiB: a handful of slabs, each
         // holding runs of adjacent chunks.
