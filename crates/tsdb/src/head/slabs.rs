@@ -233,6 +233,31 @@ mod tests {
     }
 
     #[test]
+    fn chunks_sealed_from_many_threads_keep_their_bytes() {
+        // More threads than shards, so some share a shard's slabs; each checks its earlier
+        // chunks while the others keep writing behind them.
+        let slabs = ChunkSlabs::new(1000);
+        std::thread::scope(|scope| {
+            for t in 0..(SHARDS as u8 + 4) {
+                let slabs = &slabs;
+                scope.spawn(move || {
+                    let chunk = |i: u32| vec![t; 1 + (i % 300) as usize];
+                    let sealed: Vec<SlabBytes> = (0..3000)
+                        .map(|i| {
+                            let s = slabs.seal(i64::from(i % 2) * 1000, &chunk(i));
+                            assert_eq!(s[..], chunk(i)[..]);
+                            s
+                        })
+                        .collect();
+                    for (i, s) in sealed.iter().enumerate() {
+                        assert_eq!(s[..], chunk(i as u32)[..], "thread {t}, chunk {i}");
+                    }
+                });
+            }
+        });
+    }
+
+    #[test]
     fn closing_a_range_forgets_its_writers_only() {
         let slabs = ChunkSlabs::new(1000);
         slabs.seal(-1, b"x");
