@@ -36,6 +36,13 @@ const NO_WINDOW: u8 = 0xff;
 /// of the last byte already used (later ones).
 pub(crate) const SAMPLE_ROOM: usize = 20;
 
+/// The buffer a new chunk starts with: the header, the first sample (a varint timestamp of
+/// at most 10 bytes and a raw 8-byte value) and [`SAMPLE_ROOM`] for the second. With room
+/// for one sample only, every new series gave its first buffer up at its second sample,
+/// and since a remote write creates series in bulk, those buffers became a million
+/// 32-byte holes in malloc's heaps at 1M series that nothing of that size filled again.
+const FIRST_ROOM: usize = HEADER_LEN + 10 + 8 + SAMPLE_ROOM;
+
 /// The number of samples an XOR chunk's header claims (0 if `b` is shorter than the header).
 pub fn xor_num_samples(b: &[u8]) -> usize {
     match b.first_chunk::<HEADER_LEN>() {
@@ -80,9 +87,9 @@ impl Default for XorAppender {
 }
 
 impl XorAppender {
-    /// An empty chunk: a 2-byte header saying 0 samples.
+    /// An empty chunk: a 2-byte header saying 0 samples, with room for two samples.
     pub fn new() -> Self {
-        Self::with_capacity(0)
+        Self::with_capacity(FIRST_ROOM)
     }
 
     /// An empty chunk whose buffer holds `bytes` (at least room for the header and one

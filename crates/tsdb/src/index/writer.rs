@@ -1,5 +1,5 @@
 //! Writing an index file, streaming: the symbol table first, then series one at a time;
-//! only the postings (a bitmap per label pair) stay in memory until [`Writer::finish`].
+//! only the postings (the series ids of each label pair) stay in memory until [`Writer::finish`].
 
 use std::cell::OnceCell;
 use std::collections::HashMap;

@@ -519,10 +519,13 @@ proptest! {
         // The bit writer never doubles the buffer behind the appender's back: every
         // sample fits in the room reserved for it, whatever its timestamps and values.
         let mut app = XorAppender::new();
-        prop_assert_eq!(app.stream.capacity(), HEADER_LEN + SAMPLE_ROOM);
-        for &(t, v) in &samples {
+        prop_assert_eq!(app.stream.capacity(), FIRST_ROOM);
+        for (i, &(t, v)) in samples.iter().enumerate() {
             let (len, cap) = (app.stream.len(), app.stream.capacity());
             app.append(t, f64::from_bits(v));
+            if i < 2 {
+                prop_assert_eq!(app.stream.capacity(), FIRST_ROOM, "two samples fit a new chunk");
+            }
             let want = if cap - len < SAMPLE_ROOM {
                 len + (cap / 4).max(SAMPLE_ROOM)
             } else {
