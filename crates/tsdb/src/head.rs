@@ -497,9 +497,11 @@ impl Head {
             return Ok(());
         }
         let started = std::time::Instant::now();
-        // Taken after the segment switch, so every Series record in `first..=upto` is of
-        // a series created before; series go only in `gc`, which has run.
-        let live = self.series.ref_set();
+        // The postings' set of all series ids (a series' id is its ref) answers for each
+        // sample without the cache miss a lookup in the series stripes costs (seconds at
+        // 1M series). Taken after the segment switch, so every Series record in
+        // `first..=upto` is of a series indexed before; series go only in `gc`, which ran.
+        let live = self.postings.all();
         let keep = |r: HeadSeriesRef| u32::try_from(r).is_ok_and(|id| live.contains(id));
         let stats = wal::checkpoint(
             dir,

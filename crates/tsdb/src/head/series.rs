@@ -366,18 +366,6 @@ impl StripeSeries {
         &self.hashes[stripe_index(hash)]
     }
 
-    /// The refs of every series, as a set a WAL checkpoint can ask for each sample (a
-    /// lookup in the stripes is a cache miss per sample: seconds at a million series).
-    /// Refs fit in 32 bits: a series gets none beyond ([`crate::head::postings_id`]).
-    pub(crate) fn ref_set(&self) -> roaring::RoaringBitmap {
-        let mut refs: Vec<u32> = Vec::new();
-        for stripe in self.refs.iter() {
-            refs.extend(stripe.read().keys().filter_map(|&r| u32::try_from(r).ok()));
-        }
-        refs.sort_unstable();
-        roaring::RoaringBitmap::from_sorted_iter(refs).expect("sorted, deduplicated keys")
-    }
-
     pub(crate) fn get_by_ref(&self, r: HeadSeriesRef) -> Option<Arc<MemSeries>> {
         self.ref_stripe(r).read().get(&r).cloned()
     }
@@ -647,25 +635,6 @@ mod tests {
         );
         stripe.remove(42, 2);
         assert!(stripe.by_hash.is_empty() && stripe.conflicts.is_empty());
-    }
-
-    #[test]
-    fn ref_set_holds_exactly_the_series_in_the_maps() {
-        let stripes = StripeSeries::new();
-        // Refs in several stripes, one beyond the first 2^16 (a second roaring container).
-        let refs = [1u64, 2, 3, STRIPES as u64 + 1, 70_000];
-        let all: Vec<_> = refs
-            .iter()
-            .map(|&r| {
-                let s = series(r, &r.to_string());
-                stripes.get_or_insert(s.labels.hash_value(), s).0
-            })
-            .collect();
-        let set = |st: &StripeSeries| st.ref_set().iter().map(u64::from).collect::<Vec<_>>();
-        assert_eq!(set(&stripes), refs);
-        stripes.remove(&all[1]);
-        stripes.remove(&all[4]);
-        assert_eq!(set(&stripes), [1, 3, STRIPES as u64 + 1]);
     }
 
     #[test]
